@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "nova-dirsvc",
+    products: [
+        .executable(name: "nova-dirsvc", targets: ["nova-dirsvc"]),
+        .library(name: "LDAP", targets: ["LDAP"]),
+        .library(name: "NovaDirsvc", targets: ["NovaDirsvc"]),
+    ],
+    dependencies: [
+        // The only third-party dependency: keeps a clean CI build well under a minute.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // OpenLDAP's client library (libldap, liblber) and Cyrus SASL, imported as a system module.
+        // Nothing but the LDAP target imports it: no C type crosses the LDAP target's public API.
+        .systemLibrary(
+            name: "CLDAP",
+            pkgConfig: "ldap",
+            providers: [.apt(["libldap-dev", "libsasl2-dev"])]
+        ),
+        // LDAP client over libldap: connection, bind, add/modify/delete, paged search,
+        // pipelined (asynchronous) operations, DN and filter escaping. Knows nothing of Nova.
+        .target(name: "LDAP", dependencies: ["CLDAP"]),
+        // The domain: instance records, event decoding, the entry mapping, register/unregister,
+        // configuration, the event log, the schema definitions.
+        .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
+        // The command-line tool: one file per subcommand, no logic of its own.
+        .executableTarget(
+            name: "nova-dirsvc",
+            dependencies: [
+                "NovaDirsvc",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "LDAPTests", dependencies: ["LDAP"]),
+        .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

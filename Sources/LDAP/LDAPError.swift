@@ -1,0 +1,35 @@
+/// A failed LDAP operation: the result code, the server's diagnostic message and matched DN,
+/// and which operation on which entry failed.
+///
+/// Built only from what the server or libldap said and from the DN; it never holds a
+/// password or any attribute value, so it is safe to print and to log.
+public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The result code (server) or libldap's client-side code.
+    public var code: LDAPResultCode
+    /// The server's diagnostic message (or libldap's), if any.
+    public var diagnosticMessage: String?
+    /// The matched DN the server returned for a `noSuchObject`, if any.
+    public var matchedDN: String?
+    /// The operation that failed, e.g. `add`, `bind`, `search`.
+    public var operation: String
+    /// The DN the operation was about, if any.
+    public var dn: String?
+
+    public init(code: LDAPResultCode, operation: String, dn: String? = nil,
+                diagnosticMessage: String? = nil, matchedDN: String? = nil) {
+        self.code = code
+        self.operation = operation
+        self.dn = dn
+        self.diagnosticMessage = diagnosticMessage.flatMap { $0.isEmpty ? nil : $0 }
+        self.matchedDN = matchedDN.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    public var description: String {
+        var text = "LDAP \(operation)"
+        if let dn { text += " \"\(dn)\"" }
+        text += " failed: \(code)"
+        if let diagnosticMessage { text += ": \(diagnosticMessage)" }
+        if let matchedDN { text += " (matched DN: \(matchedDN))" }
+        return text
+    }
+}

@@ -1,0 +1,2 @@
+import NovaDirsvc
+print(NovaSchema.ldif389ds, terminator: "")
