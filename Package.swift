@@ -34,8 +34,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "LDAPTests", dependencies: ["LDAP"]),
-        .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP"]),
+        // Shared by the test targets: finds the throwaway 389-ds, runs ldapsearch.
+        .target(name: "TestSupport", dependencies: ["LDAP"], path: "Tests/TestSupport"),
+        .testTarget(name: "LDAPTests", dependencies: ["LDAP", "TestSupport"]),
+        .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -39,14 +39,15 @@ public indirect enum Filter: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Escapes an assertion value for a filter string (RFC 4515 section 3): `*` `(` `)` `\`
-    /// and NUL become `\2a` `\28` `\29` `\5c` `\00`. Everything else, including non-ASCII
+    /// and NUL become `\2a` `\28` `\29` `\5c` `\00`; other control characters and DEL are
+    /// escaped as `\hh` too (allowed, and readable). Everything else, including non-ASCII
     /// UTF-8, is kept as it is.
     public static func escape(_ value: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(value.utf8.count + 8)
         for b in value.utf8 {
             switch b {
-            case 0x2A, 0x28, 0x29, 0x5C, 0x00: out.append(contentsOf: hexEscape(b))
+            case 0x2A, 0x28, 0x29, 0x5C, 0x00..<0x20, 0x7F: out.append(contentsOf: hexEscape(b))
             default: out.append(b)
             }
         }

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Installs what nova-dirsvc needs to build and test on Debian 12, as root (apt-get runs only
+# when a package is missing). Swift itself is expected at /opt/swift or on PATH.
+#   libldap-dev libsasl2-dev  the C client libraries the LDAP module links
+#   389-ds-base               the directory server the tests and the demo run
+#   ldap-utils                ldapsearch & co.: the tests' independent check, the benchmark's yardstick
+#   libsasl2-modules          SASL EXTERNAL (and GSSAPI via libsasl2-modules-gssapi-mit)
+#   python3-venv              the Nova hook's tests run in a virtualenv (.venv)
+set -euo pipefail
+packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  apt-get update -qq
+  # --no-install-recommends: otherwise 389-ds-base pulls ~175 packages (matplotlib, gdal, ...)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
+command -v swift > /dev/null || export PATH=/opt/swift/usr/bin:$PATH
+command -v swift > /dev/null || { echo "swift not found (expected at /opt/swift/usr/bin)" >&2; exit 1; }
