@@ -46,6 +46,10 @@ public enum NovaSchema {
               equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: false),
         .init(number: 7, name: "novaHostname", description: "Host name of the instance",
               equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
+        .init(number: 8, name: "novaProjectID", description: "Keystone ID of the project that owns the instance",
+              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
+        .init(number: 9, name: "novaUserID", description: "Keystone ID of the user who created the instance",
+              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
     ]
 
     /// The AUXILIARY object class that marks an entry as managed by nova-dirsvc.

@@ -1,0 +1,238 @@
+import Foundation
+import LDAP
+
+/// Connection and logging settings, resolved from (highest first) command-line flags, the
+/// environment (`NOVA_DIRSVC_*`), the configuration file (INI, default
+/// /etc/nova-dirsvc/nova-dirsvc.conf), and libldap's own ldap.conf (URI, BASE, TLS_CACERT).
+///
+///     [ldap]
+///     uri = ldaps://ds1.example.com ldaps://ds2.example.com
+///     bind_dn = uid=nova-dirsvc,ou=Services,dc=example,dc=com
+///     password_file = /etc/nova-dirsvc/password
+///     base_dn = ou=Instances,dc=example,dc=com
+///     ca_cert = /etc/pki/tls/certs/ca.pem
+///     start_tls = false
+///     # sasl_mech = EXTERNAL
+///     timeout = 5
+///     [DEFAULT]
+///     log_file = /var/log/nova-dirsvc/events.log
+public struct Configuration: Sendable {
+    public var uris: [String]
+    public var bindDN: String?
+    public var passwordFile: String?
+    public var baseDN: DistinguishedName
+    public var caCertificateFile: String?
+    public var startTLS: Bool
+    public var saslMechanism: String?
+    /// The time budget of one command's directory work, in seconds.
+    public var timeout: Double
+    public var logFile: String?
+    public var allowInsecureBind: Bool
+    public var verifyTLS: Bool
+
+    public static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
+    public static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
+    public static let defaultTimeout = 5.0
+
+    /// One source's settings; nil means "not set here".
+    public struct Settings: Sendable {
+        public var uris: [String]?
+        public var bindDN: String?
+        public var passwordFile: String?
+        public var baseDN: String?
+        public var caCertificateFile: String?
+        public var startTLS: Bool?
+        public var saslMechanism: String?
+        public var timeout: Double?
+        public var logFile: String?
+        public var allowInsecureBind: Bool?
+        public var insecureNoTLSVerify: Bool?
+        public init() {}
+
+        /// Self where set, `fallback` elsewhere.
+        func over(_ fallback: Settings) -> Settings {
+            var merged = Settings()
+            merged.uris = uris ?? fallback.uris
+            merged.bindDN = bindDN ?? fallback.bindDN
+            merged.passwordFile = passwordFile ?? fallback.passwordFile
+            merged.baseDN = baseDN ?? fallback.baseDN
+            merged.caCertificateFile = caCertificateFile ?? fallback.caCertificateFile
+            merged.startTLS = startTLS ?? fallback.startTLS
+            merged.saslMechanism = saslMechanism ?? fallback.saslMechanism
+            merged.timeout = timeout ?? fallback.timeout
+            merged.logFile = logFile ?? fallback.logFile
+            merged.allowInsecureBind = allowInsecureBind ?? fallback.allowInsecureBind
+            merged.insecureNoTLSVerify = insecureNoTLSVerify ?? fallback.insecureNoTLSVerify
+            return merged
+        }
+    }
+
+    /// Resolves the configuration. `configFile`: the --config flag (a missing file is then an
+    /// error); otherwise NOVA_DIRSVC_CONFIG or the default path, which may be absent.
+    public static func resolve(flags: Settings, configFile: String?,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
+        let environmentSettings = try Self.settings(fromEnvironment: environment)
+        let explicitFile = configFile ?? environment["NOVA_DIRSVC_CONFIG"]
+        let path = explicitFile ?? defaultConfigFile
+        var fileSettings = Settings()
+        if FileManager.default.fileExists(atPath: path) || explicitFile != nil {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError("cannot read the configuration file \(path)")
+            }
+            fileSettings = try settings(fromINI: text, path: path)
+        }
+        var ldapConf = Settings()
+        ldapConf.uris = LDAPDefaults.uris.isEmpty ? nil : LDAPDefaults.uris
+        ldapConf.baseDN = LDAPDefaults.baseDN
+        let merged = flags.over(environmentSettings.over(fileSettings.over(ldapConf)))
+
+        guard let base = merged.baseDN else {
+            throw ConfigurationError("no base DN: set --base-dn, NOVA_DIRSVC_BASE_DN, base_dn in [ldap], or BASE in ldap.conf")
+        }
+        let baseDN: DistinguishedName
+        do { baseDN = try DistinguishedName(validating: base) }
+        catch { throw ConfigurationError("base DN \"\(base)\" is not a valid distinguished name") }
+        guard !baseDN.string.isEmpty else { throw ConfigurationError("the base DN must not be the root DSE") }
+        let timeout = merged.timeout ?? defaultTimeout
+        guard timeout > 0, timeout <= 3600 else { throw ConfigurationError("timeout must be between 0 and 3600 seconds") }
+        let configuration = Configuration(
+            uris: merged.uris ?? [], bindDN: merged.bindDN, passwordFile: merged.passwordFile, baseDN: baseDN,
+            caCertificateFile: merged.caCertificateFile, startTLS: merged.startTLS ?? false,
+            saslMechanism: merged.saslMechanism, timeout: timeout, logFile: merged.logFile ?? defaultLogFile,
+            allowInsecureBind: merged.allowInsecureBind ?? false, verifyTLS: !(merged.insecureNoTLSVerify ?? false))
+        for uri in configuration.uris {
+            guard ["ldap://", "ldaps://", "ldapi://"].contains(where: { uri.lowercased().hasPrefix($0) }) else {
+                throw ConfigurationError("URI \"\(uri)\" is not ldap://, ldaps:// or ldapi://")
+            }
+        }
+        return configuration
+    }
+
+    static func settings(fromEnvironment environment: [String: String]) throws -> Settings {
+        func value(_ name: String) -> String? { environment["NOVA_DIRSVC_" + name].flatMap { $0.isEmpty ? nil : $0 } }
+        var settings = Settings()
+        settings.uris = value("URI").map(splitURIs)
+        settings.bindDN = value("BIND_DN")
+        settings.passwordFile = value("PASSWORD_FILE")
+        settings.baseDN = value("BASE_DN")
+        settings.caCertificateFile = value("CA_CERT")
+        settings.startTLS = try value("START_TLS").map { try bool($0, "NOVA_DIRSVC_START_TLS") }
+        settings.saslMechanism = value("SASL_MECH")
+        settings.timeout = try value("TIMEOUT").map { try seconds($0, "NOVA_DIRSVC_TIMEOUT") }
+        settings.logFile = value("LOG_FILE")
+        return settings
+    }
+
+    static func settings(fromINI text: String, path: String) throws -> Settings {
+        var section = "DEFAULT"
+        var values: [String: String] = [:]
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                continue
+            }
+            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw ConfigurationError("\(path):\(number + 1): expected `key = value`")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            values["\(section.lowercased()).\(key)"] = value
+        }
+        func value(_ key: String) -> String? { values["ldap.\(key)"] ?? values["default.\(key)"] }
+        var settings = Settings()
+        settings.uris = value("uri").map(splitURIs)
+        settings.bindDN = value("bind_dn")
+        settings.passwordFile = value("password_file")
+        settings.baseDN = value("base_dn")
+        settings.caCertificateFile = value("ca_cert")
+        settings.startTLS = try value("start_tls").map { try bool($0, "start_tls in \(path)") }
+        settings.saslMechanism = value("sasl_mech")
+        settings.timeout = try value("timeout").map { try seconds($0, "timeout in \(path)") }
+        settings.logFile = value("log_file")
+        settings.allowInsecureBind = try value("allow_insecure_bind").map { try bool($0, "allow_insecure_bind in \(path)") }
+        settings.insecureNoTLSVerify = try value("insecure_no_tls_verify").map { try bool($0, "insecure_no_tls_verify in \(path)") }
+        return settings
+    }
+
+    static func splitURIs(_ text: String) -> [String] {
+        text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
+    }
+
+    static func bool(_ text: String, _ name: String) throws -> Bool {
+        switch text.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError("\(name): \"\(text)\" is not true or false")
+        }
+    }
+
+    static func seconds(_ text: String, _ name: String) throws -> Double {
+        guard let value = Double(text), value.isFinite else { throw ConfigurationError("\(name): \"\(text)\" is not a number of seconds") }
+        return value
+    }
+
+    // MARK: - Connecting
+
+    public var connectionConfiguration: ConnectionConfiguration {
+        ConnectionConfiguration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
+                                caCertificateFile: caCertificateFile,
+                                certificateVerification: verifyTLS ? .demand : .never)
+    }
+
+    /// The credentials: SASL if a mechanism is set, else a simple bind if a bind DN is set
+    /// (password from the password file or NOVA_DIRSVC_PASSWORD), else anonymous.
+    public func credentials(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Credentials {
+        if let saslMechanism { return .sasl(mechanism: saslMechanism.uppercased()) }
+        guard let bindDN else { return .anonymous }
+        let password: String
+        if let passwordFile {
+            password = try Self.readPasswordFile(passwordFile)
+        } else if let fromEnvironment = environment["NOVA_DIRSVC_PASSWORD"], !fromEnvironment.isEmpty {
+            password = fromEnvironment
+        } else {
+            throw ConfigurationError("a bind DN is set but no password: use --password-file or NOVA_DIRSVC_PASSWORD")
+        }
+        try checkBindIsProtected()
+        return .simple(dn: bindDN, password: Password(password))
+    }
+
+    /// A simple bind sends the password as it is: refuse it over an unencrypted connection to
+    /// anything but loopback or ldapi, unless the operator allowed it.
+    func checkBindIsProtected() throws {
+        if allowInsecureBind || startTLS { return }
+        for uri in uris where uri.lowercased().hasPrefix("ldap://") {
+            let rest = uri.dropFirst("ldap://".count)
+            var host = String(rest.prefix { $0 != "/" })
+            if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
+            else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host.isEmpty
+            if !loopback {
+                throw ConfigurationError("refusing a simple bind with a password over unencrypted \(uri): use ldaps://, --start-tls, or --allow-insecure-bind")
+            }
+        }
+    }
+
+    /// Reads a password file: refused when other users can read it; one trailing newline dropped.
+    static func readPasswordFile(_ path: String) throws -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the password file \(path)") }
+        guard info.st_mode & S_IROTH == 0 && info.st_mode & S_IWOTH == 0 else {
+            throw ConfigurationError("the password file \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
+        }
+        guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("cannot read the password file \(path)")
+        }
+        if text.hasSuffix("\n") { text.removeLast() }
+        if text.hasSuffix("\r") { text.removeLast() }
+        guard !text.isEmpty else { throw ConfigurationError("the password file \(path) is empty") }
+        return text
+    }
+}
+
+/// A usage or configuration problem (exit status 64).
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

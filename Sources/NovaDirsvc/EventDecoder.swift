@@ -1,0 +1,226 @@
+import Foundation
+
+/// Turns the bytes of an event into an `InstanceEvent`, recognising the form by itself:
+///
+/// - the record (the DICT): `{"instance_uuid": ..., "image_uuid": ..., "mac_address": ...,
+///   "project_name": ..., "user_name": ..., "user_remote_address": ...}` (+ optional
+///   `hostname`, `ip_addresses`); a register when decoded for `register`, only
+///   `instance_uuid` is needed for `unregister`;
+/// - a Nova versioned notification (`event_type` `instance.create.end` / `instance.delete.end`,
+///   `payload` with `nova_object.data`);
+/// - either of those notifications inside the oslo.messaging 2.0 envelope
+///   (`{"oslo.version": "2.0", "oslo.message": "<JSON text>"}`);
+/// - the legacy notification `compute.instance.create.end` / `compute.instance.delete.end`.
+///
+/// From a notification the record takes: uuid (legacy: instance_id), image_uuid (legacy:
+/// image_meta.base_image_ref or the last part of image_ref_url), host_name (legacy: hostname),
+/// the MAC and IP addresses of ip_addresses (legacy: fixed_ips[].vif_mac / address), tenant_id,
+/// user_id, and the names from the `_context_project_name`, `_context_user_name` and
+/// `_context_remote_address` keys of the message where present.
+public enum EventDecoder {
+    /// Larger input is refused before parsing.
+    public static let maxInputSize = 1 << 20
+
+    public static func decode(_ data: Data, for action: Action) throws -> InstanceEvent {
+        guard data.count <= maxInputSize else {
+            throw InputError(field: "event", reason: "larger than \(maxInputSize) bytes")
+        }
+        guard String(data: data, encoding: .utf8) != nil else {
+            throw InputError(field: "event", reason: "not UTF-8 text")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
+        catch { throw InputError(field: "event", reason: "not valid JSON") }
+        guard let message = object as? [String: Any] else {
+            throw InputError(field: "event", reason: "not a JSON object")
+        }
+        return try decode(message, for: action, unwrapped: false)
+    }
+
+    /// Reads an event from a file, or standard input for "-": at most `maxInputSize` + 1
+    /// bytes, so that larger input is refused as such without being read whole.
+    public static func read(path: String) throws -> Data {
+        let limit = maxInputSize + 1
+        let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ConfigurationError("cannot open the event file \(path)") }
+        defer { if fd != 0 { close(fd) } }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while data.count < limit {
+            let n = Foundation.read(fd, &buffer, min(buffer.count, limit - data.count))
+            if n < 0 { throw ConfigurationError("cannot read the event file \(path)") }
+            if n == 0 { break }
+            data.append(contentsOf: buffer[0..<n])
+        }
+        return data
+    }
+
+    public enum Action: String, Sendable {
+        case register, unregister
+    }
+
+    private static func decode(_ message: [String: Any], for action: Action, unwrapped: Bool) throws -> InstanceEvent {
+        let fields = Fields(message, prefix: "")
+        if message["oslo.message"] != nil {
+            guard !unwrapped else { throw InputError(field: "oslo.message", reason: "an envelope inside an envelope") }
+            let version = try fields.string("oslo.version")
+            guard version == "2.0" else {
+                throw InputError(field: "oslo.version", reason: "unsupported envelope version \(Validate.quote(version ?? "(none)"))")
+            }
+            guard let text = try fields.string("oslo.message"), let data = text.data(using: .utf8),
+                  let inner = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw InputError(field: "oslo.message", reason: "not a JSON object in a string")
+            }
+            return try decode(inner, for: action, unwrapped: true)
+        }
+        if let eventType = try fields.string("event_type") {
+            return try notification(message, eventType: eventType, for: action)
+        }
+        guard message["instance_uuid"] != nil else {
+            throw InputError(field: "event", reason: "neither a record (instance_uuid) nor a Nova notification (event_type)")
+        }
+        return try record(fields, for: action)
+    }
+
+    /// The record form (the DICT).
+    private static func record(_ fields: Fields, for action: Action) throws -> InstanceEvent {
+        guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "instance_uuid", reason: "missing") }
+        switch action {
+        case .unregister:
+            return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
+        case .register:
+            let record = InstanceRecord(
+                instanceUUID: uuid, imageUUID: try fields.string("image_uuid"),
+                macAddresses: try fields.stringOrList("mac_address"),
+                projectName: try fields.string("project_name"), userName: try fields.string("user_name"),
+                userRemoteAddress: try fields.string("user_remote_address"), hostname: try fields.string("hostname"),
+                ipAddresses: try fields.stringOrList("ip_addresses") ?? fields.stringOrList("ip_address"),
+                projectID: try fields.string("project_id"), userID: try fields.string("user_id"))
+            return .register(try record.validated(requireFull: true))
+        }
+    }
+
+    private static let registerTypes: Set = ["instance.create.end", "compute.instance.create.end"]
+    private static let unregisterTypes: Set = ["instance.delete.end", "compute.instance.delete.end"]
+
+    private static func notification(_ message: [String: Any], eventType: String, for action: Action) throws -> InstanceEvent {
+        let isRegister = registerTypes.contains(eventType)
+        guard isRegister || unregisterTypes.contains(eventType) else {
+            throw InputError(field: "event_type", reason: "\(Validate.quote(eventType)) is not handled (expected one of "
+                             + (registerTypes.union(unregisterTypes)).sorted().joined(separator: ", ") + ")")
+        }
+        guard isRegister == (action == .register) else {
+            throw InputError(field: "event_type", reason: "\(eventType) is \(isRegister ? "a register" : "an unregister") event, not \(action == .register ? "a register" : "an unregister") event")
+        }
+        let top = Fields(message, prefix: "")
+        guard let payloadObject = message["payload"] as? [String: Any] else {
+            throw InputError(field: "payload", reason: "missing or not an object")
+        }
+        let versioned = payloadObject["nova_object.data"] != nil
+        let payload: Fields
+        if versioned {
+            guard let data = payloadObject["nova_object.data"] as? [String: Any] else {
+                throw InputError(field: "payload.nova_object.data", reason: "not an object")
+            }
+            payload = Fields(data, prefix: "payload.nova_object.data.")
+        } else {
+            payload = Fields(payloadObject, prefix: "payload.")
+        }
+        let uuidKey = versioned ? "uuid" : "instance_id"
+        guard let uuid = try payload.string(uuidKey) else { throw InputError(field: payload.prefix + uuidKey, reason: "missing") }
+        if !isRegister {
+            return .unregister(instanceUUID: try Validate.uuid(uuid, field: payload.prefix + uuidKey))
+        }
+
+        var macs: [String] = [], ips: [String] = []
+        let addressKey = versioned ? "ip_addresses" : "fixed_ips"
+        for (i, item) in try payload.objects(addressKey).enumerated() {
+            let address = versioned ? Fields((item["nova_object.data"] as? [String: Any]) ?? [:], prefix: "\(payload.prefix)\(addressKey)[\(i)].nova_object.data.")
+                                    : Fields(item, prefix: "\(payload.prefix)\(addressKey)[\(i)].")
+            if let mac = try address.string(versioned ? "mac" : "vif_mac") { macs.append(mac) }
+            if let ip = try address.string("address") { ips.append(ip) }
+        }
+        var image = try payload.string("image_uuid")
+        if !versioned {
+            image = try Fields((payloadObject["image_meta"] as? [String: Any]) ?? [:], prefix: "payload.image_meta.").string("base_image_ref")
+            if image == nil, let url = try payload.string("image_ref_url") { image = url.split(separator: "/").last.map(String.init) }
+        }
+        let record = InstanceRecord(
+            instanceUUID: uuid, imageUUID: image,
+            macAddresses: macs.isEmpty ? nil : macs,
+            projectName: try top.string("_context_project_name"), userName: try top.string("_context_user_name"),
+            userRemoteAddress: try top.string("_context_remote_address"),
+            hostname: try payload.string(versioned ? "host_name" : "hostname").flatMap { $0.isEmpty ? nil : $0 },
+            ipAddresses: ips.isEmpty ? nil : ips,
+            projectID: try payload.string("tenant_id"), userID: try payload.string("user_id"))
+        do {
+            return .register(try record.validated())
+        } catch var error as InputError {
+            error.field = Self.notificationField(error.field, versioned: versioned, prefix: payload.prefix)
+            throw error
+        }
+    }
+
+    /// Names a record field by where it came from in the notification.
+    private static func notificationField(_ field: String, versioned: Bool, prefix: String) -> String {
+        switch field {
+        case "instance_uuid": return prefix + (versioned ? "uuid" : "instance_id")
+        case "image_uuid": return versioned ? prefix + "image_uuid" : "payload.image_meta.base_image_ref"
+        case "mac_address": return prefix + (versioned ? "ip_addresses[].mac" : "fixed_ips[].vif_mac")
+        case "ip_address": return prefix + (versioned ? "ip_addresses[].address" : "fixed_ips[].address")
+        case "hostname": return prefix + (versioned ? "host_name" : "hostname")
+        case "project_name": return "_context_project_name"
+        case "user_name": return "_context_user_name"
+        case "user_remote_address": return "_context_remote_address"
+        case "project_id": return prefix + "tenant_id"
+        case "user_id": return prefix + "user_id"
+        default: return field
+        }
+    }
+}
+
+/// Typed access to a JSON object's fields, with errors that name the field by its full path.
+private struct Fields {
+    let object: [String: Any]
+    let prefix: String
+    init(_ object: [String: Any], prefix: String) {
+        self.object = object
+        self.prefix = prefix
+    }
+
+    /// A string, or nil when absent or null; any other type is an error.
+    func string(_ key: String) throws -> String? {
+        switch object[key] {
+        case nil, is NSNull: return nil
+        case let value as String: return value
+        default: throw InputError(field: prefix + key, reason: "must be a string")
+        }
+    }
+
+    /// A string or a list of strings, as a list; nil when absent or null.
+    func stringOrList(_ key: String) throws -> [String]? {
+        switch object[key] {
+        case nil, is NSNull: return nil
+        case let value as String: return [value]
+        case let values as [Any]:
+            return try values.map { value in
+                guard let string = value as? String else { throw InputError(field: prefix + key, reason: "must be a string or a list of strings") }
+                return string
+            }
+        default: throw InputError(field: prefix + key, reason: "must be a string or a list of strings")
+        }
+    }
+
+    /// A list of objects; empty when absent or null.
+    func objects(_ key: String) throws -> [[String: Any]] {
+        switch object[key] {
+        case nil, is NSNull: return []
+        case let values as [Any]:
+            return try values.map { value in
+                guard let item = value as? [String: Any] else { throw InputError(field: prefix + key, reason: "must be a list of objects") }
+                return item
+            }
+        default: throw InputError(field: prefix + key, reason: "must be a list of objects")
+        }
+    }
+}

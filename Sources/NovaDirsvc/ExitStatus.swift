@@ -1,0 +1,35 @@
+import LDAP
+
+/// The documented exit statuses (BSD sysexits), one per kind of outcome.
+public enum ExitStatus: Int32, Sendable, CaseIterable {
+    /// Done (also: unregister of an instance that was not registered).
+    case success = 0
+    /// Anything else: a server refusal other than the ones below, an unexpected failure.
+    case failure = 1
+    /// EX_USAGE: bad flags, or a configuration problem (missing base DN, unreadable or
+    /// world-readable password file, refused insecure bind).
+    case usage = 64
+    /// EX_DATAERR: bad input; the message names the field and the reason. Nothing was written.
+    case dataError = 65
+    /// EX_UNAVAILABLE: the directory could not be reached or did not answer in time.
+    case unavailable = 69
+    /// EX_NOPERM: the bind was refused, the account may not do this, or the entry at the
+    /// instance's DN is not nova-dirsvc's (no novaInstance object class).
+    case noPermission = 77
+
+    /// The status for an error thrown by the domain or the LDAP layer.
+    public init(for error: any Error) {
+        switch error {
+        case is InputError: self = .dataError
+        case is ConfigurationError: self = .usage
+        case is ForeignEntryError: self = .noPermission
+        case let error as LDAPError:
+            if error.code.isUnavailable { self = .unavailable }
+            else if error.code.isAuthorizationFailure { self = .noPermission }
+            else if error.code == .invalidDNSyntax || error.code == .invalidAttributeSyntax
+                        || error.code == .objectClassViolation || error.code == .constraintViolation { self = .dataError }
+            else { self = .failure }
+        default: self = .failure
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+
+/// The record of one Nova instance (the "DICT" the original plugin logged), validated and
+/// normalised. A field that is nil was not supplied by the source of the record: it is never
+/// written, and never removed from an existing entry.
+public struct InstanceRecord: Hashable, Sendable {
+    /// The key: a UUID, lowercased.
+    public var instanceUUID: String
+    /// The Glance image's UUID; nil for a boot-from-volume instance or when unknown.
+    public var imageUUID: String?
+    /// MAC addresses, lowercase, colon-separated, in the order given.
+    public var macAddresses: [String]?
+    public var projectName: String?
+    public var userName: String?
+    /// The address the create request came from (IPv4 or IPv6).
+    public var userRemoteAddress: String?
+    public var hostname: String?
+    public var ipAddresses: [String]?
+    /// Keystone IDs, when the source has IDs rather than names (notifications, the Nova API).
+    public var projectID: String?
+    public var userID: String?
+
+    public init(instanceUUID: String, imageUUID: String? = nil, macAddresses: [String]? = nil,
+                projectName: String? = nil, userName: String? = nil, userRemoteAddress: String? = nil,
+                hostname: String? = nil, ipAddresses: [String]? = nil, projectID: String? = nil, userID: String? = nil) {
+        self.instanceUUID = instanceUUID
+        self.imageUUID = imageUUID
+        self.macAddresses = macAddresses
+        self.projectName = projectName
+        self.userName = userName
+        self.userRemoteAddress = userRemoteAddress
+        self.hostname = hostname
+        self.ipAddresses = ipAddresses
+        self.projectID = projectID
+        self.userID = userID
+    }
+
+    /// Validates every field and returns the normalised record, or throws an `InputError`
+    /// naming the first bad field. `requireFull`: a register from flags or from the record
+    /// JSON must carry all six fields of the DICT.
+    public func validated(requireFull: Bool = false) throws -> InstanceRecord {
+        var record = self
+        record.instanceUUID = try Validate.uuid(instanceUUID, field: "instance_uuid")
+        record.imageUUID = try imageUUID.flatMap { $0.isEmpty ? nil : try Validate.uuid($0, field: "image_uuid") }
+        record.macAddresses = try macAddresses.map { try $0.map { try Validate.macAddress($0, field: "mac_address") } }
+        record.projectName = try projectName.map { try Validate.name($0, field: "project_name") }
+        record.userName = try userName.map { try Validate.name($0, field: "user_name") }
+        record.userRemoteAddress = try userRemoteAddress.map { try Validate.ipAddress($0, field: "user_remote_address") }
+        record.hostname = try hostname.map { try Validate.hostname($0, field: "hostname") }
+        record.ipAddresses = try ipAddresses.map { try $0.map { try Validate.ipAddress($0, field: "ip_address") } }
+        record.projectID = try projectID.map { try Validate.identifier($0, field: "project_id") }
+        record.userID = try userID.map { try Validate.identifier($0, field: "user_id") }
+        if requireFull {
+            if imageUUID == nil { throw InputError(field: "image_uuid", reason: "missing") }
+            if (record.macAddresses ?? []).isEmpty { throw InputError(field: "mac_address", reason: "missing (at least one is required)") }
+            if record.projectName == nil { throw InputError(field: "project_name", reason: "missing") }
+            if record.userName == nil { throw InputError(field: "user_name", reason: "missing") }
+            if record.userRemoteAddress == nil { throw InputError(field: "user_remote_address", reason: "missing") }
+        }
+        if let macs = record.macAddresses { record.macAddresses = macs.uniqued() }
+        if let ips = record.ipAddresses { record.ipAddresses = ips.uniqued() }
+        return record
+    }
+
+    /// The record as the original plugin's DICT (JSON object), for the event log and `show`.
+    public var dictionary: [String: Any] {
+        var dict: [String: Any] = ["instance_uuid": instanceUUID]
+        if let imageUUID { dict["image_uuid"] = imageUUID }
+        if let macAddresses { dict["mac_address"] = macAddresses.count == 1 ? macAddresses[0] as Any : macAddresses as Any }
+        if let projectName { dict["project_name"] = projectName }
+        if let userName { dict["user_name"] = userName }
+        if let userRemoteAddress { dict["user_remote_address"] = userRemoteAddress }
+        if let hostname { dict["hostname"] = hostname }
+        if let ipAddresses { dict["ip_addresses"] = ipAddresses }
+        if let projectID { dict["project_id"] = projectID }
+        if let userID { dict["user_id"] = userID }
+        return dict
+    }
+}
+
+/// A register or an unregister, from whichever input form.
+public enum InstanceEvent: Hashable, Sendable {
+    case register(InstanceRecord)
+    case unregister(instanceUUID: String)
+
+    public var instanceUUID: String {
+        switch self {
+        case .register(let record): return record.instanceUUID
+        case .unregister(let uuid): return uuid
+        }
+    }
+    public var action: String {
+        switch self {
+        case .register: return "register"
+        case .unregister: return "unregister"
+        }
+    }
+}
+
+/// Bad input: which field, and why. Nothing has been written when this is thrown.
+public struct InputError: Error, Equatable, CustomStringConvertible {
+    public var field: String
+    public var reason: String
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+    public var description: String { "\(field): \(reason)" }
+}
+
+/// Field validators. Each returns the normalised value or throws an `InputError`.
+enum Validate {
+    static let maxLength = 255
+
+    /// Shows a bad value in an error message: quoted, control characters escaped, truncated.
+    static func quote(_ value: String) -> String {
+        var out = ""
+        for scalar in value.unicodeScalars.prefix(64) {
+            if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) }
+            else if scalar == "\"" || scalar == "\\" { out += "\\" + String(scalar) }
+            else { out.unicodeScalars.append(scalar) }
+        }
+        return "\"" + out + (value.unicodeScalars.count > 64 ? "...\"" : "\"")
+    }
+
+    static func uuid(_ value: String, field: String) throws -> String {
+        let bytes = Array(value.utf8)
+        let ok = bytes.count == 36 && bytes.enumerated().allSatisfy { i, c in
+            [8, 13, 18, 23].contains(i) ? c == UInt8(ascii: "-") : isHex(c)
+        }
+        guard ok else { throw InputError(field: field, reason: "not a UUID (8-4-4-4-12 hex digits): \(quote(value))") }
+        return value.lowercased()
+    }
+
+    static func macAddress(_ value: String, field: String) throws -> String {
+        let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+        let dashParts = value.split(separator: "-", omittingEmptySubsequences: false)
+        let octets = parts.count == 6 ? parts : dashParts
+        guard octets.count == 6, octets.allSatisfy({ $0.utf8.count == 2 && $0.utf8.allSatisfy(isHex) }) else {
+            throw InputError(field: field, reason: "not a MAC address (six hex octets, e.g. fa:16:3e:56:50:29): \(quote(value))")
+        }
+        return octets.joined(separator: ":").lowercased()
+    }
+
+    static func ipAddress(_ value: String, field: String) throws -> String {
+        var v4 = in_addr(), v6 = in6_addr()
+        if !value.contains(":"), value.utf8.count <= 15, inet_pton(AF_INET, value, &v4) == 1 { return value }
+        if value.utf8.count <= 45, inet_pton(AF_INET6, value, &v6) == 1 {
+            // normalise to the canonical (RFC 5952) text form
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count))
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        throw InputError(field: field, reason: "not an IPv4 or IPv6 address: \(quote(value))")
+    }
+
+    /// A display name (project, user): 1 to 255 characters, no control characters.
+    static func name(_ value: String, field: String) throws -> String {
+        guard !value.isEmpty else { throw InputError(field: field, reason: "empty") }
+        guard value.count <= maxLength else { throw InputError(field: field, reason: "longer than \(maxLength) characters") }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.value == 0xFFFD }) else {
+            throw InputError(field: field, reason: "contains control or invalid characters: \(quote(value))")
+        }
+        guard value.first != " ", value.last != " " else { throw InputError(field: field, reason: "leading or trailing space: \(quote(value))") }
+        return value
+    }
+
+    /// A host name: RFC 1123 labels (letters, digits, hyphens), dots between them.
+    static func hostname(_ value: String, field: String) throws -> String {
+        let labels = value.split(separator: ".", omittingEmptySubsequences: false)
+        let ok = value.utf8.count <= 253 && !labels.isEmpty && labels.allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+        }
+        guard ok else { throw InputError(field: field, reason: "not a host name (letters, digits, hyphens, dots): \(quote(value))") }
+        return value
+    }
+
+    /// A Keystone ID: 1 to 64 printable ASCII characters without spaces.
+    static func identifier(_ value: String, field: String) throws -> String {
+        guard (1...64).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw InputError(field: field, reason: "not an ID (1 to 64 printable ASCII characters): \(quote(value))")
+        }
+        return value
+    }
+
+    private static func isHex(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)
+    }
+    private static func isAlnum(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A)
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, each once.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

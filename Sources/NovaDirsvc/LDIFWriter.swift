@@ -1,0 +1,36 @@
+import Foundation
+import LDAP
+
+/// Writes LDIF (RFC 2849): values that are not "safe strings" are base64-encoded (`attr::`),
+/// so any value, hostile or not, round-trips through ldapadd/ldapmodify unchanged.
+public enum LDIF {
+    /// `name: value`, or `name:: base64` when the value needs it.
+    public static func line(_ name: String, _ value: String) -> String {
+        isSafe(value) ? "\(name): \(value)" : "\(name):: \(Data(value.utf8).base64EncodedString())"
+    }
+
+    /// SAFE-STRING of RFC 2849: ASCII without NUL, LF, CR; not starting with space, `:` or `<`;
+    /// (and, so that readers need no trailing-space care, not ending with a space).
+    static func isSafe(_ value: String) -> Bool {
+        let bytes = Array(value.utf8)
+        guard let first = bytes.first else { return true }
+        if first == 0x20 || first == 0x3A || first == 0x3C || bytes.last == 0x20 { return false }
+        return bytes.allSatisfy { $0 != 0 && $0 != 0x0A && $0 != 0x0D && $0 < 0x80 }
+    }
+
+    /// An entry as an LDIF content record.
+    public static func entry(_ entry: Entry) -> String {
+        var text = line("dn", entry.dn.string) + "\n"
+        for attribute in entry.attributes {
+            for value in attribute.values { text += line(attribute.name, value) + "\n" }
+        }
+        return text
+    }
+
+    /// An entry as a JSON object: {"dn": ..., "attributes": {name: [values]}}.
+    public static func json(_ entry: Entry) -> [String: Any] {
+        var attributes: [String: [String]] = [:]
+        for attribute in entry.attributes { attributes[attribute.name, default: []] += attribute.values }
+        return ["dn": entry.dn.string, "attributes": attributes]
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import NovaDirsvc
+
+/// The connection options every command that talks to the directory takes.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Configuration file (INI).", valueName: "path"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("LDAP URI (ldap://, ldaps://, ldapi://); repeat to list servers tried in order.", valueName: "uri"))
+    var uri: [String] = []
+
+    @Option(name: .customLong("bind-dn"), help: ArgumentHelp("DN for a simple bind.", valueName: "dn"))
+    var bindDN: String?
+
+    @Option(help: ArgumentHelp("File holding the bind password (not readable by other users). Or set NOVA_DIRSVC_PASSWORD.", valueName: "path"))
+    var passwordFile: String?
+
+    @Option(name: .customLong("base-dn"), help: ArgumentHelp("The container of instance entries, e.g. ou=Instances,dc=example,dc=com.", valueName: "dn"))
+    var baseDN: String?
+
+    @Option(help: ArgumentHelp("PEM file of the CA certificate(s) that sign the server's certificate.", valueName: "path"))
+    var caCert: String?
+
+    @Flag(help: "Issue StartTLS on ldap:// (a failure is an error, never a plaintext fallback).")
+    var startTLS = false
+
+    @Option(help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
+    var saslMech: String?
+
+    @Option(help: ArgumentHelp("Time budget in seconds for connecting and each operation (default 5).", valueName: "seconds"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("Event log (JSON lines) (default \(Configuration.defaultLogFile)).", valueName: "path"))
+    var logFile: String?
+
+    @Flag(help: "Allow a simple bind over unencrypted ldap:// to a host other than loopback.")
+    var allowInsecureBind = false
+
+    @Flag(help: "Do not verify the server's TLS certificate. Insecure: for testing only.")
+    var insecureNoTLSVerify = false
+
+    func resolve() throws -> Configuration {
+        var flags = Configuration.Settings()
+        flags.uris = uri.isEmpty ? nil : uri
+        flags.bindDN = bindDN
+        flags.passwordFile = passwordFile
+        flags.baseDN = baseDN
+        flags.caCertificateFile = caCert
+        flags.startTLS = startTLS ? true : nil
+        flags.saslMechanism = saslMech
+        flags.timeout = timeout
+        flags.logFile = logFile
+        flags.allowInsecureBind = allowInsecureBind ? true : nil
+        flags.insecureNoTLSVerify = insecureNoTLSVerify ? true : nil
+        return try Configuration.resolve(flags: flags, configFile: config)
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import LDAP
+import NovaDirsvc
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print an instance's entry (exit 1 when it is not registered).")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case ldif, json }
+
+    @Option(help: ArgumentHelp(valueName: "uuid"))
+    var instanceUUID: String
+
+    @Option(help: "Output format.")
+    var format: Format = .ldif
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        do {
+            let configuration = try connection.resolve()
+            let uuid = try InstanceRecord(instanceUUID: instanceUUID).validated().instanceUUID
+            let ldap = try LDAPConnection.connect(configuration.connectionConfiguration, credentials: configuration.credentials())
+            defer { ldap.close() }
+            guard let entry = try Registrar(connection: ldap, mapping: EntryMapping(baseDN: configuration.baseDN)).show(uuid) else {
+                warn("\(uuid) is not registered")
+                throw ExitCode(1)
+            }
+            switch format {
+            case .ldif: print(LDIF.entry(entry))
+            case .json:
+                let data = try JSONSerialization.data(withJSONObject: LDIF.json(entry), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+                print(String(decoding: data, as: UTF8.self))
+            }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw fail(error)
+        }
+    }
+}

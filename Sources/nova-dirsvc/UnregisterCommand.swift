@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import NovaDirsvc
+
+struct UnregisterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unregister",
+        abstract: "Delete an instance's entry (success, saying so, if there is none).",
+        discussion: """
+            The event comes from --event (a file, or - for standard input: a record JSON with
+            instance_uuid, a Nova versioned notification instance.delete.end, the same in an
+            oslo.messaging envelope, or the legacy compute.instance.delete.end) or --instance-uuid.
+            Only an entry with the novaInstance object class is ever deleted.
+            """)
+
+    @Option(help: ArgumentHelp("Read the event JSON from a file, or - for standard input.", valueName: "path|-"))
+    var event: String?
+
+    @Option(help: ArgumentHelp(valueName: "uuid"))
+    var instanceUUID: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if (event == nil) == (instanceUUID == nil) {
+            throw ValidationError("give exactly one of --event and --instance-uuid")
+        }
+    }
+
+    func run() throws {
+        do {
+            let input: EventProcessor.Input = if let event { .json(try EventDecoder.read(path: event)) }
+                                              else { .instanceUUID(instanceUUID!) }
+            let processor = EventProcessor(configuration: try connection.resolve(), warn: warn)
+            let (event, outcome) = try processor.process(input, as: .unregister)
+            switch outcome {
+            case .absent: print("unregistered \(event.instanceUUID): absent (it was not registered)")
+            default: print("unregistered \(event.instanceUUID): \(outcome.rawValue)")
+            }
+        } catch {
+            throw fail(error)
+        }
+    }
+}

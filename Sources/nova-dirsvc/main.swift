@@ -1,2 +1,0 @@
-import NovaDirsvc
-print(NovaSchema.ldif389ds, terminator: "")
