@@ -143,7 +143,9 @@ public enum EventDecoder {
         var image = try payload.string("image_uuid")
         if !versioned {
             image = try Fields((payloadObject["image_meta"] as? [String: Any]) ?? [:], prefix: "payload.image_meta.").string("base_image_ref")
-            if image == nil, let url = try payload.string("image_ref_url") { image = url.split(separator: "/").last.map(String.init) }
+            // image_ref_url ends in the image's UUID, except where Nova had none ("http://glance/images/")
+            if image == nil, let url = try payload.string("image_ref_url"), let last = url.split(separator: "/").last,
+               let uuid = try? Validate.uuid(String(last), field: "image_uuid") { image = uuid }
         }
         let record = InstanceRecord(
             instanceUUID: uuid, imageUUID: image,

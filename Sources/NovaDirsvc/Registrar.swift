@@ -82,6 +82,7 @@ public struct Registrar {
 /// or not visible to this identity): it is left alone.
 public struct ForeignEntryError: Error, CustomStringConvertible {
     public let dn: String
+    public init(dn: String) { self.dn = dn }
     public var description: String {
         "refusing to touch \"\(dn)\": an entry exists there without the novaInstance object class (or invisible to this account)"
     }

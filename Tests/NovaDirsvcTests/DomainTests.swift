@@ -1,0 +1,180 @@
+import Foundation
+import LDAP
+import NovaDirsvc
+import Testing
+
+@Suite("entry mapping")
+struct EntryMappingTests {
+    let mapping = EntryMapping(baseDN: try! DistinguishedName(validating: "ou=Instances,dc=example,dc=com"))
+    let record = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", imageUUID: "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
+                                macAddresses: ["fa:16:3e:56:50:29"], projectName: "admin", userName: "admin",
+                                userRemoteAddress: "192.168.122.97")
+
+    @Test func entryForARecord() {
+        #expect(mapping.dn(for: record.instanceUUID).string == "cn=2cb805cf-debe-43ae-a555-28a4a5d84694,ou=Instances,dc=example,dc=com")
+        let attributes = Dictionary(uniqueKeysWithValues: mapping.attributes(for: record).map { ($0.name, $0.values) })
+        #expect(attributes == [
+            "objectClass": ["top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", "novaInstance"],
+            "cn": [record.instanceUUID], "sn": [record.instanceUUID], "novaInstanceUUID": [record.instanceUUID],
+            "novaImageUUID": ["035c2bc7-f2be-4607-afcf-c3b6237e9fe5"], "macAddress": ["fa:16:3e:56:50:29"],
+            "novaProjectName": ["admin"], "novaUserName": ["admin"], "novaUserRemoteAddress": ["192.168.122.97"]])
+    }
+
+    @Test func onlyChangedSuppliedAttributesAreReplaced() {
+        let entry = Entry(dn: mapping.dn(for: record.instanceUUID), attributes: mapping.attributes(for: record)
+                          + [Attribute("novaHostname", ["kept"])])
+        #expect(mapping.modifications(from: entry, to: record).isEmpty)
+        var changed = record
+        changed.projectName = "demo"
+        changed.macAddresses = ["fa:16:3e:56:50:29", "fa:16:3e:00:00:01"]
+        changed.userName = nil  // not supplied: left alone
+        #expect(mapping.modifications(from: entry, to: changed) == [
+            .replace("macAddress", ["fa:16:3e:56:50:29", "fa:16:3e:00:00:01"]), .replace("novaProjectName", ["demo"])])
+        // Case-insensitive attributes compare without case, names with it.
+        let upper = Entry(dn: entry.dn, attributes: [Attribute("macAddress", ["FA:16:3E:56:50:29"]), Attribute("novaProjectName", ["Admin"])])
+        #expect(mapping.modifications(from: upper, to: InstanceRecord(instanceUUID: record.instanceUUID, macAddresses: ["fa:16:3e:56:50:29"],
+                                                                      projectName: "admin")) ==
+                [.replace("novaInstanceUUID", [record.instanceUUID]), .replace("novaProjectName", ["admin"])])
+    }
+
+    @Test func roundTrip() {
+        let entry = Entry(dn: mapping.dn(for: record.instanceUUID), attributes: mapping.attributes(for: record))
+        #expect(EntryMapping.record(from: entry) == record)
+        #expect(EntryMapping.isManaged(entry))
+        #expect(!EntryMapping.isManaged(Entry(dn: entry.dn, attributes: [Attribute("objectClass", ["top", "person"])])))
+    }
+}
+
+@Suite("schema files")
+struct SchemaFileTests {
+    static let schemaFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("schema")
+
+    @Test("schema/ holds exactly what NovaSchema renders (one source of truth)", arguments: [
+        ("98nova-dirsvc.ldif", NovaSchema.ldif389ds), ("nova-dirsvc.389ds-online.ldif", NovaSchema.ldif389dsOnline),
+        ("nova-dirsvc.openldap.ldif", NovaSchema.ldifOpenLDAP),
+    ])
+    func filesMatch(file: String, rendered: String) throws {
+        let text = try String(contentsOf: Self.schemaFolder.appendingPathComponent(file), encoding: .utf8)
+        #expect(text == rendered, "regenerate with: nova-dirsvc schema --format ... > schema/\(file)")
+    }
+
+    @Test func oidsAreUnderTheProjectArc() {
+        #expect(NovaSchema.attributeTypes.map(\.oid).allSatisfy { $0.hasPrefix("2.25.123011123252204243935185339756047193108.1.") })
+        #expect(Set(NovaSchema.attributeTypes.map(\.oid)).count == NovaSchema.attributeTypes.count)
+        #expect(NovaSchema.objectClassDefinition.contains("AUXILIARY MUST novaInstanceUUID"))
+    }
+}
+
+@Suite("configuration")
+struct ConfigurationTests {
+    func write(_ text: String, mode: Int = 0o600) throws -> String {
+        let path = NSTemporaryDirectory() + "nova-dirsvc-test-\(UUID().uuidString)"
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, mode_t(mode))
+        return path
+    }
+
+    @Test func flagsOverEnvironmentOverFile() throws {
+        let file = try write("""
+            [DEFAULT]
+            log_file = /tmp/from-file.log
+            [ldap]
+            uri = ldap://file.example.com ldap://file2.example.com
+            base_dn = ou=File,dc=example,dc=com
+            bind_dn = cn=file
+            timeout = 7
+            start_tls = yes
+            """)
+        var flags = Configuration.Settings()
+        flags.baseDN = "ou=Flags,dc=example,dc=com"
+        let configuration = try Configuration.resolve(flags: flags, configFile: file,
+                                                      environment: ["NOVA_DIRSVC_BIND_DN": "cn=env", "NOVA_DIRSVC_TIMEOUT": "3"])
+        #expect(configuration.baseDN.string == "ou=Flags,dc=example,dc=com")
+        #expect(configuration.bindDN == "cn=env")
+        #expect(configuration.timeout == 3)
+        #expect(configuration.uris == ["ldap://file.example.com", "ldap://file2.example.com"])
+        #expect(configuration.logFile == "/tmp/from-file.log")
+        #expect(configuration.startTLS)
+    }
+
+    @Test func missingOrBadBaseDN() {
+        #expect(throws: ConfigurationError.self) {
+            try Configuration.resolve(flags: .init(), configFile: nil, environment: ["NOVA_DIRSVC_CONFIG": "/nonexistent"])
+        }
+        var flags = Configuration.Settings()
+        flags.baseDN = "not a dn"
+        #expect(throws: ConfigurationError.self) { try Configuration.resolve(flags: flags, configFile: nil, environment: [:]) }
+    }
+
+    func configuration(uri: String, password file: String, startTLS: Bool = false, allowInsecure: Bool = false) throws -> Configuration {
+        var flags = Configuration.Settings()
+        flags.baseDN = "ou=Instances,dc=example,dc=com"
+        flags.uris = [uri]
+        flags.bindDN = "cn=svc"
+        flags.passwordFile = file
+        flags.startTLS = startTLS
+        flags.allowInsecureBind = allowInsecure
+        return try Configuration.resolve(flags: flags, configFile: nil, environment: [:])
+    }
+
+    @Test func passwordFile() throws {
+        let good = try write("s3cret\n")
+        guard case .simple(let dn, let password) = try configuration(uri: "ldap://127.0.0.1:389", password: good).credentials(environment: [:])
+        else { Issue.record("not a simple bind"); return }
+        #expect(dn == "cn=svc")
+        #expect("\(password)" == "<redacted>")
+        let worldReadable = try write("s3cret", mode: 0o644)
+        #expect { try configuration(uri: "ldap://127.0.0.1", password: worldReadable).credentials(environment: [:]) } throws: {
+            "\($0)".contains("readable or writable by other users") && !"\($0)".contains("s3cret")
+        }
+    }
+
+    @Test func insecureSimpleBindIsRefused() throws {
+        let file = try write("s3cret")
+        #expect(throws: ConfigurationError.self) {
+            try configuration(uri: "ldap://ds.example.com", password: file).credentials(environment: [:])
+        }
+        _ = try configuration(uri: "ldap://ds.example.com", password: file, startTLS: true).credentials(environment: [:])
+        _ = try configuration(uri: "ldaps://ds.example.com", password: file).credentials(environment: [:])
+        _ = try configuration(uri: "ldap://ds.example.com", password: file, allowInsecure: true).credentials(environment: [:])
+        _ = try configuration(uri: "ldap://[::1]:389", password: file).credentials(environment: [:])
+        _ = try configuration(uri: "ldapi://%2Frun%2Fslapd.sock", password: file).credentials(environment: [:])
+    }
+}
+
+@Suite("exit statuses and the event log")
+struct ExitStatusAndLogTests {
+    @Test func mapping() {
+        #expect(ExitStatus(for: InputError(field: "f", reason: "r")) == .dataError)
+        #expect(ExitStatus(for: ConfigurationError("x")) == .usage)
+        #expect(ExitStatus(for: LDAPError(code: .serverDown, operation: "bind")) == .unavailable)
+        #expect(ExitStatus(for: LDAPError(code: .timeout, operation: "bind")) == .unavailable)
+        #expect(ExitStatus(for: LDAPError(code: .invalidCredentials, operation: "bind")) == .noPermission)
+        #expect(ExitStatus(for: LDAPError(code: .insufficientAccessRights, operation: "add")) == .noPermission)
+        #expect(ExitStatus(for: ForeignEntryError(dn: "cn=x")) == .noPermission)
+        #expect(ExitStatus(for: LDAPError(code: .other, operation: "add")) == .failure)
+    }
+
+    @Test func logLines() throws {
+        let path = NSTemporaryDirectory() + "nova-dirsvc-log-\(UUID().uuidString)"
+        let log = EventLog(path: path)
+        let record = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", projectName: "a\"b\nc")
+        #expect(log.append(action: "register", instanceUUID: record.instanceUUID, record: record, outcome: "added") == nil)
+        #expect(log.append(action: "unregister", instanceUUID: nil, record: nil, outcome: "rejected", error: "instance_uuid: bad") == nil)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        #expect(first["action"] as? String == "register")
+        #expect((first["record"] as? [String: Any])?["project_name"] as? String == "a\"b\nc")
+        #expect((first["time"] as? String)?.hasSuffix("Z") == true)
+        #expect(EventLog(path: "/nonexistent/dir/log").append(action: "register", instanceUUID: nil, record: nil, outcome: "added") != nil)
+    }
+
+    @Test func ldifEncodesUnsafeValues() {
+        #expect(LDIF.line("cn", "plain") == "cn: plain")
+        #expect(LDIF.line("cn", " lead") == "cn:: IGxlYWQ=")
+        #expect(LDIF.line("cn", "Lučić") == "cn:: THXEjWnEhw==")
+        #expect(LDIF.line("cn", "a\nb") == "cn:: YQpi")
+    }
+}
