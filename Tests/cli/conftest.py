@@ -1,0 +1,120 @@
+"""End-to-end tests of the nova-dirsvc binary against the throwaway 389-ds.
+
+scripts/test.sh (and `scripts/directory.sh run DIR -- ...`) sets NOVA_DIRSVC_TEST_* and
+NOVA_DIRSVC_BIN. What the tool wrote is always checked with OpenLDAP's ldapsearch.
+"""
+import base64
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ENV = os.environ
+FIXTURES = Path(__file__).resolve().parent.parent / "Fixtures" / "nova"
+BIN = ENV.get("NOVA_DIRSVC_BIN") or str(Path(__file__).resolve().parents[2] / ".build" / "debug" / "nova-dirsvc")
+
+URI = ENV.get("NOVA_DIRSVC_TEST_URI", "")
+LDAPI = ENV.get("NOVA_DIRSVC_TEST_LDAPI_URI", "")
+BASE = ENV.get("NOVA_DIRSVC_TEST_BASE_DN", "")
+SERVICE_DN = ENV.get("NOVA_DIRSVC_TEST_SERVICE_DN", "")
+SERVICE_PW_FILE = ENV.get("NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE", "")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not URI:
+        skip = pytest.mark.skip(reason="no test directory: run scripts/test.sh "
+                                       "(or scripts/directory.sh run DIR -- pytest ...)")
+        for item in items:
+            item.add_marker(skip)
+
+
+def ldap(tool, *args, input=None, check=True):
+    """Runs an OpenLDAP tool as cn=Directory Manager (SASL EXTERNAL over ldapi)."""
+    proc = subprocess.run([tool, "-Q", "-Y", "EXTERNAL", "-H", LDAPI, *args], input=input,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{tool} {args} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def parse_ldif(text):
+    """ldapsearch -LLL -o ldif-wrap=no output -> {dn: {attr_lower: [values]}}."""
+    entries = {}
+    for block in text.strip().split("\n\n"):
+        dn, attrs = None, {}
+        for line in block.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, _, rest = line.partition(":")
+            if rest.startswith(":"):
+                value = base64.b64decode(rest[1:].strip()).decode("utf-8")
+            else:
+                value = rest[1:] if rest.startswith(" ") else rest
+            if name.lower() == "dn":
+                dn = value
+            else:
+                attrs.setdefault(name.lower(), []).append(value)
+        if dn is not None:
+            entries[dn.lower()] = attrs
+    return entries
+
+
+def search(base, scope="sub", filt="(objectClass=*)", *attrs):
+    proc = ldap("ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-b", base, "-s", scope, filt, *attrs, check=False)
+    if proc.returncode == 32:
+        return {}
+    assert proc.returncode == 0, proc.stderr
+    return parse_ldif(proc.stdout)
+
+
+def dump(base):
+    """Every entry under base with user and operational attributes, byte for byte."""
+    proc = ldap("ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-b", base, "(objectClass=*)", "*", "+")
+    return proc.stdout
+
+
+class Tool:
+    """Runs the nova-dirsvc binary against a container, as the least-privilege service account."""
+
+    def __init__(self, base_dn, log_file):
+        self.base_dn = base_dn
+        self.log_file = log_file
+
+    def connection_args(self, **overrides):
+        """The connection flags; a keyword (uri=..., password_file=..., timeout=...) replaces one."""
+        settings = {"uri": URI, "bind_dn": SERVICE_DN, "password_file": SERVICE_PW_FILE,
+                    "base_dn": self.base_dn, "log_file": str(self.log_file), "timeout": "5"}
+        settings.update(overrides)
+        return [arg for key, value in settings.items() if value is not None
+                for arg in ("--" + key.replace("_", "-"), value)]
+
+    def run(self, *args, input=None, connection=True, env=None, **overrides):
+        argv = [BIN, *args, *(self.connection_args(**overrides) if connection else [])]
+        return subprocess.run(argv, input=input, capture_output=True, env=env,
+                              text=not isinstance(input, bytes))
+
+    def log_lines(self):
+        if not Path(self.log_file).exists():
+            return []
+        return [json.loads(line) for line in Path(self.log_file).read_text().splitlines()]
+
+
+@pytest.fixture
+def container():
+    """A fresh ou under the instances base, so tests never see each other's entries."""
+    name = "cli-" + uuid.uuid4().hex[:8]
+    dn = f"ou={name},{BASE}"
+    ldap("ldapadd", input=f"dn: {dn}\nobjectClass: top\nobjectClass: organizationalUnit\nou: {name}\n")
+    return dn
+
+
+@pytest.fixture
+def tool(container, tmp_path):
+    return Tool(container, tmp_path / "events.log")
+
+
+def fixture_text(name):
+    return (FIXTURES / name).read_text()

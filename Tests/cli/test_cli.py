@@ -1,0 +1,333 @@
+"""register / unregister / show / schema, end to end: the built binary, a real 389-ds,
+ldapsearch as the judge."""
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import BIN, LDAPI, SERVICE_PW_FILE, URI, dump, fixture_text, ldap, search
+
+RECORD = {
+    "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
+    "instance_uuid": "2cb805cf-debe-43ae-a555-28a4a5d84694",
+    "mac_address": "fa:16:3e:56:50:29", "project_name": "admin",
+    "user_name": "admin", "user_remote_address": "192.168.122.97",
+}
+OBJECT_CLASSES = {"top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", "novaInstance"}
+RECORD_FLAGS = ["--instance-uuid", RECORD["instance_uuid"], "--image-uuid", RECORD["image_uuid"],
+                "--mac-address", RECORD["mac_address"], "--project-name", "admin", "--user-name", "admin",
+                "--user-remote-address", "192.168.122.97"]
+RECORD_ENTRY = {
+    "cn": [RECORD["instance_uuid"]], "sn": [RECORD["instance_uuid"]],
+    "novainstanceuuid": [RECORD["instance_uuid"]], "novaimageuuid": [RECORD["image_uuid"]],
+    "macaddress": ["fa:16:3e:56:50:29"], "novaprojectname": ["admin"], "novausername": ["admin"],
+    "novauserremoteaddress": ["192.168.122.97"],
+}
+VERSIONED_ENTRY = {
+    "cn": ["178b0921-8f85-4257-88b6-2e743b5a975c"], "sn": ["178b0921-8f85-4257-88b6-2e743b5a975c"],
+    "novainstanceuuid": ["178b0921-8f85-4257-88b6-2e743b5a975c"],
+    "novaimageuuid": ["155d900f-4e14-4e4c-a73d-069cbf4541e6"], "macaddress": ["fa:16:3e:4c:2c:30"],
+    "novahostname": ["some-server"], "novaipaddress": ["192.168.1.3"],
+    "novaprojectid": ["6f70656e737461636b20342065766572"], "novauserid": ["fake"],
+}
+LEGACY_ENTRY = {
+    "cn": ["4f0c1a3e-93a5-4b7c-b5a1-6c3f3e0d2a11"], "sn": ["4f0c1a3e-93a5-4b7c-b5a1-6c3f3e0d2a11"],
+    "novainstanceuuid": ["4f0c1a3e-93a5-4b7c-b5a1-6c3f3e0d2a11"],
+    "novaimageuuid": ["8c0f3e3b-6f4e-4d55-9d0c-2a1a1e9b7f10"], "macaddress": ["fa:16:3e:a0:5c:40"],
+    "novaprojectname": ["demo"], "novausername": ["alice"], "novauserremoteaddress": ["192.168.122.97"],
+    "novahostname": ["web-1"], "novaipaddress": ["10.0.0.11", "fd00::11"],
+    "novaprojectid": ["ef3f81058a934157b42454e3fc63c213"], "novauserid": ["609544a5d1de4023b44bb71d624281ab"],
+}
+
+
+def assert_exact_entry(container, uuid, expected):
+    """The entry at cn=<uuid>,container has exactly these object classes and user attributes."""
+    entries = search(container, "one", f"(cn={uuid})")
+    dn = f"cn={uuid},{container}".lower()
+    assert list(entries) == [dn]
+    attrs = dict(entries[dn])
+    assert set(attrs.pop("objectclass")) == OBJECT_CLASSES
+    assert {k: sorted(v) for k, v in attrs.items()} == {k: sorted(v) for k, v in expected.items()}
+
+
+def envelope(text):
+    return json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(json.loads(text))})
+
+
+# --- every input form --------------------------------------------------------------------
+
+def test_register_from_flags(tool, container):
+    proc = tool.run("register", *RECORD_FLAGS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"registered {RECORD['instance_uuid']}: added"
+    assert_exact_entry(container, RECORD["instance_uuid"], RECORD_ENTRY)
+
+
+@pytest.mark.parametrize("via_stdin", [False, True])
+def test_register_from_record_json(tool, container, tmp_path, via_stdin):
+    if via_stdin:
+        proc = tool.run("register", "--event", "-", input=json.dumps(RECORD))
+    else:
+        path = tmp_path / "record.json"
+        path.write_text(fixture_text("record.json"))
+        proc = tool.run("register", "--event", str(path))
+    assert proc.returncode == 0, proc.stderr
+    assert_exact_entry(container, RECORD["instance_uuid"], RECORD_ENTRY)
+
+
+@pytest.mark.parametrize("form,create,delete,uuid,expected", [
+    ("versioned", fixture_text("instance-create-end.json"), fixture_text("instance-delete-end.json"),
+     "178b0921-8f85-4257-88b6-2e743b5a975c", VERSIONED_ENTRY),
+    ("oslo envelope", fixture_text("instance-create-end.oslo-envelope.json"), envelope(fixture_text("instance-delete-end.json")),
+     "178b0921-8f85-4257-88b6-2e743b5a975c", VERSIONED_ENTRY),
+    ("legacy", fixture_text("compute-instance-create-end.legacy.json"), fixture_text("compute-instance-delete-end.legacy.json"),
+     "4f0c1a3e-93a5-4b7c-b5a1-6c3f3e0d2a11", LEGACY_ENTRY),
+])
+def test_notifications_register_and_unregister(tool, container, form, create, delete, uuid, expected):
+    proc = tool.run("register", "--event", "-", input=create)
+    assert proc.returncode == 0, proc.stderr
+    assert_exact_entry(container, uuid, expected)
+    proc = tool.run("unregister", "--event", "-", input=delete)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"unregistered {uuid}: deleted"
+    assert search(container, "one", "(objectClass=novaInstance)") == {}
+
+
+@pytest.mark.parametrize("how", ["flags", "record"])
+def test_unregister_from_flags_and_record(tool, container, how):
+    assert tool.run("register", *RECORD_FLAGS).returncode == 0
+    if how == "flags":
+        proc = tool.run("unregister", "--instance-uuid", RECORD["instance_uuid"])
+    else:
+        proc = tool.run("unregister", "--event", "-", input=json.dumps({"instance_uuid": RECORD["instance_uuid"]}))
+    assert proc.returncode == 0, proc.stderr
+    assert search(container, "one", "(objectClass=novaInstance)") == {}
+
+
+# --- idempotency ---------------------------------------------------------------------------
+
+def test_register_is_idempotent_and_updates_only_changes(tool, container):
+    assert tool.run("register", *RECORD_FLAGS).returncode == 0
+    before = dump(container)
+    proc = tool.run("register", *RECORD_FLAGS)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith(": unchanged")
+    assert dump(container) == before  # not even modifyTimestamp moved
+
+    changed = dict(RECORD, project_name="demo", mac_address=["fa:16:3e:56:50:29", "fa:16:3e:00:00:02"])
+    proc = tool.run("register", "--event", "-", input=json.dumps(changed))
+    assert proc.returncode == 0 and proc.stdout.strip().endswith(": updated"), proc.stderr
+    assert_exact_entry(container, RECORD["instance_uuid"],
+                       dict(RECORD_ENTRY, novaprojectname=["demo"], macaddress=["fa:16:3e:56:50:29", "fa:16:3e:00:00:02"]))
+
+    # A notification for the same instance adds what it knows and leaves the rest alone.
+    note = json.loads(fixture_text("instance-create-end.json"))
+    note["payload"]["nova_object.data"]["uuid"] = RECORD["instance_uuid"]
+    proc = tool.run("register", "--event", "-", input=json.dumps(note))
+    assert proc.returncode == 0, proc.stderr
+    entry = search(container, "one", f"(cn={RECORD['instance_uuid']})")
+    attrs = next(iter(entry.values()))
+    assert attrs["novaprojectname"] == ["demo"] and attrs["novauserremoteaddress"] == ["192.168.122.97"]
+    assert attrs["novahostname"] == ["some-server"] and attrs["macaddress"] == ["fa:16:3e:4c:2c:30"]
+
+
+def test_unregister_of_a_missing_entry_succeeds_and_says_so(tool, container):
+    proc = tool.run("unregister", "--instance-uuid", "00000000-0000-4000-8000-000000000000")
+    assert proc.returncode == 0, proc.stderr
+    assert "absent" in proc.stdout
+    assert tool.log_lines()[-1]["outcome"] == "absent"
+
+
+# --- exit statuses -------------------------------------------------------------------------
+
+def test_exit_64_usage(tool):
+    assert tool.run("register").returncode == 64                                        # flags missing
+    assert tool.run("register", "--event", "-", *RECORD_FLAGS, input="{}").returncode == 64  # both forms
+    assert tool.run("unregister").returncode == 64
+    assert tool.run("register", "--password", "x", *RECORD_FLAGS).returncode == 64     # no such flag: never argv
+    proc = tool.run("register", *RECORD_FLAGS, base_dn="not a dn")
+    assert proc.returncode == 64 and "base DN" in proc.stderr
+
+
+def test_exit_65_names_the_field(tool, container):
+    proc = tool.run("register", *RECORD_FLAGS[:-1], "192.168.122.300")
+    assert proc.returncode == 65
+    assert "user_remote_address: not an IPv4 or IPv6 address" in proc.stderr
+    assert search(container, "one", "(objectClass=novaInstance)") == {}
+
+
+def test_exit_69_unreachable_within_the_timeout(tool):
+    import socket, time
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = tool.run("register", *RECORD_FLAGS, uri=f"ldap://127.0.0.1:{port}")
+    assert proc.returncode == 69, proc.stderr
+    # a server that accepts and never answers: the timeout holds
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        start = time.monotonic()
+        proc = tool.run("register", *RECORD_FLAGS, uri=f"ldap://127.0.0.1:{listener.getsockname()[1]}", timeout="1")
+        elapsed = time.monotonic() - start
+    finally:
+        listener.close()
+    assert proc.returncode == 69, proc.stderr
+    assert elapsed < 4, elapsed
+
+
+def test_exit_77_bad_credentials(tool, tmp_path):
+    wrong = tmp_path / "wrong.pw"
+    wrong.write_text("not-the-password")
+    wrong.chmod(0o600)
+    proc = tool.run("register", *RECORD_FLAGS, password_file=str(wrong))
+    assert proc.returncode == 77
+    assert "invalidCredentials" in proc.stderr and "not-the-password" not in proc.stderr
+    assert "not-the-password" not in tool.log_file.read_text()
+
+
+def test_world_readable_password_file_is_refused(tool, tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text(open(SERVICE_PW_FILE).read())
+    pw.chmod(0o644)
+    proc = tool.run("register", *RECORD_FLAGS, password_file=str(pw))
+    assert proc.returncode == 64 and "readable or writable by other users" in proc.stderr
+
+
+def test_exit_1_other_refusal(tool, container):
+    # A base DN that does not exist: the server refuses the add (not bad input, not access).
+    proc = subprocess.run([BIN, "register", *RECORD_FLAGS, "--uri", LDAPI, "--sasl-mech", "EXTERNAL",
+                           "--base-dn", f"ou=nowhere,{container}", "--log-file", str(tool.log_file)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert "noSuchObject" in proc.stderr
+
+
+def test_foreign_entry_is_never_touched(tool, container):
+    uuid = RECORD["instance_uuid"]
+    ldap("ldapadd", input=f"dn: cn={uuid},{container}\nobjectClass: top\nobjectClass: person\ncn: {uuid}\nsn: not ours\n")
+    before = dump(container)
+    admin = ["--uri", LDAPI, "--sasl-mech", "EXTERNAL", "--base-dn", container, "--log-file", str(tool.log_file)]
+    for argv in (["register", *RECORD_FLAGS], ["unregister", "--instance-uuid", uuid]):
+        # as the administrator, who can see and could write it
+        proc = subprocess.run([BIN, *argv, *admin], capture_output=True, text=True)
+        assert proc.returncode == 77, proc.stderr
+        assert "novaInstance" in proc.stderr
+        # as the service account, whose ACI does not even show it
+        proc = tool.run(*argv)
+        assert proc.returncode in (0, 77), proc.stderr
+    assert dump(container) == before
+
+
+# --- hostile and malformed input: exit 65 and the directory unchanged ----------------------
+
+HOSTILE = [
+    ("instance_uuid", "2cb805cf-debe-43ae-a555-28a4a5d84694,ou=Services"),
+    ("instance_uuid", "*"),
+    ("instance_uuid", "2cb805cf-debe-43ae-a555-28a4a5d8469)(cn=*"),
+    ("instance_uuid", "../../etc"),
+    ("instance_uuid", ""),
+    ("image_uuid", "035c2bc7-f2be-4607-afcf-c3b6237e9fe5\n"),
+    ("mac_address", "fa:16:3e:56:50:29,ou=x"),
+    ("mac_address", ["fa:16:3e:56:50:29", 5]),
+    ("project_name", "x" * 256),
+    ("project_name", "nul\u0000byte"),
+    ("project_name", "\u001b[31mred"),
+    ("user_name", 12),
+    ("user_name", None),
+    ("user_remote_address", "192.168.122.97\r\ndn: cn=admin"),
+    ("user_remote_address", "localhost"),
+]
+
+
+@pytest.mark.parametrize("field,value", HOSTILE)
+def test_hostile_fields_rejected_with_directory_unchanged(tool, container, field, value):
+    assert tool.run("register", *RECORD_FLAGS).returncode == 0
+    before = dump(container)
+    proc = tool.run("register", "--event", "-", input=json.dumps(dict(RECORD, **{field: value})))
+    assert proc.returncode == 65, proc.stderr
+    assert proc.stderr.startswith(f"nova-dirsvc: error: {field}:")
+    assert dump(container) == before
+
+
+@pytest.mark.parametrize("name,data", [
+    ("truncated", json.dumps(RECORD)[:-10].encode()),
+    ("not json", b"instance_uuid=2cb805cf"),
+    ("empty", b""),
+    ("array", b"[]"),
+    ("non-UTF-8", json.dumps(RECORD).encode().replace(b"admin", b"adm\xff\xfen")),
+    ("over-long", b'{"instance_uuid": "' + b"a" * (1 << 20) + b'"}'),
+    ("wrong uuid in a notification", fixture_text("instance-create-end.json").replace(
+        "178b0921-8f85-4257-88b6-2e743b5a975c", "178b0921-8f85-4257-88b6").encode()),
+    ("unknown event type", b'{"event_type": "instance.shutdown.end", "payload": {}}'),
+    ("envelope with bad inner", b'{"oslo.version": "2.0", "oslo.message": "[1,"}'),
+])
+def test_malformed_events(tool, container, name, data):
+    assert tool.run("register", *RECORD_FLAGS).returncode == 0
+    before = dump(container)
+    proc = tool.run("register", "--event", "-", input=data)
+    assert proc.returncode == 65, proc.stderr
+    assert dump(container) == before
+    assert tool.log_lines()[-1]["outcome"] == "rejected"
+
+
+def test_metacharacters_in_names_are_stored_verbatim(tool, container):
+    record = dict(RECORD, project_name="a,b=c+d;<e>#\\ \"q\" *(x)", user_name="Lučić ☃")
+    proc = tool.run("register", "--event", "-", input=json.dumps(record))
+    assert proc.returncode == 0, proc.stderr
+    assert_exact_entry(container, RECORD["instance_uuid"],
+                       dict(RECORD_ENTRY, novaprojectname=[record["project_name"]], novausername=["Lučić ☃"]))
+    show = tool.run("show", "--instance-uuid", RECORD["instance_uuid"], "--format", "json")
+    assert json.loads(show.stdout)["attributes"]["novaProjectName"] == [record["project_name"]]
+
+
+# --- the log, show, schema, configuration --------------------------------------------------
+
+def test_every_event_is_logged_without_secrets(tool):
+    tool.run("register", *RECORD_FLAGS)
+    tool.run("register", "--event", "-", input="{bad")
+    tool.run("unregister", "--instance-uuid", RECORD["instance_uuid"])
+    lines = tool.log_lines()
+    assert [(l["action"], l["outcome"]) for l in lines] == [("register", "added"), ("register", "rejected"), ("unregister", "deleted")]
+    assert lines[0]["record"] == RECORD and lines[0]["instance_uuid"] == RECORD["instance_uuid"]
+    assert all(l["time"].endswith("Z") for l in lines)
+    assert open(SERVICE_PW_FILE).read().strip() not in tool.log_file.read_text()
+
+
+def test_log_failure_never_loses_the_event(tool, container):
+    proc = tool.run("register", *RECORD_FLAGS, log_file="/nonexistent/dir/events.log")
+    assert proc.returncode == 0
+    assert "warning: cannot open the event log" in proc.stderr
+    assert search(container, "one", "(objectClass=novaInstance)") != {}
+
+
+def test_show(tool):
+    assert tool.run("show", "--instance-uuid", RECORD["instance_uuid"]).returncode == 1
+    tool.run("register", *RECORD_FLAGS)
+    ldif = tool.run("show", "--instance-uuid", RECORD["instance_uuid"]).stdout
+    assert f"novaInstanceUUID: {RECORD['instance_uuid']}" in ldif and "createTimestamp:" in ldif
+
+
+def test_schema_command_prints_the_files(tool):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for fmt, name in [("389ds", "98nova-dirsvc.ldif"), ("openldap", "nova-dirsvc.openldap.ldif"),
+                      ("389ds-online", "nova-dirsvc.389ds-online.ldif")]:
+        proc = tool.run("schema", "--format", fmt, connection=False)
+        assert proc.stdout == open(os.path.join(root, "schema", name)).read()
+
+
+def test_settings_from_config_file_and_environment(tool, container, tmp_path):
+    conf = tmp_path / "nova-dirsvc.conf"
+    conf.write_text(f"[DEFAULT]\nlog_file = {tool.log_file}\n[ldap]\nuri = {URI}\nbind_dn = {tool.connection_args()[3]}\n"
+                    f"base_dn = ou=wrong,{container}\ntimeout = 5\n")
+    env = dict(os.environ, NOVA_DIRSVC_PASSWORD_FILE=SERVICE_PW_FILE, NOVA_DIRSVC_BASE_DN=container)
+    proc = subprocess.run([BIN, "register", *RECORD_FLAGS, "--config", str(conf)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr   # environment's base DN won over the file's
+    assert_exact_entry(container, RECORD["instance_uuid"], RECORD_ENTRY)
+    proc = subprocess.run([BIN, "unregister", "--instance-uuid", RECORD["instance_uuid"], "--config", str(conf),
+                           "--base-dn", container], capture_output=True, text=True,
+                          env=dict(os.environ, NOVA_DIRSVC_PASSWORD=open(SERVICE_PW_FILE).read()))
+    assert proc.returncode == 0, proc.stderr   # the password from the environment
