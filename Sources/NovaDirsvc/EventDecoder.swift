@@ -4,8 +4,9 @@ import Foundation
 ///
 /// - the record (the DICT): `{"instance_uuid": ..., "image_uuid": ..., "mac_address": ...,
 ///   "project_name": ..., "user_name": ..., "user_remote_address": ...}` (+ optional
-///   `hostname`, `ip_addresses`); a register when decoded for `register`, only
-///   `instance_uuid` is needed for `unregister`;
+///   `hostname`, `ip_addresses`, `project_id`, `user_id`); for `register` every DICT key must be
+///   present (`image_uuid` may be "" and `mac_address` [] when not known yet); for
+///   `unregister` only `instance_uuid` is needed;
 /// - a Nova versioned notification (`event_type` `instance.create.end` / `instance.delete.end`,
 ///   `payload` with `nova_object.data`);
 /// - either of those notifications inside the oslo.messaging 2.0 envelope
@@ -85,10 +86,18 @@ public enum EventDecoder {
     /// The record form (the DICT).
     private static func record(_ fields: Fields, for action: Action) throws -> InstanceEvent {
         guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "instance_uuid", reason: "missing") }
+        let instanceUUID = try Validate.uuid(uuid, field: "instance_uuid")
         switch action {
         case .unregister:
-            return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
+            return .unregister(instanceUUID: instanceUUID)
         case .register:
+            // Every key of the DICT must be there, so that an omission is caught; a value not
+            // known yet may be empty: "" for image_uuid (boot from volume), [] for mac_address
+            // (the hook runs before networking is allocated). Empty values are not written.
+            for key in ["image_uuid", "mac_address", "project_name", "user_name", "user_remote_address"]
+            where fields.object[key] == nil || fields.object[key] is NSNull {
+                throw InputError(field: key, reason: "missing")
+            }
             let record = InstanceRecord(
                 instanceUUID: uuid, imageUUID: try fields.string("image_uuid"),
                 macAddresses: try fields.stringOrList("mac_address"),
@@ -96,7 +105,7 @@ public enum EventDecoder {
                 userRemoteAddress: try fields.string("user_remote_address"), hostname: try fields.string("hostname"),
                 ipAddresses: try fields.stringOrList("ip_addresses") ?? fields.stringOrList("ip_address"),
                 projectID: try fields.string("project_id"), userID: try fields.string("user_id"))
-            return .register(try record.validated(requireFull: true))
+            return .register(try record.validated())
         }
     }
 

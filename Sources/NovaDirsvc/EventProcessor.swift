@@ -55,7 +55,7 @@ public struct EventProcessor {
         case .json(let data):
             return try EventDecoder.decode(data, for: action)
         case .record(let record):
-            return .register(try record.validated(requireFull: true))
+            return .register(try record.validated())
         case .instanceUUID(let uuid):
             return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
         }

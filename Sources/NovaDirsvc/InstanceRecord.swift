@@ -36,29 +36,24 @@ public struct InstanceRecord: Hashable, Sendable {
     }
 
     /// Validates every field and returns the normalised record, or throws an `InputError`
-    /// naming the first bad field. `requireFull`: a register from flags or from the record
-    /// JSON must carry all six fields of the DICT.
-    public func validated(requireFull: Bool = false) throws -> InstanceRecord {
+    /// naming the first bad field. (Which fields must be present is the input form's rule:
+    /// see `EventDecoder` and the `register` flags.)
+    public func validated() throws -> InstanceRecord {
         var record = self
         record.instanceUUID = try Validate.uuid(instanceUUID, field: "instance_uuid")
         record.imageUUID = try imageUUID.flatMap { $0.isEmpty ? nil : try Validate.uuid($0, field: "image_uuid") }
-        record.macAddresses = try macAddresses.map { try $0.map { try Validate.macAddress($0, field: "mac_address") } }
+        record.macAddresses = try macAddresses.flatMap { macs in
+            macs.isEmpty ? nil : try macs.map { try Validate.macAddress($0, field: "mac_address") }.uniqued()
+        }
         record.projectName = try projectName.map { try Validate.name($0, field: "project_name") }
         record.userName = try userName.map { try Validate.name($0, field: "user_name") }
         record.userRemoteAddress = try userRemoteAddress.map { try Validate.ipAddress($0, field: "user_remote_address") }
         record.hostname = try hostname.map { try Validate.hostname($0, field: "hostname") }
-        record.ipAddresses = try ipAddresses.map { try $0.map { try Validate.ipAddress($0, field: "ip_address") } }
+        record.ipAddresses = try ipAddresses.flatMap { ips in
+            ips.isEmpty ? nil : try ips.map { try Validate.ipAddress($0, field: "ip_address") }.uniqued()
+        }
         record.projectID = try projectID.map { try Validate.identifier($0, field: "project_id") }
         record.userID = try userID.map { try Validate.identifier($0, field: "user_id") }
-        if requireFull {
-            if imageUUID == nil { throw InputError(field: "image_uuid", reason: "missing") }
-            if (record.macAddresses ?? []).isEmpty { throw InputError(field: "mac_address", reason: "missing (at least one is required)") }
-            if record.projectName == nil { throw InputError(field: "project_name", reason: "missing") }
-            if record.userName == nil { throw InputError(field: "user_name", reason: "missing") }
-            if record.userRemoteAddress == nil { throw InputError(field: "user_remote_address", reason: "missing") }
-        }
-        if let macs = record.macAddresses { record.macAddresses = macs.uniqued() }
-        if let ips = record.ipAddresses { record.ipAddresses = ips.uniqued() }
         return record
     }
 

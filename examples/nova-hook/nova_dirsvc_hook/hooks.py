@@ -1,0 +1,139 @@
+"""The create_instance and delete_instance hooks.
+
+Nova (releases up to 21.x; hooks were removed in 22.0.0 Victoria) wraps two methods with
+``@hooks.add_hook(name)`` and runs every object registered under that name in the
+``nova.hooks`` entry-point group, created once with ``invoke_on_load=True``:
+
+- ``create_instance`` wraps ``nova.compute.api.API.create`` (on nova-api): ``post(rv, api,
+  context, instance_type, image_href, ...)``, where ``rv`` is ``(instances, reservation_id)``;
+- ``delete_instance`` wraps ``ComputeManager._delete_instance`` (on nova-compute):
+  ``pre(manager, context, instance, ...)``.
+
+Each hook builds the record (the "DICT") from what Nova passes and hands it to
+``nova-dirsvc register|unregister --event -`` on standard input, with a short timeout. A hook
+never raises into Nova: every failure is logged (logger ``nova_dirsvc_hook``) and swallowed.
+The CLI reads its connection settings from /etc/nova-dirsvc/nova-dirsvc.conf (or NOVA_DIRSVC_*),
+and keeps its own event log.
+
+Settings, from the environment of the Nova service:
+  NOVA_DIRSVC_BIN           the CLI (default: nova-dirsvc on PATH)
+  NOVA_DIRSVC_HOOK_TIMEOUT  seconds the hook waits for the CLI before giving up (default 10)
+"""
+import json
+import logging
+import os
+import subprocess
+
+LOG = logging.getLogger("nova_dirsvc_hook")
+
+
+def _field(obj, name, default=None):
+    """An attribute of a Nova object, or a key of a dict; default when absent."""
+    if obj is None:
+        return default
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    try:
+        return getattr(obj, name, default)
+    except Exception:  # Nova objects raise on lazy-load failures
+        return default
+
+
+def _network_info(instance):
+    """(MAC addresses, IP addresses) from the instance's network info cache, if allocated."""
+    macs, ips = [], []
+    cache = _field(instance, "info_cache")
+    for vif in _field(cache, "network_info") or []:
+        mac = _field(vif, "address")
+        if mac and mac not in macs:
+            macs.append(mac)
+        for subnet in _field(_field(vif, "network"), "subnets") or []:
+            for ip in _field(subnet, "ips") or []:
+                address = _field(ip, "address")
+                if address and address not in ips:
+                    ips.append(address)
+    return macs, ips
+
+
+def _image_uuid(image_href):
+    """Nova's image href is a UUID or a URL ending in one; "" for boot from volume."""
+    if not image_href:
+        return ""
+    return str(image_href).rstrip("/").rsplit("/", 1)[-1]
+
+
+def build_record(instance, context, image_href):
+    """The DICT for one instance. Unknown values stay empty: the CLI writes only what is known."""
+    macs, ips = _network_info(instance)
+    record = {
+        "instance_uuid": _field(instance, "uuid"),
+        "image_uuid": _image_uuid(image_href if image_href is not None else _field(instance, "image_ref")),
+        "mac_address": macs,
+        "project_name": _field(context, "project_name"),
+        "user_name": _field(context, "user_name"),
+        "user_remote_address": _field(context, "remote_address"),
+    }
+    hostname = _field(instance, "hostname")
+    if hostname:
+        record["hostname"] = hostname
+    if ips:
+        record["ip_addresses"] = ips
+    for key, name in (("project_id", "project_id"), ("user_id", "user_id")):
+        value = _field(context, name)
+        if value:
+            record[key] = value
+    return record
+
+
+class _Hook(object):
+    def __init__(self):
+        self.binary = os.environ.get("NOVA_DIRSVC_BIN", "nova-dirsvc")
+        try:
+            self.timeout = float(os.environ.get("NOVA_DIRSVC_HOOK_TIMEOUT", "10"))
+        except ValueError:
+            self.timeout = 10.0
+
+    def _run(self, action, record):
+        """Runs the CLI; returns its exit status (None if it could not run). Never raises."""
+        uuid = record.get("instance_uuid")
+        try:
+            proc = subprocess.run([self.binary, action, "--event", "-"], input=json.dumps(record).encode(),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            LOG.error("nova-dirsvc %s %s: no answer within %ss; the event was not confirmed", action, uuid, self.timeout)
+            return None
+        except Exception as error:  # binary missing, not executable, ...
+            LOG.error("nova-dirsvc %s %s: could not run %s: %s", action, uuid, self.binary, error)
+            return None
+        output = (proc.stdout or b"").decode("utf-8", "replace").strip()
+        errors = (proc.stderr or b"").decode("utf-8", "replace").strip()
+        if proc.returncode == 0:
+            LOG.info("%s", output)
+        else:
+            LOG.error("nova-dirsvc %s %s failed (exit %s): %s", action, uuid, proc.returncode, errors)
+        return proc.returncode
+
+
+class CreateInstanceHook(_Hook):
+    """create_instance, post: register every instance the API call created."""
+
+    def post(self, rv, *args, **kwargs):
+        try:
+            context = args[1] if len(args) > 1 else kwargs.get("context")
+            image_href = args[3] if len(args) > 3 else kwargs.get("image_href")
+            instances = rv[0] if isinstance(rv, tuple) else rv
+            for instance in instances or []:
+                self._run("register", build_record(instance, context, image_href))
+        except Exception:
+            LOG.exception("nova-dirsvc create_instance hook failed")
+
+
+class DeleteInstanceHook(_Hook):
+    """delete_instance, pre: unregister the instance being deleted."""
+
+    def pre(self, *args, **kwargs):
+        try:
+            instance = args[2] if len(args) > 2 else kwargs.get("instance")
+            self._run("unregister", {"instance_uuid": _field(instance, "uuid")})
+        except Exception:
+            LOG.exception("nova-dirsvc delete_instance hook failed")

@@ -1,0 +1,130 @@
+"""The hooks, loaded as Nova loaded them (stevedore, nova.hooks, invoke_on_load), called with
+small stand-ins shaped like Nova's objects, against the real CLI and the real 389-ds."""
+import base64
+import logging
+import os
+import subprocess
+import uuid as uuidlib
+from types import SimpleNamespace
+
+import pytest
+from stevedore import extension, hook
+
+URI = os.environ.get("NOVA_DIRSVC_TEST_URI")
+LDAPI = os.environ.get("NOVA_DIRSVC_TEST_LDAPI_URI")
+BASE = os.environ.get("NOVA_DIRSVC_TEST_BASE_DN")
+
+pytestmark = pytest.mark.skipif(not URI, reason="no test directory: run scripts/test.sh")
+
+
+def ldapsearch(base, filt):
+    proc = subprocess.run(["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-Q", "-Y", "EXTERNAL", "-H", LDAPI,
+                           "-b", base, filt, "*"], capture_output=True, text=True)
+    assert proc.returncode in (0, 32), proc.stderr
+    entries = []
+    for block in proc.stdout.strip().split("\n\n"):
+        attrs = {}
+        for line in block.splitlines():
+            name, _, rest = line.partition(":")
+            value = base64.b64decode(rest[1:].strip()).decode() if rest.startswith(":") else rest.strip()
+            attrs.setdefault(name.lower(), []).append(value)
+        if attrs:
+            entries.append(attrs)
+    return entries
+
+
+@pytest.fixture
+def container(tmp_path, monkeypatch):
+    """A fresh container, and the CLI pointed at it through NOVA_DIRSVC_* (as an operator would
+    through /etc/nova-dirsvc/nova-dirsvc.conf)."""
+    name = "hook-" + uuidlib.uuid4().hex[:8]
+    dn = "ou=%s,%s" % (name, BASE)
+    subprocess.run(["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", LDAPI],
+                   input="dn: %s\nobjectClass: top\nobjectClass: organizationalUnit\nou: %s\n" % (dn, name),
+                   check=True, capture_output=True, text=True)
+    monkeypatch.setenv("NOVA_DIRSVC_URI", URI)
+    monkeypatch.setenv("NOVA_DIRSVC_BIND_DN", os.environ["NOVA_DIRSVC_TEST_SERVICE_DN"])
+    monkeypatch.setenv("NOVA_DIRSVC_PASSWORD_FILE", os.environ["NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE"])
+    monkeypatch.setenv("NOVA_DIRSVC_BASE_DN", dn)
+    monkeypatch.setenv("NOVA_DIRSVC_LOG_FILE", str(tmp_path / "events.log"))
+    monkeypatch.setenv("NOVA_DIRSVC_TIMEOUT", "3")
+    return dn
+
+
+def nova_instance(uuid, macs=(), ips=(), image_ref="035c2bc7-f2be-4607-afcf-c3b6237e9fe5"):
+    """Shaped like nova.objects.Instance with its info cache (network_info: a list of VIFs)."""
+    vifs = [{"address": mac, "network": {"subnets": [{"ips": [{"address": ip}]} for ip in ips]}} for mac in macs]
+    return SimpleNamespace(uuid=uuid, image_ref=image_ref, hostname="web-1",
+                           info_cache=SimpleNamespace(network_info=vifs))
+
+
+def request_context():
+    """Shaped like nova.context.RequestContext."""
+    return SimpleNamespace(project_name="admin", user_name="admin", remote_address="192.168.122.97",
+                           project_id="6f70656e737461636b20342065766572", user_id="fake")
+
+
+def load_hooks():
+    """As nova/hooks.py did: stevedore on the nova.hooks namespace, objects made on load."""
+    manager = extension.ExtensionManager(namespace="nova.hooks", invoke_on_load=True)
+    return {ext.name: ext.obj for ext in manager}
+
+
+def test_entry_points_are_found_by_stevedore():
+    hooks = load_hooks()
+    assert set(hooks) >= {"create_instance", "delete_instance"}
+    # and by name, exactly as Nova's HookManager(name) asked for them
+    assert [e.name for e in hook.HookManager("nova.hooks", "create_instance", invoke_on_load=True)] == ["create_instance"]
+
+
+def test_create_then_delete_through_the_hooks(container):
+    hooks = load_hooks()
+    uuid = str(uuidlib.uuid4())
+    instance = nova_instance(uuid, macs=["fa:16:3e:56:50:29"], ips=["10.0.0.5"])
+    compute_api, flavor = object(), {"name": "m1.tiny"}
+    image_href = "http://glance.example.com:9292/images/035c2bc7-f2be-4607-afcf-c3b6237e9fe5"
+    # API.create(self, context, instance_type, image_href, ...) -> (instances, reservation_id)
+    hooks["create_instance"].post(([instance], "r-abc123"), compute_api, request_context(), flavor, image_href)
+
+    entries = ldapsearch(container, "(novaInstanceUUID=%s)" % uuid)
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["dn"] == ["cn=%s,%s" % (uuid, container)]
+    assert entry["novaimageuuid"] == ["035c2bc7-f2be-4607-afcf-c3b6237e9fe5"]
+    assert entry["macaddress"] == ["fa:16:3e:56:50:29"]
+    assert entry["novaprojectname"] == ["admin"] and entry["novausername"] == ["admin"]
+    assert entry["novauserremoteaddress"] == ["192.168.122.97"]
+    assert entry["novaipaddress"] == ["10.0.0.5"] and entry["novahostname"] == ["web-1"]
+
+    # ComputeManager._delete_instance(self, context, instance, bdms)
+    hooks["delete_instance"].pre(object(), request_context(), instance, [])
+    assert ldapsearch(container, "(novaInstanceUUID=%s)" % uuid) == []
+
+
+def test_create_before_networking_and_boot_from_volume(container):
+    """At API time Nova has not allocated ports yet, and a volume-backed server has no image."""
+    uuid = str(uuidlib.uuid4())
+    load_hooks()["create_instance"].post(([nova_instance(uuid, image_ref="")], "r-1"), object(), request_context(), {}, "")
+    entries = ldapsearch(container, "(novaInstanceUUID=%s)" % uuid)
+    assert len(entries) == 1
+    assert "macaddress" not in entries[0] and "novaimageuuid" not in entries[0]
+
+
+def test_failures_never_raise_into_nova(container, monkeypatch, caplog):
+    hooks = load_hooks()
+    caplog.set_level(logging.INFO, logger="nova_dirsvc_hook")
+    # the directory is unreachable
+    monkeypatch.setenv("NOVA_DIRSVC_URI", "ldap://127.0.0.1:1")
+    hooks["create_instance"].post(([nova_instance(str(uuidlib.uuid4()))], "r"), object(), request_context(), {}, "")
+    assert "exit 69" in caplog.text
+    # bad input from Nova's side
+    hooks["delete_instance"].pre(object(), request_context(), SimpleNamespace(uuid="not-a-uuid"))
+    assert "exit 65" in caplog.text
+    # garbage arguments
+    hooks["create_instance"].post(None)
+    hooks["delete_instance"].pre()
+    # the CLI missing altogether
+    monkeypatch.setenv("NOVA_DIRSVC_BIN", "/nonexistent/nova-dirsvc")
+    hooks = load_hooks()
+    hooks["delete_instance"].pre(object(), request_context(), SimpleNamespace(uuid=str(uuidlib.uuid4())))
+    assert "could not run" in caplog.text
