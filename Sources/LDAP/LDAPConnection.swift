@@ -166,6 +166,11 @@ public final class LDAPConnection {
     /// position in `operations`). A server refusal of one operation is passed to `completion`
     /// and does not stop the others; if `completion` throws, the outstanding requests are
     /// abandoned and the error rethrown. A lost connection or a timeout throws.
+    ///
+    /// A server may process outstanding requests in any order (389-ds does, on several
+    /// threads), so two operations on the same DN are never outstanding together: the second
+    /// is sent only after the first one's result arrived. Per entry, the order of `operations`
+    /// is the order applied.
     public func perform<Operations: Sequence<WriteOperation>>(
         _ operations: Operations, window: Int = 64,
         completion: (_ index: Int, _ error: LDAPError?) throws -> Void
@@ -173,17 +178,20 @@ public final class LDAPConnection {
         let ld = try handle("write")
         precondition(window >= 1)
         var outstanding: [Int32: (index: Int, operation: WriteOperation)] = [:]
+        var outstandingDNs: [String: Int] = [:]  // lowercased DN -> requests in flight (0 or 1)
         var iterator = operations.makeIterator()
+        var next: WriteOperation? = iterator.next()
         var nextIndex = 0
-        var exhausted = false
         defer { for msgid in outstanding.keys { ldap_abandon_ext(ld, msgid, nil, nil) } }
 
         while true {
-            while !exhausted && outstanding.count < window {
-                guard let operation = iterator.next() else { exhausted = true; break }
+            while let operation = next, outstanding.count < window,
+                  outstandingDNs[operation.dn.string.lowercased(), default: 0] == 0 {
                 let msgid = try send(operation, on: ld)
                 outstanding[msgid] = (nextIndex, operation)
+                outstandingDNs[operation.dn.string.lowercased(), default: 0] += 1
                 nextIndex += 1
+                next = iterator.next()
             }
             if outstanding.isEmpty { return }
             let message = try awaitMessage(ld, msgid: LDAP_RES_ANY, all: true, operation: "write")
@@ -192,6 +200,7 @@ public final class LDAPConnection {
                 ldap_msgfree(message)  // a message for nothing we sent (e.g. an abandoned request)
                 continue
             }
+            outstandingDNs[operation.dn.string.lowercased(), default: 1] -= 1
             let result = parseResult(ld, message, operation: operation.name, dn: operation.dn.string)
             try completion(index, result.error)
         }

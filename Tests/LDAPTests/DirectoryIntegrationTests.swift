@@ -130,6 +130,27 @@ struct DirectoryIntegrationTests {
         #expect(results == [0: .success, 1: .entryAlreadyExists, 2: .insufficientAccessRights, 3: .success])
     }
 
+    @Test("operations on one entry apply in the order given, even with many outstanding")
+    func perEntryOrder() throws {
+        let container = try TestDirectory.makeContainer("order")
+        let connection = try TestDirectory.serviceConnection()
+        let uuids = (0..<50).map { _ in UUID().uuidString.lowercased() }
+        var operations: [WriteOperation] = []
+        for uuid in uuids {  // interleaved so that each entry's four operations share windows
+            operations.append(.add(container.child("cn", uuid), Self.instanceAttributes(uuid)))
+        }
+        for uuid in uuids { operations.append(.modify(container.child("cn", uuid), [.replace("novaProjectName", ["second"])])) }
+        for uuid in uuids { operations.append(.delete(container.child("cn", uuid))) }
+        for uuid in uuids { operations.append(.add(container.child("cn", uuid), Self.instanceAttributes(uuid, project: "final"))) }
+        var failures: [String] = []
+        try connection.perform(operations, window: 128) { index, error in
+            if let error { failures.append("\(index): \(error)") }
+        }
+        #expect(failures.isEmpty)
+        let seen = try LDAPSearchTool.search(base: container.string, scope: "one", attributes: ["novaProjectName"])
+        #expect(seen.count == 50 && seen.allSatisfy { $0["novaProjectName"] == ["final"] })
+    }
+
     // MARK: error paths
 
     @Test func badCredentials() throws {

@@ -1,0 +1,61 @@
+#!/bin/bash
+# The main job, end to end, on a fresh Debian 12 machine (as root): installs what is missing,
+# builds nova-dirsvc, starts a throwaway 389 Directory Server on 127.0.0.1 with the schema
+# loaded, registers the example instance record, shows it with ldapsearch, unregisters it,
+# shows that it is gone, and removes the directory again.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd); cd "$top"
+. scripts/install-deps.sh
+export PATH=/opt/swift/usr/bin:$PATH
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "build"
+swift build 2>&1 | tail -1
+bin=$top/.build/debug/nova-dirsvc
+
+step "start a throwaway 389-ds (schema/98nova-dirsvc.ldif loaded, service account from examples/389ds/)"
+work=$(mktemp -d /tmp/nova-dirsvc-demo.XXXXXX)
+trap 'scripts/directory.sh stop "$work/dir" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+scripts/directory.sh start "$work/dir" | sed 's/^/  /'
+set -a; . "$work/dir/env"; set +a
+
+# The tool's settings, as an operator would keep them (the password only in a 0600 file).
+cat > "$work/nova-dirsvc.conf" <<CONF
+[DEFAULT]
+log_file = $work/events.log
+[ldap]
+uri = $NOVA_DIRSVC_TEST_URI
+bind_dn = $NOVA_DIRSVC_TEST_SERVICE_DN
+password_file = $NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE
+base_dn = $NOVA_DIRSVC_TEST_BASE_DN
+timeout = 5
+CONF
+search() { ldapsearch -LLL -o ldif-wrap=no -x -H "$NOVA_DIRSVC_TEST_URI" -D "$NOVA_DIRSVC_TEST_SERVICE_DN" \
+             -y "$NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE" -b "$NOVA_DIRSVC_TEST_BASE_DN" \
+             '(novaInstanceUUID=2cb805cf-debe-43ae-a555-28a4a5d84694)' | sed 's/^/  /'; }
+
+step "schema: the novaInstance object class as the server knows it"
+ldapsearch -LLL -o ldif-wrap=no -x -H "$NOVA_DIRSVC_TEST_URI" -b cn=schema -s base objectClasses \
+  | grep -i "NAME 'novaInstance'" | sed 's/^/  /'
+
+step "register the example record (as the original plugin logged it)"
+echo '  {"image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5", "instance_uuid": "2cb805cf-debe-43ae-a555-28a4a5d84694",'
+echo '   "mac_address": "fa:16:3e:56:50:29", "project_name": "admin", "user_name": "admin", "user_remote_address": "192.168.122.97"}'
+"$bin" register --config "$work/nova-dirsvc.conf" --event - <<'JSON'
+{"image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5", "instance_uuid": "2cb805cf-debe-43ae-a555-28a4a5d84694",
+ "mac_address": "fa:16:3e:56:50:29", "project_name": "admin", "user_name": "admin", "user_remote_address": "192.168.122.97"}
+JSON
+
+step "ldapsearch (OpenLDAP's tool) sees the entry"
+search
+
+step "unregister it"
+"$bin" unregister --config "$work/nova-dirsvc.conf" --instance-uuid 2cb805cf-debe-43ae-a555-28a4a5d84694
+
+step "ldapsearch again: nothing"
+search
+echo "  (no entry)"
+
+step "the event log ($work/events.log)"
+sed 's/^/  /' "$work/events.log"
+step "done: the directory is removed on exit"
