@@ -20,7 +20,7 @@ struct NovaDirsvcCommand: ParsableCommand {
               69  the directory could not be reached or did not answer in time
               77  bind refused, not allowed, or the entry is not nova-dirsvc's
             """,
-        subcommands: [RegisterCommand.self, UnregisterCommand.self, ShowCommand.self, SchemaCommand.self]
+        subcommands: [RegisterCommand.self, UnregisterCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
     )
 }
 

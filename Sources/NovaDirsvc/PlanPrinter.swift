@@ -1,0 +1,67 @@
+import Foundation
+import LDAP
+
+/// Prints a reconcile plan, one change at a time to `write` (never the whole text in memory):
+/// as an LDIF change file that `ldapmodify -f` applies as it is, or as JSON.
+public struct PlanPrinter {
+    let mapping: EntryMapping
+    let write: (String) -> Void
+
+    public init(mapping: EntryMapping, write: @escaping (String) -> Void) {
+        self.mapping = mapping
+        self.write = write
+    }
+
+    /// LDIF change records (RFC 2849): changetype add / modify / delete.
+    public func ldif(_ plan: ReconcilePlan) {
+        write("# nova-dirsvc reconcile: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete\n")
+        for change in plan.changes {
+            var text = "\n" + LDIF.line("dn", change.dn.string) + "\n"
+            switch change {
+            case .add(_, let record):
+                text += "changetype: add\n"
+                for attribute in mapping.attributes(for: record) {
+                    for value in attribute.values { text += LDIF.line(attribute.name, value) + "\n" }
+                }
+            case .modify(_, _, let modifications):
+                text += "changetype: modify\n"
+                for modification in modifications {
+                    let kind = switch modification.kind { case .add: "add"; case .delete: "delete"; case .replace: "replace" }
+                    text += "\(kind): \(modification.attribute)\n"
+                    for value in modification.values { text += LDIF.line(modification.attribute, value) + "\n" }
+                    text += "-\n"
+                }
+            case .delete:
+                text += "changetype: delete\n"
+            }
+            write(text)
+        }
+    }
+
+    /// A JSON array of {"action", "dn", "instance_uuid", and "attributes" (add) or "changes" (modify)}.
+    public func json(_ plan: ReconcilePlan) throws {
+        write("[")
+        for (i, change) in plan.changes.enumerated() {
+            var item: [String: Any] = ["dn": change.dn.string]
+            switch change {
+            case .add(_, let record):
+                item["action"] = "add"
+                item["instance_uuid"] = record.instanceUUID
+                item["attributes"] = Dictionary(mapping.attributes(for: record).map { ($0.name, $0.values) }, uniquingKeysWith: +)
+            case .modify(_, let uuid, let modifications):
+                item["action"] = "modify"
+                item["instance_uuid"] = uuid
+                item["changes"] = modifications.map { modification -> [String: Any] in
+                    let kind = switch modification.kind { case .add: "add"; case .delete: "delete"; case .replace: "replace" }
+                    return ["op": kind, "attribute": modification.attribute, "values": modification.values]
+                }
+            case .delete(_, let uuid):
+                item["action"] = "delete"
+                item["instance_uuid"] = uuid
+            }
+            let data = try JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes])
+            write((i == 0 ? "\n" : ",\n") + String(decoding: data, as: UTF8.self))
+        }
+        write("\n]\n")
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import LDAP
+
+/// One change of a reconcile plan.
+public enum PlannedChange: Sendable {
+    case add(DistinguishedName, InstanceRecord)
+    case modify(DistinguishedName, instanceUUID: String, [Modification])
+    case delete(DistinguishedName, instanceUUID: String)
+
+    public var dn: DistinguishedName {
+        switch self {
+        case .add(let dn, _), .modify(let dn, _, _), .delete(let dn, _): return dn
+        }
+    }
+}
+
+/// What reconcile would do: computed once, then printed (dry run), checked, or applied.
+public struct ReconcilePlan: Sendable {
+    public var changes: [PlannedChange] = []
+    /// Managed entries read from the directory.
+    public var managedCount = 0
+    public var unchanged = 0
+    /// Entries that are not in the input but were created or modified within the grace period.
+    public var keptByGrace: [DistinguishedName] = []
+    /// Managed entries under the base DN whose novaInstanceUUID does not match their DN: left alone.
+    public var skipped: [DistinguishedName] = []
+
+    public var additions: Int { changes.count { if case .add = $0 { true } else { false } } }
+    public var modifications: Int { changes.count { if case .modify = $0 { true } else { false } } }
+    public var deletions: Int { changes.count { if case .delete = $0 { true } else { false } } }
+    public var hasDrift: Bool { !changes.isEmpty }
+}
+
+/// Brings the directory in line with Nova's list of live instances.
+public struct Reconciler {
+    public let connection: LDAPConnection
+    public let mapping: EntryMapping
+
+    public init(connection: LDAPConnection, mapping: EntryMapping) {
+        self.connection = connection
+        self.mapping = mapping
+    }
+
+    /// Safety settings.
+    public struct Limits: Sendable {
+        /// Refuse when deletions would exceed this fraction of the managed entries...
+        public var maxDeleteRatio: Double = 0.1
+        /// ...unless this is set.
+        public var allowMassDelete = false
+        /// Never delete an entry created or modified less than this many seconds ago.
+        public var grace: Double = 600
+        public init() {}
+    }
+
+    /// Reads every managed entry (paged, one level under the base DN, novaInstance only) and
+    /// computes the plan. Memory: the input records and the plan; directory entries are
+    /// compared as they stream in and not kept.
+    public func plan(live records: [InstanceRecord], limits: Limits, now: Date = Date()) throws -> ReconcilePlan {
+        guard !records.isEmpty else {
+            throw InputError(field: "instances", reason: "the list of live instances is empty: refusing to treat every entry as deleted")
+        }
+        var wanted: [String: InstanceRecord] = [:]
+        wanted.reserveCapacity(records.count)
+        var order: [String] = []
+        for record in records where wanted.updateValue(record, forKey: record.instanceUUID) == nil {
+            order.append(record.instanceUUID)
+        }
+        var plan = ReconcilePlan()
+        var seen = Set<String>()
+        let attributes = ["objectClass"] + EntryMapping.managedAttributes + ["createTimestamp", "modifyTimestamp"]
+        try connection.search(base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.managedFilter,
+                              attributes: attributes) { entry in
+            plan.managedCount += 1
+            guard let uuid = entry["novaInstanceUUID"].first?.lowercased(),
+                  entry.dn.string.lowercased() == mapping.dn(for: uuid).string.lowercased() else {
+                plan.skipped.append(entry.dn)
+                return
+            }
+            seen.insert(uuid)
+            if let record = wanted[uuid] {
+                let changes = mapping.modifications(from: entry, to: record)
+                if changes.isEmpty { plan.unchanged += 1 } else { plan.changes.append(.modify(entry.dn, instanceUUID: uuid, changes)) }
+            } else {
+                let touched = [entry["modifyTimestamp"].first, entry["createTimestamp"].first].compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
+                if let touched, now.timeIntervalSince1970 - touched < limits.grace {
+                    plan.keptByGrace.append(entry.dn)
+                } else {
+                    plan.changes.append(.delete(entry.dn, instanceUUID: uuid))
+                }
+            }
+        }
+        for uuid in order where !seen.contains(uuid) {
+            plan.changes.append(.add(mapping.dn(for: uuid), wanted[uuid]!))
+        }
+        let deletions = plan.deletions
+        if deletions > 0, !limits.allowMassDelete,
+           Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount) {
+            throw InputError(field: "instances", reason: "\(deletions) of \(plan.managedCount) managed entries would be deleted, "
+                             + "more than --max-delete-ratio \(limits.maxDeleteRatio): refusing (check the input; --allow-mass-delete to proceed)")
+        }
+        return plan
+    }
+
+    /// The outcome of applying a plan.
+    public struct Summary: Sendable {
+        public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0
+        public var failures: [(dn: String, error: LDAPError)] = []
+        public var elapsed: Double = 0
+        public var description: String {
+            "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
+                + "kept (grace) \(keptByGrace), failed \(failures.count), elapsed \(String(format: "%.2f", elapsed)) s"
+        }
+    }
+
+    /// Applies the plan with up to `window` operations outstanding on the connection. A failed
+    /// entry does not stop the run: it is in the summary with its DN and error.
+    public func apply(_ plan: ReconcilePlan, window: Int = 64,
+                      progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Summary {
+        var summary = Summary()
+        summary.unchanged = plan.unchanged
+        summary.keptByGrace = plan.keptByGrace.count
+        var done = 0
+        let operations = plan.changes.lazy.map { change -> WriteOperation in
+            switch change {
+            case .add(let dn, let record): return .add(dn, mapping.attributes(for: record))
+            case .modify(let dn, _, let modifications): return .modify(dn, modifications)
+            case .delete(let dn, _): return .delete(dn)
+            }
+        }
+        try connection.perform(operations, window: window) { index, error in
+            done += 1
+            progress?(done, plan.changes.count)
+            let change = plan.changes[index]
+            if let error {
+                summary.failures.append((change.dn.string, error))
+                return
+            }
+            switch change {
+            case .add: summary.added += 1
+            case .modify: summary.modified += 1
+            case .delete: summary.deleted += 1
+            }
+        }
+        return summary
+    }
+}
+
+/// LDAP GeneralizedTime (RFC 4517 3.3.13) as 389-ds and OpenLDAP write timestamps:
+/// YYYYMMDDHHMMSS[.fraction]Z.
+enum GeneralizedTime {
+    /// Seconds since 1970, or nil.
+    static func parse(_ text: String) -> Double? {
+        let digits = Array(text.utf8.prefix(14))
+        guard digits.count == 14, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text.hasSuffix("Z") else { return nil }
+        func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
+        let (year, month, day) = (number(0..<4), number(4..<6), number(6..<8))
+        // days from civil (Howard Hinnant's algorithm)
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146097 + doe - 719468
+        return Double(days * 86400 + number(8..<10) * 3600 + number(10..<12) * 60 + number(12..<14))
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import LDAP
+import NovaDirsvc
+
+struct ReconcileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Repair drift between Nova's list of live instances and the directory (one shot, cron-safe).",
+        discussion: """
+            --instances takes a JSON list of records, the body of Nova's GET /servers/detail, or the
+            output of `openstack server list --all-projects --long -f json`. An attribute the input
+            form cannot supply is left as it is. Entries without novaInstance are never touched;
+            only entries one level under the base DN are considered.
+            Exit status: 0 done (or --check: no drift), 1 some changes failed (or --check: drift),
+            65 input refused (empty, unreadable, or too many deletions), and as for register.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case ldif, json }
+
+    @Option(help: ArgumentHelp("The live instances (JSON), or - for standard input.", valueName: "path|-"))
+    var instances: String
+
+    @Flag(help: "Print the changes and write nothing.")
+    var dryRun = false
+
+    @Flag(help: "Write nothing; exit 1 when there is drift, 0 when there is none.")
+    var check = false
+
+    @Option(help: "Format of --dry-run output: an LDIF change file for ldapmodify -f, or JSON.")
+    var format: Format = .ldif
+
+    @Option(help: ArgumentHelp("Refuse when deletions would exceed this fraction of the managed entries.", valueName: "ratio"))
+    var maxDeleteRatio = 0.1
+
+    @Flag(help: "Proceed even when deletions exceed --max-delete-ratio.")
+    var allowMassDelete = false
+
+    @Option(help: ArgumentHelp("Never delete an entry created or modified less than this many seconds ago.", valueName: "seconds"))
+    var grace = 600.0
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if dryRun && check { throw ValidationError("--dry-run and --check exclude each other") }
+        if !(0...1).contains(maxDeleteRatio) { throw ValidationError("--max-delete-ratio must be between 0 and 1") }
+        if grace < 0 { throw ValidationError("--grace must not be negative") }
+    }
+
+    func run() throws {
+        do {
+            let configuration = try connection.resolve()
+            let input = try InstanceListDecoder.readInput(path: instances)
+            let (_, records) = try InstanceListDecoder.decode(input)
+            let ldap = try LDAPConnection.connect(configuration.connectionConfiguration, credentials: configuration.credentials())
+            defer { ldap.close() }
+            let start = ContinuousClock.now
+            let mapping = EntryMapping(baseDN: configuration.baseDN)
+            let reconciler = Reconciler(connection: ldap, mapping: mapping)
+            var limits = Reconciler.Limits()
+            limits.maxDeleteRatio = maxDeleteRatio
+            limits.allowMassDelete = allowMassDelete
+            limits.grace = grace
+            let plan = try reconciler.plan(live: records, limits: limits)
+            for dn in plan.skipped { warn("skipped \(dn): its novaInstanceUUID does not match its DN") }
+
+            if check {
+                warn("reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
+                     + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace)")
+                if plan.hasDrift { throw ExitCode(1) }
+                return
+            }
+            if dryRun {
+                let printer = PlanPrinter(mapping: mapping) { FileHandle.standardOutput.write(Data($0.utf8)) }
+                switch format {
+                case .ldif: printer.ldif(plan)
+                case .json: try printer.json(plan)
+                }
+                return
+            }
+            let bar = ProgressBar()
+            var summary = try reconciler.apply(plan, progress: bar.update)
+            bar.finish()
+            summary.elapsed = (ContinuousClock.now - start).seconds
+            for failure in summary.failures { warn("failed: \(failure.error)") }
+            warn("reconcile: \(summary.description)")
+            if !summary.failures.isEmpty { throw ExitCode(1) }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw fail(error)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A progress bar on standard error, only on a terminal and only once a run takes more than
+/// a moment (one second).
+final class ProgressBar {
+    private let start = ContinuousClock.now
+    private var lastDraw = ContinuousClock.now
+    private var drawn = false
+    private let enabled = isatty(2) == 1
+
+    func update(done: Int, total: Int) {
+        guard enabled, total > 0 else { return }
+        let now = ContinuousClock.now
+        guard now - start > .seconds(1), now - lastDraw > .milliseconds(100) || done == total else { return }
+        lastDraw = now
+        drawn = true
+        let width = 40, filled = width * done / total
+        let line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total)"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
