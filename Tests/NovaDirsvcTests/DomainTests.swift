@@ -1,6 +1,6 @@
 import Foundation
 import LDAP
-import NovaDirsvc
+@testable import NovaDirsvc
 import Testing
 
 @Suite("entry mapping")
@@ -176,5 +176,25 @@ struct ExitStatusAndLogTests {
         #expect(LDIF.line("cn", " lead") == "cn:: IGxlYWQ=")
         #expect(LDIF.line("cn", "Lučić") == "cn:: THXEjWnEhw==")
         #expect(LDIF.line("cn", "a\nb") == "cn:: YQpi")
+    }
+}
+
+@Suite("reconcile helpers")
+struct ReconcileHelperTests {
+    @Test func generalizedTime() throws {
+        let formatter = ISO8601DateFormatter()
+        for (text, iso) in [("20261125153636Z", "2026-11-25T15:36:36Z"), ("19700101000000Z", "1970-01-01T00:00:00Z"),
+                            ("20000229235959.123Z", "2000-02-29T23:59:59Z"), ("21000301000000Z", "2100-03-01T00:00:00Z")] {
+            #expect(GeneralizedTime.parse(text) == formatter.date(from: iso)!.timeIntervalSince1970)
+        }
+        #expect(GeneralizedTime.parse("2026112515363Z") == nil)
+        #expect(GeneralizedTime.parse("20261125153636+0100") == nil)
+    }
+
+    @Test func instanceListForms() throws {
+        let (form, records) = try InstanceListDecoder.decode(Data(#"[{"ID": "764E369E-A874-4401-B7CE-43E4760888DA", "Networks": "a=10.0.0.1, 10.0.0.2; b=fd00::1", "Image ID": ""}]"#.utf8))
+        #expect(form == .openstackServerList)
+        #expect(records == [InstanceRecord(instanceUUID: "764e369e-a874-4401-b7ce-43e4760888da", ipAddresses: ["10.0.0.1", "10.0.0.2", "fd00::1"])])
+        #expect(throws: InputError(field: "instances", reason: "empty input")) { try InstanceListDecoder.decode(Data()) }
     }
 }
