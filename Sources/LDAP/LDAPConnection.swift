@@ -33,6 +33,13 @@ public struct ConnectionConfiguration: Sendable {
         self.caCertificateFile = caCertificateFile
         self.certificateVerification = certificateVerification
     }
+
+    /// Whether any connection made with this configuration can use TLS (ldaps:// or StartTLS).
+    /// libldap's defaults (REQUIRE_CERT demand, ldap.conf's TLS_CACERT) apply otherwise too.
+    var usesTLS: Bool {
+        startTLS || caCertificateFile != nil || certificateVerification == .never
+            || uris.isEmpty || uris.contains { $0.lowercased().hasPrefix("ldaps://") }
+    }
 }
 
 // libldap's message tags and scopes are macros with casts, which Swift does not import.
@@ -48,6 +55,9 @@ private let resultTagSearchResult: Int32 = 0x65     // LDAP_RES_SEARCH_RESULT
 public final class LDAPConnection {
     private var ld: OpaquePointer?
     public let configuration: ConnectionConfiguration
+    /// When set, no wait for an answer goes past this instant (a time budget for a whole
+    /// command, on top of the per-request operation timeout).
+    public var deadline: ContinuousClock.Instant?
 
     /// Creates the handle and sets its options. Does not touch the network: the first
     /// operation (usually `bind`) connects. Use `LDAPConnection.connect` for the usual path.
@@ -66,13 +76,16 @@ public final class LDAPConnection {
         try check(ldap_set_option(handle, LDAP_OPT_REFERRALS, cldap_opt_off()), "set option")
         try setOption(LDAP_OPT_NETWORK_TIMEOUT, Self.timeval(configuration.networkTimeout))
         try setOption(LDAP_OPT_TIMEOUT, Self.timeval(configuration.operationTimeout))
-        if let file = configuration.caCertificateFile {
-            try check(ldap_set_option(handle, LDAP_OPT_X_TLS_CACERTFILE, file), "set TLS CA certificate file")
+        if configuration.usesTLS {
+            if let file = configuration.caCertificateFile {
+                try check(ldap_set_option(handle, LDAP_OPT_X_TLS_CACERTFILE, file), "set TLS CA certificate file")
+            }
+            try setOption(LDAP_OPT_X_TLS_REQUIRE_CERT,
+                          configuration.certificateVerification == .demand ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER)
+            // The TLS options above only take effect in a new TLS context for this handle.
+            // (Only made when TLS will be used: loading the CA store costs milliseconds.)
+            try setOption(LDAP_OPT_X_TLS_NEWCTX, Int32(0))
         }
-        try setOption(LDAP_OPT_X_TLS_REQUIRE_CERT,
-                      configuration.certificateVerification == .demand ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER)
-        // The TLS options above only take effect in a new TLS context for this handle.
-        try setOption(LDAP_OPT_X_TLS_NEWCTX, Int32(0))
     }
 
     /// Connects, issues StartTLS if configured, and binds.
@@ -319,14 +332,19 @@ public final class LDAPConnection {
     /// Waits (up to the operation timeout) for a message; abandons `msgid` on timeout.
     private func awaitMessage(_ ld: OpaquePointer, msgid: Int32, all: Bool, operation: String,
                               dn: String? = nil) throws -> OpaquePointer {
-        var timeout = Self.timeval(configuration.operationTimeout)
+        var seconds = configuration.operationTimeout
+        if let deadline {
+            let left = deadline - ContinuousClock.now
+            seconds = min(seconds, max(0.001, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
+        }
+        var timeout = Self.timeval(seconds)
         var message: OpaquePointer? = nil
         let rc = ldap_result(ld, msgid, all ? LDAP_MSG_ALL : LDAP_MSG_ONE, &timeout, &message)
         switch rc {
         case 0:
             if msgid != LDAP_RES_ANY { ldap_abandon_ext(ld, msgid, nil, nil) }
             throw LDAPError(code: .timeout, operation: operation, dn: dn,
-                            diagnosticMessage: "no answer within \(configuration.operationTimeout) s")
+                            diagnosticMessage: "no answer within \((seconds * 1000).rounded() / 1000) s")
         case -1:
             throw error(lastResultCode(ld), operation, dn: dn)
         default:

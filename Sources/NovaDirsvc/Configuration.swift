@@ -29,6 +29,8 @@ public struct Configuration: Sendable {
     public var logFile: String?
     public var allowInsecureBind: Bool
     public var verifyTLS: Bool
+    /// Where events wait when the directory is unavailable.
+    public var spoolDirectory: String
 
     public static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
     public static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
@@ -47,6 +49,7 @@ public struct Configuration: Sendable {
         public var logFile: String?
         public var allowInsecureBind: Bool?
         public var insecureNoTLSVerify: Bool?
+        public var spoolDirectory: String?
         public init() {}
 
         /// Self where set, `fallback` elsewhere.
@@ -63,6 +66,7 @@ public struct Configuration: Sendable {
             merged.logFile = logFile ?? fallback.logFile
             merged.allowInsecureBind = allowInsecureBind ?? fallback.allowInsecureBind
             merged.insecureNoTLSVerify = insecureNoTLSVerify ?? fallback.insecureNoTLSVerify
+            merged.spoolDirectory = spoolDirectory ?? fallback.spoolDirectory
             return merged
         }
     }
@@ -99,7 +103,8 @@ public struct Configuration: Sendable {
             uris: merged.uris ?? [], bindDN: merged.bindDN, passwordFile: merged.passwordFile, baseDN: baseDN,
             caCertificateFile: merged.caCertificateFile, startTLS: merged.startTLS ?? false,
             saslMechanism: merged.saslMechanism, timeout: timeout, logFile: merged.logFile ?? defaultLogFile,
-            allowInsecureBind: merged.allowInsecureBind ?? false, verifyTLS: !(merged.insecureNoTLSVerify ?? false))
+            allowInsecureBind: merged.allowInsecureBind ?? false, verifyTLS: !(merged.insecureNoTLSVerify ?? false),
+            spoolDirectory: merged.spoolDirectory ?? Spool.defaultDirectory)
         for uri in configuration.uris {
             guard ["ldap://", "ldaps://", "ldapi://"].contains(where: { uri.lowercased().hasPrefix($0) }) else {
                 throw ConfigurationError("URI \"\(uri)\" is not ldap://, ldaps:// or ldapi://")
@@ -120,6 +125,7 @@ public struct Configuration: Sendable {
         settings.saslMechanism = value("SASL_MECH")
         settings.timeout = try value("TIMEOUT").map { try seconds($0, "NOVA_DIRSVC_TIMEOUT") }
         settings.logFile = value("LOG_FILE")
+        settings.spoolDirectory = value("SPOOL_DIR")
         return settings
     }
 
@@ -151,6 +157,7 @@ public struct Configuration: Sendable {
         settings.saslMechanism = value("sasl_mech")
         settings.timeout = try value("timeout").map { try seconds($0, "timeout in \(path)") }
         settings.logFile = value("log_file")
+        settings.spoolDirectory = value("spool_dir")
         settings.allowInsecureBind = try value("allow_insecure_bind").map { try bool($0, "allow_insecure_bind in \(path)") }
         settings.insecureNoTLSVerify = try value("insecure_no_tls_verify").map { try bool($0, "insecure_no_tls_verify in \(path)") }
         return settings

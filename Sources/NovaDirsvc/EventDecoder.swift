@@ -83,6 +83,18 @@ public enum EventDecoder {
         return try record(fields, for: action)
     }
 
+    /// A record as the spool stores it (`InstanceRecord.dictionary`): every field optional.
+    static func spooledRecord(_ object: [String: Any]) throws -> InstanceRecord {
+        let fields = Fields(object, prefix: "spool.record.")
+        guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "spool.record.instance_uuid", reason: "missing") }
+        return try InstanceRecord(
+            instanceUUID: uuid, imageUUID: try fields.string("image_uuid"), macAddresses: try fields.stringOrList("mac_address"),
+            projectName: try fields.string("project_name"), userName: try fields.string("user_name"),
+            userRemoteAddress: try fields.string("user_remote_address"), hostname: try fields.string("hostname"),
+            ipAddresses: try fields.stringOrList("ip_addresses"), projectID: try fields.string("project_id"),
+            userID: try fields.string("user_id")).validated()
+    }
+
     /// The record form (the DICT).
     private static func record(_ fields: Fields, for action: Action) throws -> InstanceEvent {
         guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "instance_uuid", reason: "missing") }

@@ -14,11 +14,12 @@ public struct EventLog: Sendable {
     /// Appends one line; returns a description of the failure, or nil.
     @discardableResult
     public func append(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
-                       error: String? = nil, time: Date = Date()) -> String? {
+                       error: String? = nil, detail: String? = nil, time: Date = Date()) -> String? {
         var line: [String: Any] = ["time": Self.timestamp(time), "action": action, "outcome": outcome]
         if let instanceUUID { line["instance_uuid"] = instanceUUID }
         if let record { line["record"] = record.dictionary }
         if let error { line["error"] = error }
+        if let detail { line["detail"] = detail }
         guard var data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes]) else {
             return "cannot encode the log line"
         }

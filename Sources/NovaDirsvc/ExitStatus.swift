@@ -11,8 +11,11 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case usage = 64
     /// EX_DATAERR: bad input; the message names the field and the reason. Nothing was written.
     case dataError = 65
-    /// EX_UNAVAILABLE: the directory could not be reached or did not answer in time.
+    /// EX_UNAVAILABLE: the directory could not be reached or did not answer in time (and, for
+    /// register/unregister, the event could not be queued in the spool either).
     case unavailable = 69
+    /// EX_TEMPFAIL: the event was queued in the spool; `flush` or the next event applies it.
+    case tempFail = 75
     /// EX_NOPERM: the bind was refused, the account may not do this, or the entry at the
     /// instance's DN is not nova-dirsvc's (no novaInstance object class).
     case noPermission = 77
@@ -23,6 +26,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         case is InputError: self = .dataError
         case is ConfigurationError: self = .usage
         case is ForeignEntryError: self = .noPermission
+        case is UnavailableError, is Spool.Failure: self = .unavailable
         case let error as LDAPError:
             if error.code.isUnavailable { self = .unavailable }
             else if error.code.isAuthorizationFailure { self = .noPermission }

@@ -33,6 +33,9 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Event log (JSON lines) (default \(Configuration.defaultLogFile)).", valueName: "path"))
     var logFile: String?
 
+    @Option(help: ArgumentHelp("Where events wait while the directory is unavailable (default \(Spool.defaultDirectory)).", valueName: "path"))
+    var spoolDir: String?
+
     @Flag(help: "Allow a simple bind over unencrypted ldap:// to a host other than loopback.")
     var allowInsecureBind = false
 
@@ -52,6 +55,7 @@ struct ConnectionOptions: ParsableArguments {
         flags.logFile = logFile
         flags.allowInsecureBind = allowInsecureBind ? true : nil
         flags.insecureNoTLSVerify = insecureNoTLSVerify ? true : nil
+        flags.spoolDirectory = spoolDir
         return try Configuration.resolve(flags: flags, configFile: config)
     }
 }

@@ -17,10 +17,12 @@ struct NovaDirsvcCommand: ParsableCommand {
               1   anything else (e.g. a server refusal not listed below)
               64  usage or configuration error
               65  bad input: the message names the field and the reason; nothing was written
-              69  the directory could not be reached or did not answer in time
+              69  the directory could not be reached and the event could not be queued either
+              75  queued: the directory was unavailable (or busy) within the time budget; the
+                  event waits in the spool for the next event or `nova-dirsvc flush`
               77  bind refused, not allowed, or the entry is not nova-dirsvc's
             """,
-        subcommands: [RegisterCommand.self, UnregisterCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
+        subcommands: [RegisterCommand.self, UnregisterCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
     )
 }
 
@@ -32,4 +34,16 @@ func fail(_ error: any Error) -> ExitCode {
 
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("nova-dirsvc: \(message)\n".utf8))
+}
+
+/// Prints what became of an event; exits 75 when it was queued.
+func report(_ result: EventProcessor.Result, _ verb: String, _ event: InstanceEvent) throws {
+    switch result {
+    case .applied(.absent): print("\(verb) \(event.instanceUUID): absent (it was not registered)")
+    case .applied(let outcome): print("\(verb) \(event.instanceUUID): \(outcome.rawValue)")
+    case .appliedFromSpool: print("\(verb) \(event.instanceUUID): applied from the spool")
+    case .queued(let reason):
+        warn("\(event.action) \(event.instanceUUID) queued: \(reason); `nova-dirsvc flush` (or the next event) will apply it")
+        throw ExitCode(ExitStatus.tempFail.rawValue)
+    }
 }

@@ -81,7 +81,7 @@ struct ReconcileCommand: ParsableCommand {
             let bar = ProgressBar()
             var summary = try reconciler.apply(plan, progress: bar.update)
             bar.finish()
-            summary.elapsed = (ContinuousClock.now - start).seconds
+            summary.elapsed = Double((ContinuousClock.now - start).components.seconds) + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
             for failure in summary.failures { warn("failed: \(failure.error)") }
             warn("reconcile: \(summary.description)")
             if !summary.failures.isEmpty { throw ExitCode(1) }
@@ -93,9 +93,6 @@ struct ReconcileCommand: ParsableCommand {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
 
 /// A progress bar on standard error, only on a terminal and only once a run takes more than
 /// a moment (one second).

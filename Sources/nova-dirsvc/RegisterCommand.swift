@@ -53,8 +53,10 @@ struct RegisterCommand: ParsableCommand {
                     ipAddresses: ipAddress.isEmpty ? nil : ipAddress))
             }
             let processor = EventProcessor(configuration: try connection.resolve(), warn: warn)
-            let (event, outcome) = try processor.process(input, as: .register)
-            print("registered \(event.instanceUUID): \(outcome.rawValue)")
+            let (event, result) = try processor.process(input, as: .register)
+            try report(result, "registered", event)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail(error)
         }

@@ -32,11 +32,10 @@ struct UnregisterCommand: ParsableCommand {
             let input: EventProcessor.Input = if let event { .json(try EventDecoder.read(path: event)) }
                                               else { .instanceUUID(instanceUUID!) }
             let processor = EventProcessor(configuration: try connection.resolve(), warn: warn)
-            let (event, outcome) = try processor.process(input, as: .unregister)
-            switch outcome {
-            case .absent: print("unregistered \(event.instanceUUID): absent (it was not registered)")
-            default: print("unregistered \(event.instanceUUID): \(outcome.rawValue)")
-            }
+            let (event, result) = try processor.process(input, as: .unregister)
+            try report(result, "unregistered", event)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail(error)
         }

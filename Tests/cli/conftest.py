@@ -82,11 +82,13 @@ class Tool:
     def __init__(self, base_dn, log_file):
         self.base_dn = base_dn
         self.log_file = log_file
+        self.spool_dir = Path(log_file).parent / "spool"
 
     def connection_args(self, **overrides):
         """The connection flags; a keyword (uri=..., password_file=..., timeout=...) replaces one."""
         settings = {"uri": URI, "bind_dn": SERVICE_DN, "password_file": SERVICE_PW_FILE,
-                    "base_dn": self.base_dn, "log_file": str(self.log_file), "timeout": "5"}
+                    "base_dn": self.base_dn, "log_file": str(self.log_file), "timeout": "5",
+                    "spool_dir": str(self.spool_dir)}
         settings.update(overrides)
         return [arg for key, value in settings.items() if value is not None
                 for arg in ("--" + key.replace("_", "-"), value)]

@@ -157,26 +157,34 @@ def test_exit_65_names_the_field(tool, container):
     assert search(container, "one", "(objectClass=novaInstance)") == {}
 
 
-def test_exit_69_unreachable_within_the_timeout(tool):
+def test_unreachable_queues_within_the_budget_75_or_69_without_a_spool(tool):
     import socket, time
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     proc = tool.run("register", *RECORD_FLAGS, uri=f"ldap://127.0.0.1:{port}")
-    assert proc.returncode == 69, proc.stderr
-    # a server that accepts and never answers: the timeout holds
+    assert proc.returncode == 75, proc.stderr
+    assert "queued" in proc.stderr
+    assert len(list(tool.spool_dir.glob("*.event"))) == 1
+    # a server that accepts and never answers: the budget holds
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     try:
         start = time.monotonic()
-        proc = tool.run("register", *RECORD_FLAGS, uri=f"ldap://127.0.0.1:{listener.getsockname()[1]}", timeout="1")
+        proc = tool.run("unregister", "--instance-uuid", RECORD["instance_uuid"],
+                        uri=f"ldap://127.0.0.1:{listener.getsockname()[1]}", timeout="1")
         elapsed = time.monotonic() - start
     finally:
         listener.close()
+    assert proc.returncode == 75, proc.stderr
+    assert elapsed < 2.5, elapsed
+    assert len(list(tool.spool_dir.glob("*.event"))) == 2
+    # 69 only when the event cannot be queued either
+    proc = tool.run("register", *RECORD_FLAGS, uri=f"ldap://127.0.0.1:{port}", spool_dir="/proc/nova-dirsvc-spool")
     assert proc.returncode == 69, proc.stderr
-    assert elapsed < 4, elapsed
+    assert "could not be queued" in proc.stderr
 
 
 def test_exit_77_bad_credentials(tool, tmp_path):

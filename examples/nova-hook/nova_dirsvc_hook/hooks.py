@@ -109,6 +109,8 @@ class _Hook(object):
         errors = (proc.stderr or b"").decode("utf-8", "replace").strip()
         if proc.returncode == 0:
             LOG.info("%s", output)
+        elif proc.returncode == 75:  # EX_TEMPFAIL: kept in nova-dirsvc's spool, applied later
+            LOG.warning("nova-dirsvc %s %s queued (exit 75): %s", action, uuid, errors)
         else:
             LOG.error("nova-dirsvc %s %s failed (exit %s): %s", action, uuid, proc.returncode, errors)
         return proc.returncode

@@ -48,6 +48,7 @@ def container(tmp_path, monkeypatch):
     monkeypatch.setenv("NOVA_DIRSVC_BASE_DN", dn)
     monkeypatch.setenv("NOVA_DIRSVC_LOG_FILE", str(tmp_path / "events.log"))
     monkeypatch.setenv("NOVA_DIRSVC_TIMEOUT", "3")
+    monkeypatch.setenv("NOVA_DIRSVC_SPOOL_DIR", str(tmp_path / "spool"))
     return dn
 
 
@@ -116,7 +117,7 @@ def test_failures_never_raise_into_nova(container, monkeypatch, caplog):
     # the directory is unreachable
     monkeypatch.setenv("NOVA_DIRSVC_URI", "ldap://127.0.0.1:1")
     hooks["create_instance"].post(([nova_instance(str(uuidlib.uuid4()))], "r"), object(), request_context(), {}, "")
-    assert "exit 69" in caplog.text
+    assert "queued (exit 75)" in caplog.text
     # bad input from Nova's side
     hooks["delete_instance"].pre(object(), request_context(), SimpleNamespace(uuid="not-a-uuid"))
     assert "exit 65" in caplog.text
