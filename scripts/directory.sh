@@ -3,7 +3,8 @@
 #
 # A throwaway 389 Directory Server for tests and for the demo, all of its state under DIR:
 #   start  creates the instance (first time), loads schema/, listens on 127.0.0.1:PORT (a free
-#          port; or $DS_PORT) and on an ldapi socket, creates ou=Instances and ou=Services and
+#          port; or $DS_PORT; StartTLS there), on LDAPS (a free port, or $DS_TLS_PORT; certificate
+#          from a CA made for it: DIR/ds/tls/ca.crt) and on an ldapi socket, creates ou=Instances and ou=Services and
 #          the least-privilege service account from examples/389ds/, and writes DIR/env: the
 #          shell assignments tests read (NOVA_DIRSVC_TEST_*). Prints DIR/env.
 #   stop   stops the server and removes DIR.
@@ -18,13 +19,16 @@ suffix='dc=example,dc=com'
 
 start() {
   local port=${DS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+  local tls_port=${DS_TLS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
   mkdir -p "$dir"
   # Secrets live in files readable by root only; never on a command line.
   local admin_pw service_pw
   admin_pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   service_pw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
   (umask 077; printf %s "$admin_pw" > "$dir/admin.pw"; printf %s "$service_pw" > "$dir/service.pw")
-  DS_PASSWORD=$admin_pw DS_SUFFIX=$suffix DS_SCHEMA="$top/schema/98nova-dirsvc.ldif" \
+  # TLS: a CA made for this instance (DIR/ds/tls/ca.crt) signs the server certificate;
+  # LDAPS on tls_port, StartTLS on port.
+  DS_PASSWORD=$admin_pw DS_SUFFIX=$suffix DS_SCHEMA="$top/schema/98nova-dirsvc.ldif" DS_TLS_PORT=$tls_port \
     "$here/ds-start.sh" "$dir/ds" "$port" > "$dir/ds.env"
   # shellcheck disable=SC1091
   . "$dir/ds.env"
@@ -37,6 +41,8 @@ start() {
   cat > "$dir/env" <<ENV
 NOVA_DIRSVC_TEST_URI=$LDAP_URI
 NOVA_DIRSVC_TEST_LDAPI_URI=$LDAPI_URI
+NOVA_DIRSVC_TEST_LDAPS_URI=$LDAPS_URI
+NOVA_DIRSVC_TEST_CA_CERT=$LDAPTLS_CACERT
 NOVA_DIRSVC_TEST_SUFFIX='$suffix'
 NOVA_DIRSVC_TEST_BASE_DN='ou=Instances,$suffix'
 NOVA_DIRSVC_TEST_ADMIN_DN='cn=Directory Manager'
@@ -45,6 +51,8 @@ NOVA_DIRSVC_TEST_SERVICE_DN='uid=nova-dirsvc,ou=Services,$suffix'
 NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE=$dir/service.pw
 NOVA_DIRSVC_TEST_DS_DIR=$dir/ds
 NOVA_DIRSVC_TEST_DS_PID=$DS_PID
+NOVA_DIRSVC_TEST_DS_PORT=$port
+NOVA_DIRSVC_TEST_DS_TLS_PORT=$tls_port
 ENV
   cat "$dir/env"
 }

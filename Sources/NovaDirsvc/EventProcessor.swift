@@ -87,6 +87,7 @@ public struct EventProcessor {
                     record(event: event, action: event.action, outcome: outcome.rawValue, error: nil)
                     return (event, .applied(outcome))
                 } catch let error as LDAPError where error.code.isUnavailable {
+                    spool.markUnavailable()
                     return (event, try queue(event, because: error))
                 } catch {
                     record(event: event, action: event.action, outcome: "failed", error: error)
@@ -99,9 +100,13 @@ public struct EventProcessor {
         }
         // Someone else is writing (or draining): queue behind them and wait for the lock or
         // for our event to be applied, within the budget.
+        let queuedAt = Date()
         let item = try enqueue(event, because: "another nova-dirsvc is writing")
         while ContinuousClock.now < deadline {
             if !spool.exists(item) { return (event, .appliedFromSpool) }
+            if let down = spool.unavailableSince(), down >= queuedAt {
+                return (event, .queued(reason: "the directory is unavailable (found by a concurrent nova-dirsvc)"))
+            }
             if let lock = try? spool.lock(wait: .milliseconds(20)) {
                 defer { lock.release() }
                 session.drain(until: deadline)
@@ -212,8 +217,10 @@ public struct EventProcessor {
                     self.connection = connection
                     return connection
                 } catch let error as LDAPError where error.code.isUnavailable {
+                    // one more round after a short pause: enough to ride out a supplier that is
+                    // restarting, short enough to leave the budget for queueing
+                    if backoff > .milliseconds(100) { throw error }
                     if let deadline, ContinuousClock.now + backoff >= deadline { throw error }
-                    if deadline == nil && backoff > .seconds(1) { throw error }
                     try? Task.checkCancellation()
                     usleep(UInt32(backoff.seconds * 1_000_000))
                     backoff *= 3
@@ -263,9 +270,11 @@ public struct EventProcessor {
                             processor.record(event: event, action: event.action, outcome: outcome.rawValue, error: nil, detail: "from the spool")
                         }
                         for (item, _) in group { spool.remove(item) }
+                        if applied == 0 { spool.clearUnavailable() }
                         applied += group.count
                     } catch let error as LDAPError where error.code.isUnavailable {
                         stopReason = "\(error)"
+                        spool.markUnavailable()
                         return
                     } catch let error as ConfigurationError {
                         stopReason = "\(error)"

@@ -131,6 +131,22 @@ public struct Spool: Sendable {
         }
     }
 
+    /// Notes that the directory was just found unavailable, so that processes waiting for the
+    /// spool to drain give up at once instead of waiting out their budget.
+    public func markUnavailable() {
+        let fd = open("\(directory)/.unavailable", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+    }
+
+    public func clearUnavailable() { unlink("\(directory)/.unavailable") }
+
+    /// When the directory was last found unavailable (nil: not since it last worked).
+    public func unavailableSince() -> Date? {
+        var info = stat()
+        guard stat("\(directory)/.unavailable", &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+    }
+
     /// The exclusive right to apply events (see the type's documentation).
     public func lock(wait: Duration) throws -> FileLock? {
         try ensureDirectory()

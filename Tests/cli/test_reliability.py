@@ -1,0 +1,234 @@
+"""Never lose an event, never block Nova, never let anyone in: the spool, failover, TLS,
+least privilege, against the real 389-ds (which one test kills with SIGKILL and restarts)."""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+import uuid as uuidlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, ENV, LDAPI, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def record(uuid=None, **fields):
+    r = {"instance_uuid": uuid or str(uuidlib.uuid4()), "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
+         "mac_address": "fa:16:3e:56:50:29", "project_name": "admin", "user_name": "admin",
+         "user_remote_address": "192.168.122.97"}
+    r.update(fields)
+    return r
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def managed(container):
+    return {a["novainstanceuuid"][0]: a for a in search(container, "one", "(objectClass=novaInstance)").values()}
+
+
+def server_pid():
+    return int(Path(ENV["NOVA_DIRSVC_TEST_DS_DIR"], "run/dirsrv/slapd-ds.pid").read_text())
+
+
+def restart_server():
+    subprocess.run([str(ROOT / "scripts/ds-start.sh"), ENV["NOVA_DIRSVC_TEST_DS_DIR"], ENV["NOVA_DIRSVC_TEST_DS_PORT"]],
+                   check=True, capture_output=True, env={k: v for k, v in os.environ.items() if not k.startswith("DS_")})
+
+
+# --- the spool ----------------------------------------------------------------------------
+
+def test_server_killed_mid_stream_nothing_lost_duplicated_or_reordered(tool, container):
+    """1,000 register/unregister events, 8 at a time; ns-slapd gets SIGKILL part-way and comes
+    back later; every command returns within its budget; after flush the directory is exact."""
+    budget = 2.0
+    instances = [str(uuidlib.uuid4()) for _ in range(400)]
+    rng = random.Random(7)
+    # Per instance, in Nova's order: register (v1), maybe a re-register (v2), maybe unregister.
+    plans, expected, events = {}, {}, 0
+    for u in instances:
+        steps = [("register", record(u, project_name="v1"))]
+        if rng.random() < 0.3:
+            steps.append(("register", record(u, project_name="v2")))
+        if rng.random() < 0.6:
+            steps.append(("unregister", {"instance_uuid": u}))
+        plans[u] = steps
+        events += len(steps)
+        if steps[-1][0] == "register":
+            expected[u] = steps[-1][1]["project_name"]
+    while events < 1000:  # top up to 1,000 events with register/unregister pairs
+        u = str(uuidlib.uuid4())
+        plans[u] = [("register", record(u)), ("unregister", {"instance_uuid": u})]
+        events += 2
+    durations, statuses = [], []
+    done = [0]
+
+    def run_instance(u):
+        for action, body in plans[u]:
+            start = time.monotonic()
+            proc = tool.run(action, "--event", "-", input=json.dumps(body), timeout=str(budget))
+            durations.append(time.monotonic() - start)
+            statuses.append(proc.returncode)
+            assert proc.returncode in (0, 75), proc.stderr
+            done[0] += 1
+
+    def chaos():
+        while done[0] < 250:
+            time.sleep(0.01)
+        os.kill(server_pid(), signal.SIGKILL)
+        while done[0] < 600:
+            time.sleep(0.01)
+        restart_server()
+
+    with ThreadPoolExecutor(max_workers=9) as pool:
+        killer = pool.submit(chaos)
+        order = list(plans)
+        rng.shuffle(order)
+        work = [pool.submit(run_instance, u) for u in order]
+        for future in work:
+            future.result()
+        killer.result()
+
+    assert len(statuses) >= 1000
+    assert 75 in statuses, "the outage queued nothing: the test did not test the spool"
+    assert max(durations) < budget + 1.0, max(durations)   # process start-up + the budget
+    proc = tool.run("flush")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list(tool.spool_dir.glob("*.event")) == []
+    present = managed(container)
+    assert set(present) == set(expected)
+    assert {u: a["novaprojectname"][0] for u, a in present.items()} == expected
+
+
+def test_truncated_spool_file_is_set_aside_and_reported(tool, container):
+    down = f"ldap://127.0.0.1:{closed_port()}"
+    good, cut = record(), record()
+    for r in (good, cut):
+        assert tool.run("register", "--event", "-", input=json.dumps(r), uri=down).returncode == 75
+    files = sorted(tool.spool_dir.glob("*.event"))
+    assert len(files) == 2
+    data = files[1].read_bytes()
+    files[1].write_bytes(data[: len(data) // 2])              # a crash cut it short
+    (tool.spool_dir / ".tmp-1234-99").write_bytes(data[:10])  # a write that never got renamed
+    proc = tool.run("flush")
+    assert proc.returncode == 1, proc.stderr
+    assert "cut short or damaged" in proc.stderr
+    assert set(managed(container)) == {good["instance_uuid"]}
+    assert (tool.spool_dir / "failed" / files[1].name).exists()
+    assert list(tool.spool_dir.glob("*.event")) == []
+    assert tool.run("flush").returncode == 0
+
+
+def test_flush_collapses_and_later_events_drain_the_spool_first(tool, container):
+    down = f"ldap://127.0.0.1:{closed_port()}"
+    gone, kept = record(), record()
+    for action, body in [("register", gone), ("register", kept), ("unregister", {"instance_uuid": gone["instance_uuid"]}),
+                         ("register", dict(kept, project_name="newer"))]:
+        assert tool.run(action, "--event", "-", input=json.dumps(body), uri=down).returncode == 75
+    assert len(list(tool.spool_dir.glob("*.event"))) == 4
+    # the next event, with the directory back, drains the spool before itself
+    third = record()
+    proc = tool.run("register", "--event", "-", input=json.dumps(third))
+    assert proc.returncode == 0, proc.stderr
+    assert list(tool.spool_dir.glob("*.event")) == []
+    present = managed(container)
+    assert set(present) == {kept["instance_uuid"], third["instance_uuid"]}
+    assert present[kept["instance_uuid"]]["novaprojectname"] == ["newer"]
+    outcomes = [(l["action"], l["outcome"]) for l in tool.log_lines()]
+    # the fourth register queued is the new event, queued behind the waiting ones, then drained
+    assert outcomes.count(("register", "queued")) == 4 and ("unregister", "queued") in outcomes
+    assert ("unregister", "absent") in outcomes or ("unregister", "deleted") in outcomes
+
+
+def test_failover_to_the_second_uri(tool, container):
+    r = record()
+    argv = [BIN, "register", "--event", "-", "--uri", f"ldap://127.0.0.1:{closed_port()}", "--uri", URI,
+            "--bind-dn", SERVICE_DN, "--password-file", SERVICE_PW_FILE, "--base-dn", container,
+            "--log-file", str(tool.log_file), "--spool-dir", str(tool.spool_dir), "--timeout", "3"]
+    proc = subprocess.run(argv, input=json.dumps(r), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert set(managed(container)) == {r["instance_uuid"]}
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def wrong_ca(tmp_path):
+    key, crt = tmp_path / "other.key", tmp_path / "other.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=Some Other CA"], check=True, capture_output=True)
+    return str(crt)
+
+
+@pytest.mark.parametrize("mode", ["ldaps", "starttls"])
+def test_tls_verifies_the_server_certificate(tool, container, wrong_ca, mode):
+    ca = ENV["NOVA_DIRSVC_TEST_CA_CERT"]
+    uri = ENV["NOVA_DIRSVC_TEST_LDAPS_URI"] if mode == "ldaps" else URI.replace("127.0.0.1", "localhost")
+    extra = ["--start-tls"] if mode == "starttls" else []
+    r = record()
+    proc = tool.run("register", "--event", "-", *extra, "--ca-cert", ca, input=json.dumps(r), uri=uri)
+    assert proc.returncode == 0, proc.stderr
+    before = dump(container)
+    other = record()
+    proc = tool.run("register", "--event", "-", *extra, "--ca-cert", wrong_ca, input=json.dumps(other), uri=uri,
+                    spool_dir="/proc/no-spool")   # no spool: the failure itself must show
+    assert proc.returncode == 69, proc.stderr
+    assert "connectError" in proc.stderr or "serverDown" in proc.stderr
+    assert dump(container) == before                       # and nothing went over plaintext instead
+
+
+def test_insecure_simple_bind_is_refused_before_connecting(tool):
+    # the check is textual and comes before any connection: nothing is sent anywhere
+    proc = tool.run("register", "--event", "-", input=json.dumps(record()), uri="ldap://ds.example.com")
+    assert proc.returncode == 64
+    assert "refusing a simple bind" in proc.stderr and "--allow-insecure-bind" in proc.stderr
+
+
+def test_password_never_in_argv_log_or_error(tool, tmp_path):
+    secret = open(SERVICE_PW_FILE).read().strip()
+    tool.run("register", "--event", "-", input=json.dumps(record()))
+    tool.run("register", "--event", "-", input=json.dumps(record()), uri=f"ldap://127.0.0.1:{closed_port()}")
+    assert secret not in tool.log_file.read_text()
+    for f in tool.spool_dir.glob("*.event"):
+        assert secret not in f.read_text()
+
+
+# --- least privilege --------------------------------------------------------------------------
+
+def as_service(tool, ldif):
+    return subprocess.run(["ldapmodify", "-x", "-H", URI, "-D", SERVICE_DN, "-y", SERVICE_PW_FILE],
+                          input=ldif, capture_output=True, text=True)
+
+
+def test_least_privilege_account_does_its_job_and_nothing_more(tool, container):
+    suffix = ENV["NOVA_DIRSVC_TEST_SUFFIX"]
+    r = record()
+    assert tool.run("register", "--event", "-", input=json.dumps(r)).returncode == 0
+    assert tool.run("register", "--event", "-", input=json.dumps(dict(r, user_name="bob"))).returncode == 0
+    assert tool.run("unregister", "--instance-uuid", r["instance_uuid"]).returncode == 0
+    ldap("ldapadd", input=f"dn: cn=foreign,{container}\nobjectClass: person\ncn: foreign\nsn: x\n")
+    before = dump(suffix)
+    attempts = {
+        "add outside the instances": f"dn: cn=x,ou=Services,{suffix}\nchangetype: add\nobjectClass: person\ncn: x\nsn: x\n",
+        "add a non-instance entry": f"dn: cn=y,{container}\nchangetype: add\nobjectClass: person\ncn: y\nsn: y\n",
+        "modify the suffix": f"dn: {suffix}\nchangetype: modify\nreplace: description\ndescription: pwned\n",
+        "modify a foreign entry": f"dn: cn=foreign,{container}\nchangetype: modify\nreplace: sn\nsn: pwned\n",
+        "delete a foreign entry": f"dn: cn=foreign,{container}\nchangetype: delete\n",
+        "change the ACI": f"dn: ou=Instances,{suffix}\nchangetype: modify\nadd: aci\naci: (targetattr=\"*\")(version 3.0; acl \"x\"; allow (all) userdn=\"ldap:///anyone\";)\n",
+        "raise its own limits": f"dn: {SERVICE_DN}\nchangetype: modify\nreplace: nsSizeLimit\nnsSizeLimit: -1\n",
+    }
+    for name, change in attempts.items():
+        proc = as_service(tool, change)
+        assert proc.returncode == 50, f"{name}: exit {proc.returncode} {proc.stderr}"
+    assert dump(suffix) == before
