@@ -11,5 +11,5 @@ export PATH=/opt/swift/usr/bin:$PATH
 swift build -c release --static-swift-stdlib 2>&1 | tail -1
 export NOVA_DIRSVC_BIN=$top/.build/release/nova-dirsvc
 work=$(mktemp -d /tmp/nova-dirsvc-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 scripts/directory.sh run "$work/dir" -- python3 bench/bench.py "$@"
-rmdir "$work" 2>/dev/null || true

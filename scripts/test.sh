@@ -20,10 +20,11 @@ fi
 [ -d examples/nova-hook ] && .venv/bin/pip install -q --disable-pip-version-check -e examples/nova-hook
 
 work=$(mktemp -d /tmp/nova-dirsvc-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
   swift test --skip-build
   pytest_dirs=$(ls -d Tests/cli examples/nova-hook/tests 2>/dev/null || true)
   if [ -n "$pytest_dirs" ]; then .venv/bin/python -m pytest -q $pytest_dirs; fi
 '
-rmdir "$work" 2>/dev/null || true
+

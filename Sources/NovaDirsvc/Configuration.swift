@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LDAP
 
 /// Connection and logging settings, resolved from (highest first) command-line flags, the
@@ -80,7 +87,7 @@ public struct Configuration: Sendable {
         let path = explicitFile ?? defaultConfigFile
         var fileSettings = Settings()
         if FileManager.default.fileExists(atPath: path) || explicitFile != nil {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(validating: data, as: UTF8.self) else {
                 throw ConfigurationError("cannot read the configuration file \(path)")
             }
             fileSettings = try settings(fromINI: text, path: path)
@@ -133,17 +140,17 @@ public struct Configuration: Sendable {
         var section = "DEFAULT"
         var values: [String: String] = [:]
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimmed
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && line.hasSuffix("]") {
-                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+                section = line.dropFirst().dropLast().trimmed
                 continue
             }
             guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
                 throw ConfigurationError("\(path):\(number + 1): expected `key = value`")
             }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmed.lowercased()
+            let value = line[line.index(after: equals)...].trimmed
             values["\(section.lowercased()).\(key)"] = value
         }
         func value(_ key: String) -> String? { values["ldap.\(key)"] ?? values["default.\(key)"] }
@@ -228,7 +235,7 @@ public struct Configuration: Sendable {
         guard info.st_mode & S_IROTH == 0 && info.st_mode & S_IWOTH == 0 else {
             throw ConfigurationError("the password file \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
         }
-        guard let data = FileManager.default.contents(atPath: path), var text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path), var text = String(validating: data, as: UTF8.self) else {
             throw ConfigurationError("cannot read the password file \(path)")
         }
         if text.hasSuffix("\n") { text.removeLast() }
@@ -242,4 +249,13 @@ public struct Configuration: Sendable {
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    var trimmed: String {
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isBlank($0) }), let last = lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(self[first...last])
+    }
 }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Turns the bytes of an event into an `InstanceEvent`, recognising the form by itself:
 ///
@@ -26,13 +30,13 @@ public enum EventDecoder {
         guard data.count <= maxInputSize else {
             throw InputError(field: "event", reason: "larger than \(maxInputSize) bytes")
         }
-        guard String(data: data, encoding: .utf8) != nil else {
+        guard String(validating: data, as: UTF8.self) != nil else {
             throw InputError(field: "event", reason: "not UTF-8 text")
         }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
+        let value: JSONValue
+        do { value = try JSONValue.parse(data) }
         catch { throw InputError(field: "event", reason: "not valid JSON") }
-        guard let message = object as? [String: Any] else {
+        guard let message = value.object else {
             throw InputError(field: "event", reason: "not a JSON object")
         }
         return try decode(message, for: action, unwrapped: false)
@@ -41,17 +45,8 @@ public enum EventDecoder {
     /// Reads an event from a file, or standard input for "-": at most `maxInputSize` + 1
     /// bytes, so that larger input is refused as such without being read whole.
     public static func read(path: String) throws -> Data {
-        let limit = maxInputSize + 1
-        let fd: Int32 = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ConfigurationError("cannot open the event file \(path)") }
-        defer { if fd != 0 { close(fd) } }
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while data.count < limit {
-            let n = Foundation.read(fd, &buffer, min(buffer.count, limit - data.count))
-            if n < 0 { throw ConfigurationError("cannot read the event file \(path)") }
-            if n == 0 { break }
-            data.append(contentsOf: buffer[0..<n])
+        guard let data = POSIX.read(path: path, limit: maxInputSize + 1) else {
+            throw ConfigurationError("cannot read the event file \(path): \(POSIX.errorText)")
         }
         return data
     }
@@ -60,7 +55,7 @@ public enum EventDecoder {
         case register, unregister
     }
 
-    private static func decode(_ message: [String: Any], for action: Action, unwrapped: Bool) throws -> InstanceEvent {
+    private static func decode(_ message: [String: JSONValue], for action: Action, unwrapped: Bool) throws -> InstanceEvent {
         let fields = Fields(message, prefix: "")
         if message["oslo.message"] != nil {
             guard !unwrapped else { throw InputError(field: "oslo.message", reason: "an envelope inside an envelope") }
@@ -68,8 +63,8 @@ public enum EventDecoder {
             guard version == "2.0" else {
                 throw InputError(field: "oslo.version", reason: "unsupported envelope version \(Validate.quote(version ?? "(none)"))")
             }
-            guard let text = try fields.string("oslo.message"), let data = text.data(using: .utf8),
-                  let inner = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            guard let text = try fields.string("oslo.message"),
+                  let inner = (try? JSONValue.parse(Data(text.utf8)))?.object else {
                 throw InputError(field: "oslo.message", reason: "not a JSON object in a string")
             }
             return try decode(inner, for: action, unwrapped: true)
@@ -84,7 +79,7 @@ public enum EventDecoder {
     }
 
     /// A record as the spool stores it (`InstanceRecord.dictionary`): every field optional.
-    static func spooledRecord(_ object: [String: Any]) throws -> InstanceRecord {
+    static func spooledRecord(_ object: [String: JSONValue]) throws -> InstanceRecord {
         let fields = Fields(object, prefix: "spool.record.")
         guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "spool.record.instance_uuid", reason: "missing") }
         return try InstanceRecord(
@@ -107,7 +102,7 @@ public enum EventDecoder {
             // known yet may be empty: "" for image_uuid (boot from volume), [] for mac_address
             // (the hook runs before networking is allocated). Empty values are not written.
             for key in ["image_uuid", "mac_address", "project_name", "user_name", "user_remote_address"]
-            where fields.object[key] == nil || fields.object[key] is NSNull {
+            where fields.object[key] == nil || fields.object[key] == .null {
                 throw InputError(field: key, reason: "missing")
             }
             let record = InstanceRecord(
@@ -124,7 +119,7 @@ public enum EventDecoder {
     private static let registerTypes: Set = ["instance.create.end", "compute.instance.create.end"]
     private static let unregisterTypes: Set = ["instance.delete.end", "compute.instance.delete.end"]
 
-    private static func notification(_ message: [String: Any], eventType: String, for action: Action) throws -> InstanceEvent {
+    private static func notification(_ message: [String: JSONValue], eventType: String, for action: Action) throws -> InstanceEvent {
         let isRegister = registerTypes.contains(eventType)
         guard isRegister || unregisterTypes.contains(eventType) else {
             throw InputError(field: "event_type", reason: "\(Validate.quote(eventType)) is not handled (expected one of "
@@ -134,13 +129,13 @@ public enum EventDecoder {
             throw InputError(field: "event_type", reason: "\(eventType) is \(isRegister ? "a register" : "an unregister") event, not \(action == .register ? "a register" : "an unregister") event")
         }
         let top = Fields(message, prefix: "")
-        guard let payloadObject = message["payload"] as? [String: Any] else {
+        guard let payloadObject = message["payload"]?.object else {
             throw InputError(field: "payload", reason: "missing or not an object")
         }
         let versioned = payloadObject["nova_object.data"] != nil
         let payload: Fields
         if versioned {
-            guard let data = payloadObject["nova_object.data"] as? [String: Any] else {
+            guard let data = payloadObject["nova_object.data"]?.object else {
                 throw InputError(field: "payload.nova_object.data", reason: "not an object")
             }
             payload = Fields(data, prefix: "payload.nova_object.data.")
@@ -156,14 +151,14 @@ public enum EventDecoder {
         var macs: [String] = [], ips: [String] = []
         let addressKey = versioned ? "ip_addresses" : "fixed_ips"
         for (i, item) in try payload.objects(addressKey).enumerated() {
-            let address = versioned ? Fields((item["nova_object.data"] as? [String: Any]) ?? [:], prefix: "\(payload.prefix)\(addressKey)[\(i)].nova_object.data.")
+            let address = versioned ? Fields(item["nova_object.data"]?.object ?? [:], prefix: "\(payload.prefix)\(addressKey)[\(i)].nova_object.data.")
                                     : Fields(item, prefix: "\(payload.prefix)\(addressKey)[\(i)].")
             if let mac = try address.string(versioned ? "mac" : "vif_mac") { macs.append(mac) }
             if let ip = try address.string("address") { ips.append(ip) }
         }
         var image = try payload.string("image_uuid")
         if !versioned {
-            image = try Fields((payloadObject["image_meta"] as? [String: Any]) ?? [:], prefix: "payload.image_meta.").string("base_image_ref")
+            image = try Fields(payloadObject["image_meta"]?.object ?? [:], prefix: "payload.image_meta.").string("base_image_ref")
             // image_ref_url ends in the image's UUID, except where Nova had none ("http://glance/images/")
             if image == nil, let url = try payload.string("image_ref_url"), let last = url.split(separator: "/").last,
                let uuid = try? Validate.uuid(String(last), field: "image_uuid") { image = uuid }
@@ -204,9 +199,9 @@ public enum EventDecoder {
 
 /// Typed access to a JSON object's fields, with errors that name the field by its full path.
 private struct Fields {
-    let object: [String: Any]
+    let object: [String: JSONValue]
     let prefix: String
-    init(_ object: [String: Any], prefix: String) {
+    init(_ object: [String: JSONValue], prefix: String) {
         self.object = object
         self.prefix = prefix
     }
@@ -214,8 +209,8 @@ private struct Fields {
     /// A string, or nil when absent or null; any other type is an error.
     func string(_ key: String) throws -> String? {
         switch object[key] {
-        case nil, is NSNull: return nil
-        case let value as String: return value
+        case nil, .null?: return nil
+        case .string(let value)?: return value
         default: throw InputError(field: prefix + key, reason: "must be a string")
         }
     }
@@ -223,11 +218,11 @@ private struct Fields {
     /// A string or a list of strings, as a list; nil when absent or null.
     func stringOrList(_ key: String) throws -> [String]? {
         switch object[key] {
-        case nil, is NSNull: return nil
-        case let value as String: return [value]
-        case let values as [Any]:
+        case nil, .null?: return nil
+        case .string(let value)?: return [value]
+        case .array(let values)?:
             return try values.map { value in
-                guard let string = value as? String else { throw InputError(field: prefix + key, reason: "must be a string or a list of strings") }
+                guard let string = value.string else { throw InputError(field: prefix + key, reason: "must be a string or a list of strings") }
                 return string
             }
         default: throw InputError(field: prefix + key, reason: "must be a string or a list of strings")
@@ -235,12 +230,12 @@ private struct Fields {
     }
 
     /// A list of objects; empty when absent or null.
-    func objects(_ key: String) throws -> [[String: Any]] {
+    func objects(_ key: String) throws -> [[String: JSONValue]] {
         switch object[key] {
-        case nil, is NSNull: return []
-        case let values as [Any]:
+        case nil, .null?: return []
+        case .array(let values)?:
             return try values.map { value in
-                guard let item = value as? [String: Any] else { throw InputError(field: prefix + key, reason: "must be a list of objects") }
+                guard let item = value.object else { throw InputError(field: prefix + key, reason: "must be a list of objects") }
                 return item
             }
         default: throw InputError(field: prefix + key, reason: "must be a list of objects")

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The log of what was registered and unregistered: one JSON object per line (JSON lines),
 /// appended with a single write(2) so concurrent hook processes never interleave lines.
@@ -15,27 +22,30 @@ public struct EventLog: Sendable {
     @discardableResult
     public func append(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
                        error: String? = nil, detail: String? = nil, time: Date = Date()) -> String? {
-        var line: [String: Any] = ["time": Self.timestamp(time), "action": action, "outcome": outcome]
-        if let instanceUUID { line["instance_uuid"] = instanceUUID }
-        if let record { line["record"] = record.dictionary }
-        if let error { line["error"] = error }
-        if let detail { line["detail"] = detail }
-        guard var data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            return "cannot encode the log line"
-        }
-        data.append(0x0A)
+        var line: [String: JSONValue] = ["time": .string(Self.timestamp(time)), "action": .string(action), "outcome": .string(outcome)]
+        if let instanceUUID { line["instance_uuid"] = .string(instanceUUID) }
+        if let record { line["record"] = record.json }
+        if let error { line["error"] = .string(error) }
+        if let detail { line["detail"] = .string(detail) }
+        let data = Array((JSONValue.object(line).text + "\n").utf8)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { return "cannot open the event log \(path): \(String(cString: strerror(errno)))" }
+        guard fd >= 0 else { return "cannot open the event log \(path): \(POSIX.errorText)" }
         defer { close(fd) }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        return written == data.count ? nil : "cannot write the event log \(path): \(String(cString: strerror(errno)))"
+        return written == data.count ? nil : "cannot write the event log \(path): \(POSIX.errorText)"
     }
 
-    /// RFC 3339 UTC with milliseconds.
+    /// RFC 3339 UTC with milliseconds, e.g. 2026-11-25T15:32:03.123Z.
     static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
     }
 }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Turns Nova's list of live instances into records, recognising the form by itself. What each
 /// form can supply (a field it cannot supply stays nil, so reconcile leaves that attribute as
@@ -20,8 +27,7 @@ public enum InstanceListDecoder {
 
     /// Reads the list from a file, or standard input for "-".
     public static func readInput(path: String) throws -> Data {
-        if path == "-" { return FileHandle.standardInput.readDataToEndOfFile() }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = POSIX.read(path: path) else {
             throw ConfigurationError("cannot read the instance list \(path)")
         }
         return data
@@ -168,8 +174,8 @@ public enum InstanceListDecoder {
             case .map(let map): return map.keys.sorted().flatMap { map[$0]! }
             case .text(let text):
                 return text.split(separator: ";").flatMap { network -> [String] in
-                    let list = network.split(separator: "=", maxSplits: 1).last ?? ""
-                    return list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    let list: Substring = network.split(separator: "=", maxSplits: 1).last ?? ""
+                    return list.split(separator: ",").map(\.trimmed).filter { !$0.isEmpty }
                 }
             }
         }

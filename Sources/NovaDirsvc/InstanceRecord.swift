@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The record of one Nova instance (the "DICT" the original plugin logged), validated and
 /// normalised. A field that is nil was not supplied by the source of the record: it is never
@@ -57,19 +64,19 @@ public struct InstanceRecord: Hashable, Sendable {
         return record
     }
 
-    /// The record as the original plugin's DICT (JSON object), for the event log and `show`.
-    public var dictionary: [String: Any] {
-        var dict: [String: Any] = ["instance_uuid": instanceUUID]
-        if let imageUUID { dict["image_uuid"] = imageUUID }
-        if let macAddresses { dict["mac_address"] = macAddresses.count == 1 ? macAddresses[0] as Any : macAddresses as Any }
-        if let projectName { dict["project_name"] = projectName }
-        if let userName { dict["user_name"] = userName }
-        if let userRemoteAddress { dict["user_remote_address"] = userRemoteAddress }
-        if let hostname { dict["hostname"] = hostname }
-        if let ipAddresses { dict["ip_addresses"] = ipAddresses }
-        if let projectID { dict["project_id"] = projectID }
-        if let userID { dict["user_id"] = userID }
-        return dict
+    /// The record as the original plugin's DICT (a JSON object), for the event log and the spool.
+    public var json: JSONValue {
+        var dict: [String: JSONValue] = ["instance_uuid": .string(instanceUUID)]
+        if let imageUUID { dict["image_uuid"] = .string(imageUUID) }
+        if let macAddresses { dict["mac_address"] = macAddresses.count == 1 ? .string(macAddresses[0]) : .strings(macAddresses) }
+        if let projectName { dict["project_name"] = .string(projectName) }
+        if let userName { dict["user_name"] = .string(userName) }
+        if let userRemoteAddress { dict["user_remote_address"] = .string(userRemoteAddress) }
+        if let hostname { dict["hostname"] = .string(hostname) }
+        if let ipAddresses { dict["ip_addresses"] = .strings(ipAddresses) }
+        if let projectID { dict["project_id"] = .string(projectID) }
+        if let userID { dict["user_id"] = .string(userID) }
+        return .object(dict)
     }
 }
 
@@ -111,7 +118,10 @@ enum Validate {
     static func quote(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars.prefix(64) {
-            if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) }
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
+            }
             else if scalar == "\"" || scalar == "\\" { out += "\\" + String(scalar) }
             else { out.unicodeScalars.append(scalar) }
         }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LDAP
 
 /// Writes LDIF (RFC 2849): values that are not "safe strings" are base64-encoded (`attr::`),
@@ -28,9 +35,9 @@ public enum LDIF {
     }
 
     /// An entry as a JSON object: {"dn": ..., "attributes": {name: [values]}}.
-    public static func json(_ entry: Entry) -> [String: Any] {
+    public static func json(_ entry: Entry) -> JSONValue {
         var attributes: [String: [String]] = [:]
         for attribute in entry.attributes { attributes[attribute.name, default: []] += attribute.values }
-        return ["dn": entry.dn.string, "attributes": attributes]
+        return .object(["dn": .string(entry.dn.string), "attributes": .object(attributes.mapValues(JSONValue.strings))])
     }
 }

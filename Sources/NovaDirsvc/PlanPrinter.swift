@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LDAP
 
 /// Prints a reconcile plan, one change at a time to `write` (never the whole text in memory):
@@ -39,28 +46,28 @@ public struct PlanPrinter {
     }
 
     /// A JSON array of {"action", "dn", "instance_uuid", and "attributes" (add) or "changes" (modify)}.
-    public func json(_ plan: ReconcilePlan) throws {
+    public func json(_ plan: ReconcilePlan) {
         write("[")
         for (i, change) in plan.changes.enumerated() {
-            var item: [String: Any] = ["dn": change.dn.string]
+            var item: [String: JSONValue] = ["dn": .string(change.dn.string)]
             switch change {
             case .add(_, let record):
-                item["action"] = "add"
-                item["instance_uuid"] = record.instanceUUID
-                item["attributes"] = Dictionary(mapping.attributes(for: record).map { ($0.name, $0.values) }, uniquingKeysWith: +)
+                item["action"] = .string("add")
+                item["instance_uuid"] = .string(record.instanceUUID)
+                item["attributes"] = .object(Dictionary(mapping.attributes(for: record).map { ($0.name, $0.values) }, uniquingKeysWith: +)
+                    .mapValues(JSONValue.strings))
             case .modify(_, let uuid, let modifications):
-                item["action"] = "modify"
-                item["instance_uuid"] = uuid
-                item["changes"] = modifications.map { modification -> [String: Any] in
+                item["action"] = .string("modify")
+                item["instance_uuid"] = .string(uuid)
+                item["changes"] = .array(modifications.map { modification in
                     let kind = switch modification.kind { case .add: "add"; case .delete: "delete"; case .replace: "replace" }
-                    return ["op": kind, "attribute": modification.attribute, "values": modification.values]
-                }
+                    return .object(["op": .string(kind), "attribute": .string(modification.attribute), "values": .strings(modification.values)])
+                })
             case .delete(_, let uuid):
-                item["action"] = "delete"
-                item["instance_uuid"] = uuid
+                item["action"] = .string("delete")
+                item["instance_uuid"] = .string(uuid)
             }
-            let data = try JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes])
-            write((i == 0 ? "\n" : ",\n") + String(decoding: data, as: UTF8.self))
+            write((i == 0 ? "\n" : ",\n") + JSONValue.object(item).text)
         }
         write("\n]\n")
     }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import LDAP
 
 /// One change of a reconcile plan.
@@ -108,7 +115,7 @@ public struct Reconciler {
         public var elapsed: Double = 0
         public var description: String {
             "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
-                + "kept (grace) \(keptByGrace), failed \(failures.count), elapsed \(String(format: "%.2f", elapsed)) s"
+                + "kept (grace) \(keptByGrace), failed \(failures.count), elapsed \((elapsed * 100).rounded() / 100) s"
         }
     }
 

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The durable queue of events that could not be applied in time: one file per event in the
 /// spool folder, named by arrival order (`00000000000000000042.event`).
@@ -30,7 +37,7 @@ public struct Spool: Sendable {
     }
 
     private func failure(_ what: String) -> Failure {
-        Failure(description: "spool \(directory): \(what): \(String(cString: strerror(errno)))")
+        Failure(description: "spool \(directory): \(what): \(POSIX.errorText)")
     }
 
     func ensureDirectory() throws {
@@ -44,8 +51,7 @@ public struct Spool: Sendable {
     /// Writes an event durably and returns its item.
     public func enqueue(_ event: InstanceEvent) throws -> Item {
         try ensureDirectory()
-        var body = try JSONSerialization.data(withJSONObject: Self.encode(event), options: [.sortedKeys, .withoutEscapingSlashes])
-        body.append(0x0A)
+        let body = Array((Self.encode(event).text + "\n").utf8)
         let temporary = "\(directory)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("cannot create a file") }
@@ -100,7 +106,7 @@ public struct Spool: Sendable {
         guard let data = FileManager.default.contents(atPath: item.path) else {
             throw InputError(field: "spool", reason: "cannot read \(item.path)")
         }
-        guard data.last == 0x0A, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard data.last == 0x0A, let object = (try? JSONValue.parse(data))?.object else {
             throw InputError(field: "spool", reason: "\(item.path) is cut short or damaged")
         }
         return try Self.decode(object)
@@ -112,9 +118,9 @@ public struct Spool: Sendable {
     public func quarantine(_ item: Item, reason: String) {
         let failed = "\(directory)/failed"
         mkdir(failed, 0o700)
-        let target = "\(failed)/\((item.path as NSString).lastPathComponent)"
+        let target = "\(failed)/\(item.path.split(separator: "/").last ?? "")"
         if rename(item.path, target) == 0 {
-            try? (reason + "\n").write(toFile: target + ".reason", atomically: true, encoding: .utf8)
+            FileManager.default.createFile(atPath: target + ".reason", contents: Data((reason + "\n").utf8))
         } else {
             unlink(item.path)
         }
@@ -155,20 +161,20 @@ public struct Spool: Sendable {
 
     // MARK: the file format: {"action": "register", "record": {...}} | {"action": "unregister", "instance_uuid": "..."}
 
-    static func encode(_ event: InstanceEvent) -> [String: Any] {
+    static func encode(_ event: InstanceEvent) -> JSONValue {
         switch event {
-        case .register(let record): return ["version": 1, "action": "register", "record": record.dictionary]
-        case .unregister(let uuid): return ["version": 1, "action": "unregister", "instance_uuid": uuid]
+        case .register(let record): return .object(["version": .number(1), "action": .string("register"), "record": record.json])
+        case .unregister(let uuid): return .object(["version": .number(1), "action": .string("unregister"), "instance_uuid": .string(uuid)])
         }
     }
 
-    static func decode(_ object: [String: Any]) throws -> InstanceEvent {
-        switch object["action"] as? String {
+    static func decode(_ object: [String: JSONValue]) throws -> InstanceEvent {
+        switch object["action"]?.string {
         case "register":
-            guard let record = object["record"] as? [String: Any] else { throw InputError(field: "spool.record", reason: "missing") }
+            guard let record = object["record"]?.object else { throw InputError(field: "spool.record", reason: "missing") }
             return .register(try EventDecoder.spooledRecord(record))
         case "unregister":
-            guard let uuid = object["instance_uuid"] as? String else { throw InputError(field: "spool.instance_uuid", reason: "missing") }
+            guard let uuid = object["instance_uuid"]?.string else { throw InputError(field: "spool.instance_uuid", reason: "missing") }
             return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
         default:
             throw InputError(field: "spool.action", reason: "not register or unregister")
@@ -185,7 +191,7 @@ public final class FileLock {
     /// Takes the lock, waiting up to `wait` (polling); throws `Busy` if it stays taken.
     init(path: String, wait: Duration) throws {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Spool.Failure(description: "cannot open the lock \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Spool.Failure(description: "cannot open the lock \(path): \(POSIX.errorText)") }
         let deadline = ContinuousClock.now + wait
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NovaDirsvc
 
 @main
@@ -28,12 +32,12 @@ struct NovaDirsvcCommand: ParsableCommand {
 
 /// Prints an error and exits with the documented status for it.
 func fail(_ error: any Error) -> ExitCode {
-    FileHandle.standardError.write(Data("nova-dirsvc: error: \(error)\n".utf8))
+    POSIX.write(2, "nova-dirsvc: error: \(error)\n")
     return ExitCode(ExitStatus(for: error).rawValue)
 }
 
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("nova-dirsvc: \(message)\n".utf8))
+    POSIX.write(2, "nova-dirsvc: \(message)\n")
 }
 
 /// Prints what became of an event; exits 75 when it was queued.

@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LDAP
 import NovaDirsvc
 
@@ -71,10 +75,10 @@ struct ReconcileCommand: ParsableCommand {
                 return
             }
             if dryRun {
-                let printer = PlanPrinter(mapping: mapping) { FileHandle.standardOutput.write(Data($0.utf8)) }
+                let printer = PlanPrinter(mapping: mapping) { POSIX.write(1, $0) }
                 switch format {
                 case .ldif: printer.ldif(plan)
-                case .json: try printer.json(plan)
+                case .json: printer.json(plan)
                 }
                 return
             }
@@ -90,30 +94,5 @@ struct ReconcileCommand: ParsableCommand {
         } catch {
             throw fail(error)
         }
-    }
-}
-
-
-/// A progress bar on standard error, only on a terminal and only once a run takes more than
-/// a moment (one second).
-final class ProgressBar {
-    private let start = ContinuousClock.now
-    private var lastDraw = ContinuousClock.now
-    private var drawn = false
-    private let enabled = isatty(2) == 1
-
-    func update(done: Int, total: Int) {
-        guard enabled, total > 0 else { return }
-        let now = ContinuousClock.now
-        guard now - start > .seconds(1), now - lastDraw > .milliseconds(100) || done == total else { return }
-        lastDraw = now
-        drawn = true
-        let width = 40, filled = width * done / total
-        let line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total)"
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func finish() {
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

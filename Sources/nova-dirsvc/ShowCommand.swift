@@ -1,5 +1,9 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LDAP
 import NovaDirsvc
 
@@ -31,8 +35,7 @@ struct ShowCommand: ParsableCommand {
             switch format {
             case .ldif: print(LDIF.entry(entry))
             case .json:
-                let data = try JSONSerialization.data(withJSONObject: LDIF.json(entry), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
+                print(LDIF.json(entry).prettyText)
             }
         } catch let exit as ExitCode {
             throw exit

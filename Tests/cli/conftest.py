@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,11 @@ LDAPI = ENV.get("NOVA_DIRSVC_TEST_LDAPI_URI", "")
 BASE = ENV.get("NOVA_DIRSVC_TEST_BASE_DN", "")
 SERVICE_DN = ENV.get("NOVA_DIRSVC_TEST_SERVICE_DN", "")
 SERVICE_PW_FILE = ENV.get("NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE", "")
+
+
+# Never the machine's real spool (/var/spool/nova-dirsvc) for a command a test runs without
+# --spool-dir: a private one for the whole session.
+os.environ.setdefault("NOVA_DIRSVC_SPOOL_DIR", tempfile.mkdtemp(prefix="nova-dirsvc-test-spool-"))
 
 
 def pytest_collection_modifyitems(config, items):
