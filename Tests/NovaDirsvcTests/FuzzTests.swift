@@ -1,0 +1,148 @@
+import Foundation
+@testable import NovaDirsvc
+import Testing
+
+/// A bounded random-input test of the event parser: random bytes, mutated real notifications,
+/// and random JSON trees built from the real field names. Every input must either decode into
+/// a validated event or be refused with an `InputError`; nothing may crash or throw anything else.
+/// Deterministic (fixed seeds), a few seconds.
+@Suite("event parser under random input")
+struct FuzzTests {
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let keys = ["instance_uuid", "image_uuid", "mac_address", "project_name", "user_name", "user_remote_address",
+                       "hostname", "ip_addresses", "event_type", "payload", "nova_object.data", "uuid", "ip_addresses",
+                       "mac", "address", "oslo.version", "oslo.message", "instance_id", "fixed_ips", "vif_mac",
+                       "_context_project_name", "_context_remote_address", "tenant_id", "image_meta", "base_image_ref"]
+    static let strings = ["instance.create.end", "instance.delete.end", "compute.instance.create.end", "2.0",
+                          "2cb805cf-debe-43ae-a555-28a4a5d84694", "fa:16:3e:56:50:29", "192.168.122.97", "::1", "",
+                          "*)(cn=*", "a,b=c+d", "\u{0}", "\u{7F}\u{1B}[31m", String(repeating: "x", count: 300), "Lučić",
+                          "{\"instance_uuid\": 1}", "-1", "\\", "\""]
+
+    func check(_ data: Data, as action: EventDecoder.Action) {
+        do {
+            let event = try EventDecoder.decode(data, for: action)
+            // whatever decoded is valid: its UUID is canonical
+            #expect(event.instanceUUID.count == 36 && event.instanceUUID == event.instanceUUID.lowercased())
+            if case .register(let record) = event { #expect((try? record.validated()) == record) }
+        } catch is InputError {
+            // refused with a field and a reason: fine
+        } catch {
+            Issue.record("unexpected \(type(of: error)) for \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+    }
+
+    func randomJSON(_ rng: inout SplitMix64, depth: Int) -> Any {
+        switch Int.random(in: 0..<(depth > 4 ? 4 : 7), using: &rng) {
+        case 0: return Self.strings.randomElement(using: &rng)!
+        case 1: return Int.random(in: -5...5, using: &rng)
+        case 2: return Bool.random(using: &rng)
+        case 3: return NSNull()
+        case 4, 5:
+            var object: [String: Any] = [:]
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                object[Self.keys.randomElement(using: &rng)!] = randomJSON(&rng, depth: depth + 1)
+            }
+            return object
+        default:
+            return (0..<Int.random(in: 0...3, using: &rng)).map { _ in randomJSON(&rng, depth: depth + 1) }
+        }
+    }
+
+    @Test func randomBytes() {
+        var rng = SplitMix64(state: 1)
+        for _ in 0..<3000 {
+            let bytes = (0..<Int.random(in: 0...256, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            check(Data(bytes), as: Bool.random(using: &rng) ? .register : .unregister)
+        }
+    }
+
+    @Test func mutatedNotifications() throws {
+        var rng = SplitMix64(state: 2)
+        let seeds = try ["instance-create-end.json", "instance-create-end.oslo-envelope.json", "instance-delete-end.json",
+                         "compute-instance-create-end.legacy.json", "record.json"].map { Array(try fixture($0)) }
+        for _ in 0..<3000 {
+            var bytes = seeds.randomElement(using: &rng)!
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &rng)))   // truncate
+                case 1 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                case 2 where !bytes.isEmpty:
+                    bytes.insert(contentsOf: Array("\"\\u0000\",[{}]:".utf8).shuffled(using: &rng).prefix(3),
+                                 at: Int.random(in: 0..<bytes.count, using: &rng))
+                default: if !bytes.isEmpty { bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng)) }
+                }
+            }
+            check(Data(bytes), as: Bool.random(using: &rng) ? .register : .unregister)
+        }
+    }
+
+    @Test func randomJSONTrees() throws {
+        var rng = SplitMix64(state: 3)
+        for _ in 0..<3000 {
+            var tree = randomJSON(&rng, depth: 0)
+            if Int.random(in: 0..<3, using: &rng) == 0 {  // sometimes inside an oslo envelope
+                let inner = try JSONSerialization.data(withJSONObject: ["v": tree], options: [])
+                tree = ["oslo.version": "2.0", "oslo.message": String(decoding: inner.dropFirst(5).dropLast(), as: UTF8.self)]
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["x": tree], options: []).dropFirst(5).dropLast()
+            check(Data(data), as: Bool.random(using: &rng) ? .register : .unregister)
+        }
+    }
+
+    @Test func deepNesting() {
+        check(Data((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8), as: .register)
+        check(Data((String(repeating: "{\"a\":", count: 50_000) + "1" + String(repeating: "}", count: 50_000)).utf8), as: .register)
+    }
+}
+
+@Suite("spool")
+struct SpoolTests {
+    func temporarySpool() -> Spool {
+        Spool(directory: NSTemporaryDirectory() + "nova-dirsvc-spool-\(UUID().uuidString)")
+    }
+
+    @Test func enqueueReadInOrderAndQuarantine() throws {
+        let spool = temporarySpool()
+        defer { try? FileManager.default.removeItem(atPath: spool.directory) }
+        let record = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", macAddresses: ["fa:16:3e:56:50:29"],
+                                    projectName: "a \"quoted\" name")
+        let first = try spool.enqueue(.register(record))
+        let second = try spool.enqueue(.unregister(instanceUUID: record.instanceUUID))
+        #expect(try spool.pending() == [first, second])
+        #expect(first.sequence < second.sequence)
+        #expect(try spool.read(first) == .register(record))
+        #expect(try spool.read(second) == .unregister(instanceUUID: record.instanceUUID))
+        // a file cut short is refused as such
+        let data = try Data(contentsOf: URL(fileURLWithPath: second.path))
+        try data.prefix(data.count - 5).write(to: URL(fileURLWithPath: second.path))
+        #expect { try spool.read(second) } throws: { "\($0)".contains("cut short or damaged") }
+        spool.quarantine(second, reason: "test")
+        #expect(try spool.pending() == [first])
+        #expect(FileManager.default.fileExists(atPath: spool.directory + "/failed/" + (second.path as NSString).lastPathComponent))
+        // stray temporary files are never events
+        FileManager.default.createFile(atPath: spool.directory + "/.tmp-1-2", contents: data)
+        #expect(try spool.pending() == [first])
+    }
+
+    @Test func collapse() {
+        let a = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", projectName: "one", userName: "u")
+        let b = InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", hostname: "h")
+        let gone = InstanceEvent.unregister(instanceUUID: a.instanceUUID)
+        typealias Session = EventProcessor.Session
+        #expect(Session.collapse([.register(a), gone]) == [gone])
+        #expect(Session.collapse([.register(a), .register(b)])
+                == [.register(InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", userName: "u", hostname: "h"))])
+        #expect(Session.collapse([.register(a), gone, .register(b)]) == [gone, .register(b)])
+        #expect(Session.collapse([gone, gone]) == [gone])
+    }
+}
