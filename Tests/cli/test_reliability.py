@@ -43,8 +43,14 @@ def server_pid():
 
 
 def restart_server():
-    subprocess.run([str(ROOT / "scripts/ds-start.sh"), ENV["NOVA_DIRSVC_TEST_DS_DIR"], ENV["NOVA_DIRSVC_TEST_DS_PORT"]],
-                   check=True, capture_output=True, env={k: v for k, v in os.environ.items() if not k.startswith("DS_")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
+    for attempt in range(3):  # the killed server's port may take a moment to be free again
+        proc = subprocess.run([str(ROOT / "scripts/ds-start.sh"), ENV["NOVA_DIRSVC_TEST_DS_DIR"], ENV["NOVA_DIRSVC_TEST_DS_PORT"]],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(f"389-ds did not restart: {proc.stderr}")
 
 
 # --- the spool ----------------------------------------------------------------------------
@@ -102,7 +108,8 @@ def test_server_killed_mid_stream_nothing_lost_duplicated_or_reordered(tool, con
 
     assert len(statuses) >= 1000
     assert 75 in statuses, "the outage queued nothing: the test did not test the spool"
-    assert max(durations) < budget + 1.0, max(durations)   # process start-up + the budget
+    # the budget, plus process start-up and exit on 2 busy cores (9 threads, a restarting server)
+    assert max(durations) < budget + 1.5, sorted(durations)[-10:]
     proc = tool.run("flush")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list(tool.spool_dir.glob("*.event")) == []
