@@ -120,20 +120,42 @@ public struct Configuration: Sendable {
         return configuration
     }
 
-    static func settings(fromEnvironment environment: [String: String]) throws -> Settings {
-        func value(_ name: String) -> String? { environment["NOVA_DIRSVC_" + name].flatMap { $0.isEmpty ? nil : $0 } }
+    /// Every setting the environment and the file can carry, by its key in the file
+    /// (`[ldap]` or `[DEFAULT]`), which upper-cased is also its environment variable
+    /// (`uri` -> `NOVA_DIRSVC_URI`).
+    static let keys = ["uri", "bind_dn", "password_file", "base_dn", "ca_cert", "start_tls", "sasl_mech", "timeout",
+                       "log_file", "spool_dir", "allow_insecure_bind", "insecure_no_tls_verify"]
+
+    /// Sets one setting from its text; `source` names where it came from in error messages.
+    private static func apply(_ key: String, _ text: String, to settings: inout Settings, source: String) throws {
+        switch key {
+        case "uri": settings.uris = splitURIs(text)
+        case "bind_dn": settings.bindDN = text
+        case "password_file": settings.passwordFile = text
+        case "base_dn": settings.baseDN = text
+        case "ca_cert": settings.caCertificateFile = text
+        case "start_tls": settings.startTLS = try bool(text, source)
+        case "sasl_mech": settings.saslMechanism = text
+        case "timeout": settings.timeout = try seconds(text, source)
+        case "log_file": settings.logFile = text
+        case "spool_dir": settings.spoolDirectory = text
+        case "allow_insecure_bind": settings.allowInsecureBind = try bool(text, source)
+        case "insecure_no_tls_verify": settings.insecureNoTLSVerify = try bool(text, source)
+        default: preconditionFailure("unknown setting \(key)")
+        }
+    }
+
+    private static func settings(_ value: (String) -> String?, source: (String) -> String) throws -> Settings {
         var settings = Settings()
-        settings.uris = value("URI").map(splitURIs)
-        settings.bindDN = value("BIND_DN")
-        settings.passwordFile = value("PASSWORD_FILE")
-        settings.baseDN = value("BASE_DN")
-        settings.caCertificateFile = value("CA_CERT")
-        settings.startTLS = try value("START_TLS").map { try bool($0, "NOVA_DIRSVC_START_TLS") }
-        settings.saslMechanism = value("SASL_MECH")
-        settings.timeout = try value("TIMEOUT").map { try seconds($0, "NOVA_DIRSVC_TIMEOUT") }
-        settings.logFile = value("LOG_FILE")
-        settings.spoolDirectory = value("SPOOL_DIR")
+        for key in keys {
+            if let text = value(key) { try apply(key, text, to: &settings, source: source(key)) }
+        }
         return settings
+    }
+
+    static func settings(fromEnvironment environment: [String: String]) throws -> Settings {
+        let name = { (key: String) in "NOVA_DIRSVC_" + key.uppercased() }
+        return try settings({ environment[name($0)].flatMap { $0.isEmpty ? nil : $0 } }, source: name)
     }
 
     static func settings(fromINI text: String, path: String) throws -> Settings {
@@ -153,21 +175,7 @@ public struct Configuration: Sendable {
             let value = line[line.index(after: equals)...].trimmed
             values["\(section.lowercased()).\(key)"] = value
         }
-        func value(_ key: String) -> String? { values["ldap.\(key)"] ?? values["default.\(key)"] }
-        var settings = Settings()
-        settings.uris = value("uri").map(splitURIs)
-        settings.bindDN = value("bind_dn")
-        settings.passwordFile = value("password_file")
-        settings.baseDN = value("base_dn")
-        settings.caCertificateFile = value("ca_cert")
-        settings.startTLS = try value("start_tls").map { try bool($0, "start_tls in \(path)") }
-        settings.saslMechanism = value("sasl_mech")
-        settings.timeout = try value("timeout").map { try seconds($0, "timeout in \(path)") }
-        settings.logFile = value("log_file")
-        settings.spoolDirectory = value("spool_dir")
-        settings.allowInsecureBind = try value("allow_insecure_bind").map { try bool($0, "allow_insecure_bind in \(path)") }
-        settings.insecureNoTLSVerify = try value("insecure_no_tls_verify").map { try bool($0, "insecure_no_tls_verify in \(path)") }
-        return settings
+        return try settings({ values["ldap.\($0)"] ?? values["default.\($0)"] }, source: { "\($0) in \(path)" })
     }
 
     static func splitURIs(_ text: String) -> [String] {

@@ -9,6 +9,7 @@ import os
 import subprocess
 import tempfile
 import uuid
+import uuid as uuidlib
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,12 @@ def tool(container, tmp_path):
 
 def fixture_text(name):
     return (FIXTURES / name).read_text()
+
+
+def record(uuid=None, **fields):
+    """A register record (the DICT), with a fresh UUID unless given; fields override."""
+    r = {"instance_uuid": uuid or str(uuidlib.uuid4()), "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
+         "mac_address": "fa:16:3e:56:50:29", "project_name": "admin", "user_name": "admin",
+         "user_remote_address": "192.168.122.97"}
+    r.update(fields)
+    return r

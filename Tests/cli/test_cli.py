@@ -248,6 +248,13 @@ HOSTILE = [
     ("user_name", None),
     ("user_remote_address", "192.168.122.97\r\ndn: cn=admin"),
     ("user_remote_address", "localhost"),
+    ("hostname", "web-1,ou=Services"),
+    ("hostname", "web\u0000"),
+    ("hostname", "-x"),
+    ("ip_addresses", ["10.0.0.1", "10.0.0.2)(objectClass=*"]),
+    ("ip_addresses", "10.0.0.1\n"),
+    ("project_id", "a b"),
+    ("user_id", "x" * 65),
 ]
 
 
@@ -257,7 +264,8 @@ def test_hostile_fields_rejected_with_directory_unchanged(tool, container, field
     before = dump(container)
     proc = tool.run("register", "--event", "-", input=json.dumps(dict(RECORD, **{field: value})))
     assert proc.returncode == 65, proc.stderr
-    assert proc.stderr.startswith(f"nova-dirsvc: error: {field}:")
+    named = "ip_address" if field == "ip_addresses" else field
+    assert proc.stderr.startswith(f"nova-dirsvc: error: {named}:"), proc.stderr
     assert dump(container) == before
 
 
@@ -280,6 +288,25 @@ def test_malformed_events(tool, container, name, data):
     assert proc.returncode == 65, proc.stderr
     assert dump(container) == before
     assert tool.log_lines()[-1]["outcome"] == "rejected"
+
+
+@pytest.mark.parametrize("path,value,field", [
+    (("uuid",), "178b0921-8f85-4257-88b6-2e743b5a975c,ou=x", "payload.nova_object.data.uuid"),
+    (("host_name",), "some-server)(cn=*", "payload.nova_object.data.host_name"),
+    (("image_uuid",), "155d900f-4e14-4e4c-a73d-069cbf4541e6\r\n", "payload.nova_object.data.image_uuid"),
+    (("tenant_id",), 42, "payload.nova_object.data.tenant_id"),
+    (("ip_addresses",), "not a list", "payload.nova_object.data.ip_addresses"),
+])
+def test_hostile_notification_fields(tool, container, path, value, field):
+    assert tool.run("register", *RECORD_FLAGS).returncode == 0
+    before = dump(container)
+    note = json.loads(fixture_text("instance-create-end.json"))
+    note["payload"]["nova_object.data"][path[0]] = value
+    for text in (json.dumps(note), json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(note)})):
+        proc = tool.run("register", "--event", "-", input=text)
+        assert proc.returncode == 65, proc.stderr
+        assert f"error: {field}:" in proc.stderr, proc.stderr
+    assert dump(container) == before
 
 
 def test_metacharacters_in_names_are_stored_verbatim(tool, container):

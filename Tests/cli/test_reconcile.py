@@ -6,15 +6,7 @@ import uuid as uuidlib
 
 import pytest
 
-from conftest import FIXTURES, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
-
-
-def record(uuid=None, **fields):
-    r = {"instance_uuid": uuid or str(uuidlib.uuid4()), "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
-         "mac_address": "fa:16:3e:56:50:29", "project_name": "admin", "user_name": "admin",
-         "user_remote_address": "192.168.122.97"}
-    r.update(fields)
-    return r
+from conftest import record, FIXTURES, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
 
 
 def reconcile(tool, instances, *flags, **overrides):

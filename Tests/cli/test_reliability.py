@@ -13,17 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ENV, LDAPI, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
+from conftest import record, BIN, ENV, LDAPI, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def record(uuid=None, **fields):
-    r = {"instance_uuid": uuid or str(uuidlib.uuid4()), "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
-         "mac_address": "fa:16:3e:56:50:29", "project_name": "admin", "user_name": "admin",
-         "user_remote_address": "192.168.122.97"}
-    r.update(fields)
-    return r
 
 
 def closed_port():
