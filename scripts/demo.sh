@@ -23,6 +23,7 @@ set -a; . "$work/dir/env"; set +a
 cat > "$work/nova-dirsvc.conf" <<CONF
 [DEFAULT]
 log_file = $work/events.log
+spool_dir = $work/spool
 [ldap]
 uri = $NOVA_DIRSVC_TEST_URI
 bind_dn = $NOVA_DIRSVC_TEST_SERVICE_DN

@@ -52,6 +52,10 @@ def test_more_than_2000_entries_page_and_converge(tool, container):
     proc = seed(tool, records)
     assert "added 2500" in proc.stderr
     assert len(managed(container)) == 2500
+    # the service account's size limit is 389-ds's default 2,000: a search without paging stops there
+    plain = subprocess.run(["ldapsearch", "-x", "-H", URI, "-D", SERVICE_DN, "-y", SERVICE_PW_FILE, "-LLL", "-s", "one",
+                            "-b", container, "(objectClass=novaInstance)", "1.1"], capture_output=True, text=True)
+    assert plain.returncode == 4 and plain.stdout.count("dn:") == 2000, plain.stderr
     proc = reconcile(tool, records, "--check")
     assert proc.returncode == 0, proc.stderr
     assert "2500 unchanged" in proc.stderr
