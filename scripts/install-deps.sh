@@ -6,8 +6,10 @@
 #   ldap-utils                ldapsearch & co.: the tests' independent check, the benchmark's yardstick
 #   libsasl2-modules          SASL EXTERNAL (and GSSAPI via libsasl2-modules-gssapi-mit)
 #   python3-venv              the Nova hook's tests run in a virtualenv (.venv)
+#   slapd                     OpenLDAP's server: the tests load schema/'s cn=config form into it
+#   time                      /usr/bin/time -v: the benchmark's peak memory
 set -euo pipefail
-packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time)
+packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,8 +17,14 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   apt-get update -qq
+  # slapd: no default database, and no daemon started by its postinst (the tests start their
+  # own slapd on loopback): debconf's no_configuration and a policy-rc.d for the install only.
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+  policy=/usr/sbin/policy-rc.d; made_policy=
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; made_policy=1; fi
   # --no-install-recommends: otherwise 389-ds-base pulls ~175 packages (matplotlib, gdal, ...)
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+  [ -z "$made_policy" ] || rm -f "$policy"
 fi
 command -v swift > /dev/null || export PATH=/opt/swift/usr/bin:$PATH
 command -v swift > /dev/null || { echo "swift not found (expected at /opt/swift/usr/bin)" >&2; exit 1; }

@@ -25,6 +25,6 @@ scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
   swift test --skip-build
   pytest_dirs=$(ls -d Tests/cli examples/nova-hook/tests 2>/dev/null || true)
-  if [ -n "$pytest_dirs" ]; then .venv/bin/python -m pytest -q $pytest_dirs; fi
+  if [ -n "$pytest_dirs" ]; then .venv/bin/python -m pytest -q --rootdir "$PWD" $pytest_dirs; fi
 '
 
