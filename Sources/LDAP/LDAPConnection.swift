@@ -52,6 +52,10 @@ private let resultTagSearchResult: Int32 = 0x65     // LDAP_RES_SEARCH_RESULT
 /// outstanding requests at once.
 ///
 /// Not thread-safe: use one connection from one task or thread at a time.
+///
+/// The process should ignore SIGPIPE (`signal(SIGPIPE, SIG_IGN)`, as the nova-dirsvc
+/// executable does): libldap writes to its socket with write(2), and a server that dies
+/// mid-request would otherwise kill the process instead of failing the operation.
 public final class LDAPConnection {
     private var ld: OpaquePointer?
     public let configuration: ConnectionConfiguration

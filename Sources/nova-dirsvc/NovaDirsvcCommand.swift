@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -28,6 +31,14 @@ struct NovaDirsvcCommand: ParsableCommand {
             """,
         subcommands: [RegisterCommand.self, UnregisterCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
     )
+
+    static func main() {
+        // libldap writes to its socket with write(2): if the server dies mid-request, the
+        // default SIGPIPE would kill the process before it could queue the event. Ignored,
+        // the write fails with EPIPE and the error path (spool, exit 75) runs.
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }
 
 /// Prints an error and exits with the documented status for it.
