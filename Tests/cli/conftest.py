@@ -6,6 +6,7 @@ NOVA_DIRSVC_BIN. What the tool wrote is always checked with OpenLDAP's ldapsearc
 import base64
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import uuid
@@ -136,3 +137,12 @@ def record(uuid=None, **fields):
          "user_remote_address": "192.168.122.97"}
     r.update(fields)
     return r
+
+
+def free_port():
+    """A loopback TCP port that nothing listens on (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

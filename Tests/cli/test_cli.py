@@ -2,12 +2,11 @@
 ldapsearch as the judge."""
 import json
 import os
-import stat
 import subprocess
 
 import pytest
 
-from conftest import BIN, LDAPI, SERVICE_PW_FILE, URI, dump, fixture_text, ldap, search
+from conftest import BIN, free_port, LDAPI, SERVICE_PW_FILE, URI, dump, fixture_text, ldap, search
 
 RECORD = {
     "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
@@ -159,10 +158,7 @@ def test_exit_65_names_the_field(tool, container):
 
 def test_unreachable_queues_within_the_budget_75_or_69_without_a_spool(tool):
     import socket, time
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     proc = tool.run("register", *RECORD_FLAGS, uri=f"ldap://127.0.0.1:{port}")
     assert proc.returncode == 75, proc.stderr
     assert "queued" in proc.stderr

@@ -5,13 +5,12 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, parse_ldif, record
+from conftest import BIN, free_port, parse_ldif, record
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schema" / "nova-dirsvc.openldap.ldif"
@@ -19,14 +18,6 @@ SUFFIX = "dc=example,dc=com"
 
 pytestmark = pytest.mark.skipif(shutil.which("slapd") is None and not Path("/usr/sbin/slapd").exists(),
                                 reason="slapd is not installed (scripts/install-deps.sh installs it)")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Slapd:

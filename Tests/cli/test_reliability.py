@@ -4,7 +4,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import time
 import uuid as uuidlib
@@ -13,17 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import record, BIN, ENV, LDAPI, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
+from conftest import free_port, record, BIN, ENV, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def managed(container):
@@ -111,7 +102,7 @@ def test_server_killed_mid_stream_nothing_lost_duplicated_or_reordered(tool, con
 
 
 def test_truncated_spool_file_is_set_aside_and_reported(tool, container):
-    down = f"ldap://127.0.0.1:{closed_port()}"
+    down = f"ldap://127.0.0.1:{free_port()}"
     good, cut = record(), record()
     for r in (good, cut):
         assert tool.run("register", "--event", "-", input=json.dumps(r), uri=down).returncode == 75
@@ -130,7 +121,7 @@ def test_truncated_spool_file_is_set_aside_and_reported(tool, container):
 
 
 def test_flush_collapses_and_later_events_drain_the_spool_first(tool, container):
-    down = f"ldap://127.0.0.1:{closed_port()}"
+    down = f"ldap://127.0.0.1:{free_port()}"
     gone, kept = record(), record()
     for action, body in [("register", gone), ("register", kept), ("unregister", {"instance_uuid": gone["instance_uuid"]}),
                          ("register", dict(kept, project_name="newer"))]:
@@ -152,7 +143,7 @@ def test_flush_collapses_and_later_events_drain_the_spool_first(tool, container)
 
 def test_failover_to_the_second_uri(tool, container):
     r = record()
-    argv = [BIN, "register", "--event", "-", "--uri", f"ldap://127.0.0.1:{closed_port()}", "--uri", URI,
+    argv = [BIN, "register", "--event", "-", "--uri", f"ldap://127.0.0.1:{free_port()}", "--uri", URI,
             "--bind-dn", SERVICE_DN, "--password-file", SERVICE_PW_FILE, "--base-dn", container,
             "--log-file", str(tool.log_file), "--spool-dir", str(tool.spool_dir), "--timeout", "3"]
     proc = subprocess.run(argv, input=json.dumps(r), capture_output=True, text=True)
@@ -197,7 +188,7 @@ def test_insecure_simple_bind_is_refused_before_connecting(tool):
 def test_password_never_in_argv_log_or_error(tool, tmp_path):
     secret = open(SERVICE_PW_FILE).read().strip()
     tool.run("register", "--event", "-", input=json.dumps(record()))
-    tool.run("register", "--event", "-", input=json.dumps(record()), uri=f"ldap://127.0.0.1:{closed_port()}")
+    tool.run("register", "--event", "-", input=json.dumps(record()), uri=f"ldap://127.0.0.1:{free_port()}")
     assert secret not in tool.log_file.read_text()
     for f in tool.spool_dir.glob("*.event"):
         assert secret not in f.read_text()
