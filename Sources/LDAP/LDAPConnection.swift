@@ -81,8 +81,14 @@ public final class LDAPConnection {
         try setOption(LDAP_OPT_NETWORK_TIMEOUT, Self.timeval(configuration.networkTimeout))
         try setOption(LDAP_OPT_TIMEOUT, Self.timeval(configuration.operationTimeout))
         if configuration.usesTLS {
-            if let file = configuration.caCertificateFile {
+            // A new TLS context is built from this handle's own options, which do not carry
+            // the CA settings of ldap.conf (TLS_CACERT, TLS_CACERTDIR): copy those over when
+            // no CA file is given, or verification would fail against every server.
+            if let file = configuration.caCertificateFile ?? LDAPDefaults.string(LDAP_OPT_X_TLS_CACERTFILE) {
                 try check(ldap_set_option(handle, LDAP_OPT_X_TLS_CACERTFILE, file), "set TLS CA certificate file")
+            }
+            if configuration.caCertificateFile == nil, let directory = LDAPDefaults.string(LDAP_OPT_X_TLS_CACERTDIR) {
+                try check(ldap_set_option(handle, LDAP_OPT_X_TLS_CACERTDIR, directory), "set TLS CA certificate folder")
             }
             try setOption(LDAP_OPT_X_TLS_REQUIRE_CERT,
                           configuration.certificateVerification == .demand ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER)

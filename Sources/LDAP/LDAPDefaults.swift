@@ -2,14 +2,14 @@ import CLDAP
 
 /// libldap's own defaults, read the way libldap reads them (ldap.conf, ~/.ldaprc, LDAPURI,
 /// LDAPBASE, ...), so a program honours the same settings as ldapsearch.
-/// (TLS_CACERT needs no accessor: libldap applies it to every new connection itself.)
 public enum LDAPDefaults {
     /// BASE: the default search base, if configured.
     public static var baseDN: String? { string(LDAP_OPT_DEFBASE) }
     /// URI: the default server URIs (space-separated), if configured.
     public static var uris: [String] { string(LDAP_OPT_URI)?.split(separator: " ").map(String.init) ?? [] }
 
-    private static func string(_ option: Int32) -> String? {
+    /// A global string option (ldap.conf / environment), or nil.
+    static func string(_ option: Int32) -> String? {
         var value: UnsafeMutablePointer<CChar>? = nil
         guard ldap_get_option(nil, option, &value) == LDAP_OPT_SUCCESS, let value else { return nil }
         defer { ldap_memfree(value) }

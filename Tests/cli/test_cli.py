@@ -1,6 +1,7 @@
 """register / unregister / show / schema, end to end: the built binary, a real 389-ds,
 ldapsearch as the judge."""
 import json
+import uuid
 import os
 import subprocess
 
@@ -362,3 +363,43 @@ def test_settings_from_config_file_and_environment(tool, container, tmp_path):
                            "--base-dn", container], capture_output=True, text=True,
                           env=dict(os.environ, NOVA_DIRSVC_PASSWORD=open(SERVICE_PW_FILE).read()))
     assert proc.returncode == 0, proc.stderr   # the password from the environment
+
+
+def test_ldap_conf_uri_base_and_cacert_are_honoured(tool, container, tmp_path):
+    """With no --uri, --base-dn or --ca-cert, libldap's own ldap.conf (here via LDAPCONF) supplies them."""
+    conf = tmp_path / "ldap.conf"
+    conf.write_text(f"URI {os.environ['NOVA_DIRSVC_TEST_LDAPS_URI']}\nBASE {container}\n"
+                    f"TLS_CACERT {os.environ['NOVA_DIRSVC_TEST_CA_CERT']}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LDAP")}
+    env["LDAPCONF"] = str(conf)
+    argv = [BIN, "register", *RECORD_FLAGS, "--bind-dn", tool.connection_args()[3], "--password-file", SERVICE_PW_FILE,
+            "--log-file", str(tool.log_file), "--spool-dir", str(tool.spool_dir)]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert search(container, "one", f"(cn={RECORD['instance_uuid']})") != {}
+
+
+def test_reconcile_shows_a_progress_bar_on_a_terminal(tool, container):
+    import pty
+    records = [dict(RECORD, instance_uuid=str(uuid.uuid4())) for _ in range(3000)]  # a few seconds of adds
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run([BIN, "reconcile", "--instances", "-", *tool.connection_args()], input=json.dumps(records).encode(),
+                              stdout=subprocess.PIPE, stderr=terminal)
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    assert proc.returncode == 0
+    assert b"\r[" in shown and b"] 3000/3000" in shown, shown[-300:]
+    # not on a pipe
+    proc = tool.run("reconcile", "--check", "--instances", "-", input=json.dumps(records))
+    assert proc.returncode == 0 and "\r[" not in proc.stderr
