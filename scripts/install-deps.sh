@@ -8,8 +8,9 @@
 #   python3-venv              the Nova hook's tests run in a virtualenv (.venv)
 #   slapd                     OpenLDAP's server: the tests load schema/'s cn=config form into it
 #   time                      /usr/bin/time -v: the benchmark's peak memory
+#   openssl                   the throwaway directory's CA and server certificate
 set -euo pipefail
-packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd)
+packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
