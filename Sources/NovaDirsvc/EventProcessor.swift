@@ -103,14 +103,14 @@ public struct EventProcessor {
             }
             let item = try enqueue(event, because: "earlier events are waiting in the spool")
             session.drain(until: deadline)
-            return (event, spool.exists(item) ? .queued(reason: session.stopReason ?? "the time budget ran out") : .appliedFromSpool)
+            return (event, try outcome(of: item, session: session))
         }
         // Someone else is writing (or draining): queue behind them and wait for the lock or
         // for our event to be applied, within the budget.
         let queuedAt = Date()
         let item = try enqueue(event, because: "another nova-dirsvc is writing")
         while ContinuousClock.now < deadline {
-            if !spool.exists(item) { return (event, .appliedFromSpool) }
+            if !spool.exists(item) { return (event, try outcome(of: item, session: session)) }
             if let down = spool.unavailableSince(), down >= queuedAt {
                 return (event, .queued(reason: "the directory is unavailable (found by a concurrent nova-dirsvc)"))
             }
@@ -120,7 +120,16 @@ public struct EventProcessor {
                 break
             }
         }
-        return (event, spool.exists(item) ? .queued(reason: session.stopReason ?? "the time budget ran out") : .appliedFromSpool)
+        return (event, try outcome(of: item, session: session))
+    }
+
+    /// What became of a queued event after a drain (ours or another process's): still queued,
+    /// applied, or set aside for good (then its error is thrown).
+    private func outcome(of item: Spool.Item, session: Session) throws -> Result {
+        if spool.exists(item) { return .queued(reason: session.stopReason ?? "the time budget ran out") }
+        if let error = session.setAside[item.sequence] { throw error }
+        if let reason = spool.setAsideReason(item) { throw SetAsideError(reason: reason) }
+        return .appliedFromSpool
     }
 
     /// Replays the whole spool in order (`nova-dirsvc flush`). Waits up to the time budget for
@@ -190,6 +199,8 @@ public struct EventProcessor {
         var applied = 0
         var quarantined = 0
         var stopReason: String?
+        /// The events this session set aside for good, by sequence number, with the reason.
+        var setAside: [UInt64: any Error] = [:]
 
         init(processor: EventProcessor, deadline: ContinuousClock.Instant?) {
             self.processor = processor
@@ -288,7 +299,10 @@ public struct EventProcessor {
                         return
                     } catch {
                         // refused for good (bad data, not allowed, not ours): set aside, go on
-                        for (item, _) in group { spool.quarantine(item, reason: "\(error)") }
+                        for (item, _) in group {
+                            spool.quarantine(item, reason: "\(error)")
+                            setAside[item.sequence] = error
+                        }
                         quarantined += group.count
                         processor.warn("warning: \(error): the queued events for \(uuid) were moved to \(spool.directory)/failed/")
                         processor.record(event: group.last?.1, action: group.last?.1.action ?? "flush", outcome: "failed", error: error, detail: "from the spool; set aside")
@@ -315,6 +329,13 @@ public struct EventProcessor {
             return result
         }
     }
+}
+
+/// A queued event that the directory refused for good when the spool was drained; it is in
+/// SPOOL/failed/ (exit 1).
+public struct SetAsideError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the event was refused when the spool was drained and set aside: \(reason)" }
 }
 
 /// The directory was unavailable and the spool could not take the event either (exit 69).

@@ -126,6 +126,12 @@ public struct Spool: Sendable {
         }
     }
 
+    /// Why an event was moved to `failed/`, or nil if it was not.
+    public func setAsideReason(_ item: Item) -> String? {
+        let reason = "\(directory)/failed/\(item.path.split(separator: "/").last ?? "").reason"
+        return FileManager.default.contents(atPath: reason).map { String(decoding: $0, as: UTF8.self).trimmed }
+    }
+
     /// Removes temporary files older than an hour (left by a crash mid-write).
     public func removeStaleTemporaries() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }

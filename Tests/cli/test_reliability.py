@@ -222,3 +222,16 @@ def test_least_privilege_account_does_its_job_and_nothing_more(tool, container):
         proc = as_service(tool, change)
         assert proc.returncode == 50, f"{name}: exit {proc.returncode} {proc.stderr}"
     assert dump(suffix) == before
+
+
+def test_a_queued_event_refused_for_good_is_reported_not_called_applied(tool, container):
+    blocked = str(uuidlib.uuid4())
+    ldap("ldapadd", input=f"dn: cn={blocked},{container}\nobjectClass: person\ncn: {blocked}\nsn: x\n")
+    down = f"ldap://127.0.0.1:{free_port()}"
+    assert tool.run("register", "--event", "-", input=json.dumps(record(blocked)), uri=down).returncode == 75
+    # the directory is back: this event drains the spool first, and is itself refused there
+    proc = tool.run("register", "--event", "-", input=json.dumps(record(blocked, user_name="again")))
+    assert proc.returncode == 77, proc.stdout + proc.stderr
+    assert "novaInstance" in proc.stderr
+    assert len(list((tool.spool_dir / "failed").glob("*.event"))) == 2
+    assert list(tool.spool_dir.glob("*.event")) == []
