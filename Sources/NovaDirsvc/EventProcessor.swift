@@ -212,13 +212,13 @@ public struct EventProcessor {
             connection = nil
         }
 
-        /// Connects within the budget: the URIs in order (libldap), then again after a short
-        /// backoff while the budget allows (for failover between replicated suppliers).
+        /// Connects within the budget: the URIs in order (libldap), then once more after a short
+        /// pause if the budget allows (for failover between replicated suppliers).
         mutating func connected() throws -> LDAPConnection {
             if let connection { return connection }
             let configuration = processor.configuration
             let credentials = try configuration.credentials()
-            var backoff = Duration.milliseconds(100)
+            var retried = false
             while true {
                 var connectionConfiguration = configuration.connectionConfiguration
                 if let deadline {
@@ -237,11 +237,11 @@ public struct EventProcessor {
                 } catch let error as LDAPError where error.code.isUnavailable {
                     // one more round after a short pause: enough to ride out a supplier that is
                     // restarting, short enough to leave the budget for queueing
-                    if backoff > .milliseconds(100) { throw error }
-                    if let deadline, ContinuousClock.now + backoff >= deadline { throw error }
-                    try? Task.checkCancellation()
-                    usleep(UInt32(backoff.seconds * 1_000_000))
-                    backoff *= 3
+                    let pause = Duration.milliseconds(100)
+                    if retried { throw error }
+                    if let deadline, ContinuousClock.now + pause >= deadline { throw error }
+                    usleep(UInt32(pause.seconds * 1_000_000))
+                    retried = true
                 }
             }
         }
