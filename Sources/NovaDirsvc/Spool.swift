@@ -120,7 +120,7 @@ public struct Spool: Sendable {
         mkdir(failed, 0o700)
         let target = "\(failed)/\(item.path.split(separator: "/").last ?? "")"
         if rename(item.path, target) == 0 {
-            FileManager.default.createFile(atPath: target + ".reason", contents: Data((reason + "\n").utf8))
+            _ = FileManager.default.createFile(atPath: target + ".reason", contents: Data((reason + "\n").utf8))
         } else {
             unlink(item.path)
         }

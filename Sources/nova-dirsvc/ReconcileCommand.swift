@@ -85,7 +85,7 @@ struct ReconcileCommand: ParsableCommand {
             let bar = ProgressBar()
             var summary = try reconciler.apply(plan, progress: bar.update)
             bar.finish()
-            summary.elapsed = Double((ContinuousClock.now - start).components.seconds) + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+            summary.elapsed = (ContinuousClock.now - start).seconds
             for failure in summary.failures { warn("failed: \(failure.error)") }
             warn("reconcile: \(summary.description)")
             if !summary.failures.isEmpty { throw ExitCode(1) }
