@@ -12,12 +12,22 @@
 #include <sasl/sasl.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/socket.h>
 
 // LDAP_OPT_ON is `((void *) &ber_pvt_opt_on)`: a cast of a global's address.
 static inline void *cldap_opt_on(void) { return LDAP_OPT_ON; }
 
 // LDAP_OPT_OFF is `((void *) 0)`.
 static inline void *cldap_opt_off(void) { return LDAP_OPT_OFF; }
+
+// Message tags and search scopes: macros with casts (`((ber_tag_t) 0x64U)`), so Swift does not
+// import them. The same values, as plain constants.
+static const int cldap_res_search_entry = (int)LDAP_RES_SEARCH_ENTRY;
+static const int cldap_res_search_reference = (int)LDAP_RES_SEARCH_REFERENCE;
+static const int cldap_res_search_result = (int)LDAP_RES_SEARCH_RESULT;
+static const int cldap_scope_base = (int)LDAP_SCOPE_BASE;
+static const int cldap_scope_onelevel = (int)LDAP_SCOPE_ONELEVEL;
+static const int cldap_scope_subtree = (int)LDAP_SCOPE_SUBTREE;
 
 // LDAP_SASL_SIMPLE is `((char *) 0)`: the mechanism "name" that selects a simple bind.
 static inline const char *cldap_sasl_simple(void) { return LDAP_SASL_SIMPLE; }
@@ -38,6 +48,91 @@ static inline int cldap_sasl_interact(LDAP *ld, unsigned flags, void *defaults, 
         p->len = (unsigned)strlen(answer);
     }
     return LDAP_SUCCESS;
+}
+
+// Why a TLS handshake failed. libldap returns only "Can't contact LDAP server" for a refused
+// certificate; the cause ("TLS: peer cert untrusted or revoked (0x42)", "TLS: hostname does
+// not match ...") goes only to its debug log, at the trace level. So while a connection is
+// being opened (and only then: tracing every request would cost time), the debug mask is
+// LDAP_DEBUG_TRACE | LDAP_DEBUG_CONNS (values from the uninstalled ldap_log.h), and this
+// print function keeps the "TLS:" lines of the calling thread (the first ones,
+// "; "-separated) instead of printing anything.
+// (A function-local static: Swift emits the inline functions of a header, not its variables.)
+static inline char *cldap_tls_diagnostic_buffer(void) {
+    static __thread char buffer[256];
+    return buffer;
+}
+
+static inline void cldap_tls_diagnostic_print(const char *text) {
+    if (text == NULL || strncmp(text, "TLS:", 4) != 0) return;
+    char *buffer = cldap_tls_diagnostic_buffer();
+    size_t used = strlen(buffer);
+    if (used > 0 && used < 252) { strcpy(buffer + used, "; "); used += 2; }
+    if (used >= 252) return;  // keep the first lines: they name the cause
+    strncpy(buffer + used, text, 255 - used);
+    buffer[255] = 0;
+    size_t n = strlen(buffer);
+    while (n > 0 && (buffer[n - 1] == '\n' || buffer[n - 1] == '.')) buffer[--n] = 0;
+}
+
+// Installs the print function (process-wide, once); debugging stays off.
+static inline void cldap_tls_diagnostic_install(void) {
+    int level = 0;
+    ldap_set_option(NULL, LDAP_OPT_DEBUG_LEVEL, &level);
+    ber_set_option(NULL, LBER_OPT_LOG_PRINT_FN, (const void *)cldap_tls_diagnostic_print);
+}
+
+// Turns the capture on (around connecting and StartTLS) or off.
+static inline void cldap_tls_diagnostic_capture(int on) {
+    int level = on ? (0x0001 | 0x0008) : 0;  // LDAP_DEBUG_TRACE | LDAP_DEBUG_CONNS
+    ldap_set_option(NULL, LDAP_OPT_DEBUG_LEVEL, &level);
+}
+
+static inline void cldap_tls_diagnostic_clear(void) { cldap_tls_diagnostic_buffer()[0] = 0; }
+
+// The last TLS failure of this thread since the last clear ("" if none).
+static inline const char *cldap_tls_diagnostic_text(void) { return cldap_tls_diagnostic_buffer(); }
+
+// The socket of a handle's connection, for a watchdog on another thread.
+//
+// libldap has no deadline of its own for a TLS handshake (ldaps:// to a server that accepts
+// TCP and then says nothing spins forever), so the LDAP target enforces its time budget from
+// outside: when the budget runs out, a timer shuts the socket down (shutdown(2), never
+// close(2): the descriptor stays libldap's), every blocked or spinning read and write fails,
+// and the call returns an error. libldap reports each socket it connects or closes through
+// the connection callbacks (LDAP_OPT_CONNECT_CB); these keep the current one in `fd`.
+typedef struct {
+    struct ldap_conncb callbacks;
+    int fd;  // -1: no connection; read and written atomically
+} cldap_socket_watch;
+
+static inline int cldap_socket_watch_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
+                                         struct ldap_conncb *ctx) {
+    (void)ld; (void)srv; (void)addr;
+    ber_socket_t fd = -1;
+    ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd);
+    __atomic_store_n(&((cldap_socket_watch *)ctx->lc_arg)->fd, (int)fd, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static inline void cldap_socket_watch_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx) {
+    (void)ld; (void)sb;
+    __atomic_store_n(&((cldap_socket_watch *)ctx->lc_arg)->fd, -1, __ATOMIC_SEQ_CST);
+}
+
+// Registers `watch` with the handle; it must outlive the handle (free it after unbinding).
+static inline int cldap_socket_watch_install(LDAP *ld, cldap_socket_watch *watch) {
+    watch->fd = -1;
+    watch->callbacks.lc_add = cldap_socket_watch_add;
+    watch->callbacks.lc_del = cldap_socket_watch_del;
+    watch->callbacks.lc_arg = watch;
+    return ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &watch->callbacks);
+}
+
+// Shuts the watched socket down (both directions); a no-op without a connection.
+static inline void cldap_socket_watch_trip(cldap_socket_watch *watch) {
+    int fd = __atomic_load_n(&watch->fd, __ATOMIC_SEQ_CST);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
 }
 
 #endif

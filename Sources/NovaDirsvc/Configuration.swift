@@ -3,9 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
 import Glibc
-#endif
 import LDAP
 
 /// Connection and logging settings, resolved from (highest first) command-line flags, the
@@ -31,8 +29,8 @@ public struct Configuration: Sendable {
     public var caCertificateFile: String?
     public var startTLS: Bool
     public var saslMechanism: String?
-    /// The time budget of one command's directory work, in seconds.
-    public var timeout: Double
+    /// The time budget of one command's directory work (all URIs together).
+    public var timeout: Duration
     public var logFile: String?
     public var allowInsecureBind: Bool
     public var verifyTLS: Bool
@@ -42,6 +40,11 @@ public struct Configuration: Sendable {
     public static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
     public static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
     public static let defaultTimeout = 5.0
+    /// A flush's budget, in multiples of `timeout` (so 60 s by default).
+    public static let flushBudgetFactor = 12
+
+    /// The time budget of a `flush`: what it leaves when this runs out stays queued.
+    public var flushBudget: Duration { timeout * Self.flushBudgetFactor }
 
     /// One source's settings; nil means "not set here".
     public struct Settings: Sendable {
@@ -87,8 +90,11 @@ public struct Configuration: Sendable {
         let path = explicitFile ?? defaultConfigFile
         var fileSettings = Settings()
         if FileManager.default.fileExists(atPath: path) || explicitFile != nil {
-            guard let data = FileManager.default.contents(atPath: path), let text = String(validating: data, as: UTF8.self) else {
-                throw ConfigurationError("cannot read the configuration file \(path)")
+                if let problem = POSIX.fileProblem(path) {
+                throw ConfigurationError("cannot read the configuration file \(path): \(problem)")
+            }
+            guard let data = POSIX.read(path: path, limit: 1 << 20), let text = String(validating: data, as: UTF8.self) else {
+                throw ConfigurationError("cannot read the configuration file \(path): not UTF-8 text")
             }
             fileSettings = try settings(fromINI: text, path: path)
         }
@@ -105,11 +111,13 @@ public struct Configuration: Sendable {
         catch { throw ConfigurationError("base DN \"\(base)\" is not a valid distinguished name") }
         guard !baseDN.string.isEmpty else { throw ConfigurationError("the base DN must not be the root DSE") }
         let timeout = merged.timeout ?? defaultTimeout
-        guard timeout > 0, timeout <= 3600 else { throw ConfigurationError("timeout must be between 0 and 3600 seconds") }
+        guard timeout > 0, timeout <= 3600 else {
+            throw ConfigurationError("timeout must be more than 0 and at most 3600 seconds (got \(timeout))")
+        }
         let configuration = Configuration(
             uris: merged.uris ?? [], bindDN: merged.bindDN, passwordFile: merged.passwordFile, baseDN: baseDN,
             caCertificateFile: merged.caCertificateFile, startTLS: merged.startTLS ?? false,
-            saslMechanism: merged.saslMechanism, timeout: timeout, logFile: merged.logFile ?? defaultLogFile,
+            saslMechanism: merged.saslMechanism, timeout: .milliseconds(Int64((timeout * 1000).rounded())), logFile: merged.logFile ?? defaultLogFile,
             allowInsecureBind: merged.allowInsecureBind ?? false, verifyTLS: !(merged.insecureNoTLSVerify ?? false),
             spoolDirectory: merged.spoolDirectory ?? Spool.defaultDirectory)
         for uri in configuration.uris {
@@ -197,8 +205,8 @@ public struct Configuration: Sendable {
 
     // MARK: - Connecting
 
-    public var connectionConfiguration: ConnectionConfiguration {
-        ConnectionConfiguration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
+    public var connectionConfiguration: LDAPConnection.Configuration {
+        LDAPConnection.Configuration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
                                 caCertificateFile: caCertificateFile,
                                 certificateVerification: verifyTLS ? .demand : .never)
     }
@@ -224,30 +232,53 @@ public struct Configuration: Sendable {
     /// anything but loopback or ldapi, unless the operator allowed it.
     func checkBindIsProtected() throws {
         if allowInsecureBind || startTLS { return }
-        for uri in uris where uri.lowercased().hasPrefix("ldap://") {
-            let rest = uri.dropFirst("ldap://".count)
-            var host = String(rest.prefix { $0 != "/" })
-            if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
-            else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
-            let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1" || host.isEmpty
-            if !loopback {
-                throw ConfigurationError("refusing a simple bind with a password over unencrypted \(uri): use ldaps://, --start-tls, or --allow-insecure-bind")
-            }
+        for uri in uris where uri.lowercased().hasPrefix("ldap://") && !Self.isLoopback(uri) {
+            throw ConfigurationError("refusing a simple bind with a password over unencrypted \(uri): use ldaps://, --start-tls, or --allow-insecure-bind")
+        }
+    }
+
+    /// Whether an ldap:// URI names this machine: an address literal in 127.0.0.0/8, ::1,
+    /// `localhost`, or no host (libldap's default, localhost). A name that merely starts with
+    /// "127." (127.evil.example.com) is not loopback.
+    static func isLoopback(_ uri: String) -> Bool {
+        let rest = uri.dropFirst("ldap://".count)
+        var host = String(rest.prefix { $0 != "/" })
+        if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
+        else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host.isEmpty || host.lowercased() == "localhost" { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
+        }
+        return false
+    }
+
+    /// The files a connection needs must be there: a CA certificate that is missing or a
+    /// folder is the operator's mistake (64), not an unavailable directory.
+    func checkFiles() throws {
+        if let caCertificateFile, let problem = POSIX.fileProblem(caCertificateFile) {
+            throw ConfigurationError("cannot use the CA certificate file \(caCertificateFile): \(problem)")
         }
     }
 
     /// Reads a password file: refused when other users can read it; one trailing newline dropped.
     static func readPasswordFile(_ path: String) throws -> String {
         var info = stat()
-        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the password file \(path)") }
+        if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the password file \(path): \(problem)") }
+        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the password file \(path): \(POSIX.errorText)") }
         guard info.st_mode & S_IROTH == 0 && info.st_mode & S_IWOTH == 0 else {
             throw ConfigurationError("the password file \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
         }
-        guard let data = FileManager.default.contents(atPath: path), var text = String(validating: data, as: UTF8.self) else {
-            throw ConfigurationError("cannot read the password file \(path)")
+        guard var bytes = POSIX.read(path: path, limit: 65536).map(Array.init) else {
+            throw ConfigurationError("cannot read the password file \(path): \(POSIX.errorText)")
         }
-        if text.hasSuffix("\n") { text.removeLast() }
-        if text.hasSuffix("\r") { text.removeLast() }
+        // one line ending dropped, "\n" or "\r\n" (bytes: in a Swift String "\r\n" is one Character)
+        if bytes.last == 0x0A { bytes.removeLast() }
+        if bytes.last == 0x0D { bytes.removeLast() }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigurationError("the password file \(path) is not UTF-8 text")
+        }
         guard !text.isEmpty else { throw ConfigurationError("the password file \(path) is empty") }
         return text
     }

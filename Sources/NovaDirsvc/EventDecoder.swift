@@ -35,7 +35,7 @@ public enum EventDecoder {
         }
         let value: JSONValue
         do { value = try JSONValue.parse(data) }
-        catch { throw InputError(field: "event", reason: "not valid JSON") }
+        catch { throw InputError(field: "event", reason: "not valid JSON: \(error)") }
         guard let message = value.object else {
             throw InputError(field: "event", reason: "not a JSON object")
         }
@@ -53,6 +53,25 @@ public enum EventDecoder {
 
     public enum Action: String, Sendable {
         case register, unregister
+    }
+
+    /// Where an event comes from.
+    public enum Input: Sendable {
+        /// JSON bytes in any of the forms this decoder knows.
+        case json(Data)
+        /// A record from command-line flags (validated here).
+        case record(InstanceRecord)
+        /// An instance UUID from a command-line flag (validated here).
+        case instanceUUID(String)
+    }
+
+    /// Decodes and validates an event from any input.
+    public static func decode(_ input: Input, for action: Action) throws -> InstanceEvent {
+        switch input {
+        case .json(let data): return try decode(data, for: action)
+        case .record(let record): return .register(try record.validated())
+        case .instanceUUID(let uuid): return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
+        }
     }
 
     private static func decode(_ message: [String: JSONValue], for action: Action, unwrapped: Bool) throws -> InstanceEvent {
@@ -78,7 +97,7 @@ public enum EventDecoder {
         return try record(fields, for: action)
     }
 
-    /// A record as the spool stores it (`InstanceRecord.dictionary`): every field optional.
+    /// A record as the spool stores it (`InstanceRecord.json`): every field optional.
     static func spooledRecord(_ object: [String: JSONValue]) throws -> InstanceRecord {
         let fields = Fields(object, prefix: "spool.record.")
         guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "spool.record.instance_uuid", reason: "missing") }

@@ -28,7 +28,7 @@ public struct EventLog: Sendable {
         if let error { line["error"] = .string(error) }
         if let detail { line["detail"] = .string(detail) }
         let data = Array((JSONValue.object(line).text + "\n").utf8)
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard fd >= 0 else { return "cannot open the event log \(path): \(POSIX.errorText)" }
         defer { close(fd) }
         let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

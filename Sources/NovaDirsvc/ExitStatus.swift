@@ -1,7 +1,7 @@
 import LDAP
 
 /// The documented exit statuses (BSD sysexits), one per kind of outcome.
-public enum ExitStatus: Int32, Sendable, CaseIterable {
+public enum ExitStatus: Int32, Sendable {
     /// Done (also: unregister of an instance that was not registered).
     case success = 0
     /// Anything else: a server refusal other than the ones below, an unexpected failure.
@@ -23,8 +23,9 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     /// The status for an error thrown by the domain or the LDAP layer.
     public init(for error: any Error) {
         switch error {
+        case let error as EventNotAppliedError: self.init(for: error.error)
         case is InputError: self = .dataError
-        case is ConfigurationError: self = .usage
+        case is ConfigurationError, is BaseDNMissingError: self = .usage
         case is ForeignEntryError: self = .noPermission
         case is UnavailableError, is Spool.Failure: self = .unavailable
         case let error as LDAPError:

@@ -33,7 +33,17 @@ public enum InstanceListDecoder {
         return data
     }
 
+    /// The records of the list; refused when one instance appears twice (which would it be?).
     public static func decode(_ data: Data) throws -> (form: Form, records: [InstanceRecord]) {
+        let (form, records) = try decodeList(data)
+        var seen = Set<String>()
+        for record in records where !seen.insert(record.instanceUUID).inserted {
+            throw InputError(field: "instances", reason: "the instance \(record.instanceUUID) is listed twice")
+        }
+        return (form, records)
+    }
+
+    private static func decodeList(_ data: Data) throws -> (form: Form, records: [InstanceRecord]) {
         guard let first = data.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
             throw InputError(field: "instances", reason: "empty input")
         }

@@ -80,6 +80,17 @@ public struct InstanceRecord: Hashable, Sendable {
     }
 }
 
+extension InstanceRecord {
+    /// This record with every field that `newer` supplies taken from `newer`.
+    func overlaid(with newer: InstanceRecord) -> InstanceRecord {
+        InstanceRecord(instanceUUID: newer.instanceUUID, imageUUID: newer.imageUUID ?? imageUUID,
+                       macAddresses: newer.macAddresses ?? macAddresses, projectName: newer.projectName ?? projectName,
+                       userName: newer.userName ?? userName, userRemoteAddress: newer.userRemoteAddress ?? userRemoteAddress,
+                       hostname: newer.hostname ?? hostname, ipAddresses: newer.ipAddresses ?? ipAddresses,
+                       projectID: newer.projectID ?? projectID, userID: newer.userID ?? userID)
+    }
+}
+
 /// A register or an unregister, from whichever input form.
 public enum InstanceEvent: Hashable, Sendable {
     case register(InstanceRecord)
@@ -114,18 +125,32 @@ public struct InputError: Error, Equatable, CustomStringConvertible {
 enum Validate {
     static let maxLength = 255
 
-    /// Shows a bad value in an error message: quoted, control characters escaped, truncated.
+    /// A value as an error message or a log line may show it: quoted, cut to 64 characters,
+    /// with control, format and separator characters (bidi overrides, zero-width spaces, line
+    /// separators) escaped as \u{...}, so that no input can rearrange or hide the text around it.
     static func quote(_ value: String) -> String {
+        let shown = escaped(String(String.UnicodeScalarView(value.unicodeScalars.prefix(64))))
+        return "\"" + shown + (value.unicodeScalars.count > 64 ? "...\"" : "\"")
+    }
+
+    /// `value` with quotes, backslashes and invisible or reordering characters escaped.
+    static func escaped(_ value: String) -> String {
         var out = ""
-        for scalar in value.unicodeScalars.prefix(64) {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\x" + (hex.count < 2 ? "0" + hex : hex)
-            }
+        for scalar in value.unicodeScalars {
+            if isInvisible(scalar) { out += "\\u{" + String(scalar.value, radix: 16) + "}" }
             else if scalar == "\"" || scalar == "\\" { out += "\\" + String(scalar) }
             else { out.unicodeScalars.append(scalar) }
         }
-        return "\"" + out + (value.unicodeScalars.count > 64 ? "...\"" : "\"")
+        return out
+    }
+
+    /// Control (Cc), format (Cf: bidi controls, zero-width characters), line and paragraph
+    /// separators, private-use, unassigned and surrogate code points, and U+FFFD.
+    static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .unassigned, .surrogate: return true
+        default: return scalar.value == 0xFFFD
+        }
     }
 
     static func uuid(_ value: String, field: String) throws -> String {
@@ -159,12 +184,14 @@ enum Validate {
         throw InputError(field: field, reason: "not an IPv4 or IPv6 address: \(quote(value))")
     }
 
-    /// A display name (project, user): 1 to 255 characters, no control characters.
+    /// A display name (project, user): 1 to 255 Unicode scalars (so at most 1,020 bytes of
+    /// UTF-8; counted in scalars, not characters: "e" + 400,000 combining accents is one
+    /// character), none of them invisible (see `isInvisible`), no leading or trailing space.
     static func name(_ value: String, field: String) throws -> String {
         guard !value.isEmpty else { throw InputError(field: field, reason: "empty") }
-        guard value.count <= maxLength else { throw InputError(field: field, reason: "longer than \(maxLength) characters") }
-        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0.value == 0xFFFD }) else {
-            throw InputError(field: field, reason: "contains control or invalid characters: \(quote(value))")
+        guard value.unicodeScalars.count <= maxLength else { throw InputError(field: field, reason: "longer than \(maxLength) characters") }
+        guard !value.unicodeScalars.contains(where: isInvisible) else {
+            throw InputError(field: field, reason: "contains control, format or invalid characters: \(quote(value))")
         }
         guard value.first != " ", value.last != " " else { throw InputError(field: field, reason: "leading or trailing space: \(quote(value))") }
         return value

@@ -3,11 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Small POSIX helpers (FoundationEssentials has no FileHandle).
 public enum POSIX {
@@ -25,12 +21,26 @@ public enum POSIX {
     }
 
     /// Reads a file, or standard input for "-", up to `limit` bytes.
-    public static func read(path: String, limit: Int = .max) -> Data? {
+    public static func read(path: String, limit: Int = .max, followSymlinks: Bool = true) -> Data? {
         if path == "-" { return readAll(0, limit: limit) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         return readAll(fd, limit: limit)
+    }
+
+    /// The names in a folder (without "." and ".."); none when it cannot be read.
+    static func names(in path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Writes all of `text` to a file descriptor (standard output 1, standard error 2).
@@ -45,4 +55,15 @@ public enum POSIX {
 
     /// The current error as text.
     static var errorText: String { String(cString: strerror(errno)) }
+
+    /// Why a file cannot be used, from stat(2): missing, no permission, not a regular file.
+    static func fileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return errno == ENOENT ? "it does not exist" : errno == EACCES ? "permission denied" : errorText
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { return "it is not a regular file" }
+        guard access(path, R_OK) == 0 else { return "permission denied" }
+        return nil
+    }
 }

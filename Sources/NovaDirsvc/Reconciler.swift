@@ -112,10 +112,10 @@ public struct Reconciler {
     public struct Summary: Sendable {
         public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0
         public var failures: [(dn: String, error: LDAPError)] = []
-        public var elapsed: Double = 0
+        public var elapsed: Duration = .zero
         public var description: String {
             "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
-                + "kept (grace) \(keptByGrace), failed \(failures.count), elapsed \((elapsed * 100).rounded() / 100) s"
+                + "kept (grace) \(keptByGrace), failed \(failures.count), elapsed \(elapsed)"
         }
     }
 

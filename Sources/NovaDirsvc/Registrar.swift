@@ -41,8 +41,11 @@ public struct Registrar {
             return .added
         } catch LDAPResultCode.entryAlreadyExists {
             // fall through: update the existing entry
+        } catch let error as LDAPError where error.code == .noSuchObject {
+            // the parent of the new entry, the base DN, is not there
+            throw BaseDNMissingError(baseDN: mapping.baseDN.string, serverSaid: "\(error.code)")
         }
-        guard let entry = try connection.read(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else {
+        guard let entry = try readOwned(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else {
             // It exists (the add said so) but this identity cannot see it: not ours.
             throw ForeignEntryError(dn: dn.string)
         }
@@ -61,13 +64,23 @@ public struct Registrar {
     /// (objectClass=novaInstance), enforces the same rule on the server side.)
     public func unregister(_ instanceUUID: String) throws -> Outcome {
         let dn = mapping.dn(for: instanceUUID)
-        guard let entry = try connection.read(dn, attributes: ["objectClass"]) else { return .absent }
+        guard let entry = try readOwned(dn, attributes: ["objectClass"]) else { return .absent }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
         do {
             try connection.delete(dn)
             return .deleted
         } catch LDAPResultCode.noSuchObject {
             return .absent  // deleted by someone else in between
+        }
+    }
+
+    /// Reads the entry at an instance's DN; an entry that is a referral (to another server) is
+    /// not ours, whichever way it is approached.
+    private func readOwned(_ dn: DistinguishedName, attributes: [String]) throws -> Entry? {
+        do {
+            return try connection.read(dn, attributes: attributes)
+        } catch LDAPResultCode.referral {
+            throw ForeignEntryError(dn: dn.string)
         }
     }
 

@@ -3,24 +3,35 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The durable queue of events that could not be applied in time: one file per event in the
 /// spool folder, named by arrival order (`00000000000000000042.event`).
 ///
-/// - Writing: the event goes to a temporary file (`.tmp-*`), is fsync'd, renamed into place
+/// - Writing: the event goes to a temporary file (`.tmp-*`), is fsync'd, linked into place
 ///   under its sequence number, and the folder is fsync'd; a crash at any point leaves either
 ///   no event or a whole one (a stray `.tmp-*` is never read, and is removed after an hour).
-/// - Order: sequence numbers are allocated under `.seq.lock`; replay is by sequence number.
+/// - Names are never reused while a file of that name exists anywhere in the spool, and
+///   nothing is ever overwritten: numbers come from a counter (`.sequence`) that never goes
+///   below the highest name in the spool or in `failed/`, allocated under `.seq.lock`; files
+///   are put in place with link(2), which fails rather than replace.
+/// - Order: replay is by sequence number.
 /// - Exclusion: whoever applies events to the directory, from the spool or directly, holds
 ///   `.lock` (flock), so no event for an instance can overtake an earlier one.
-/// - A file that does not decode (cut short, damaged) is moved to `failed/` and reported,
-///   never replayed; so is an event the directory refuses for good (bad input, not allowed).
+/// - Trust: the folder (and `failed/`) must be a real folder, not a symbolic link, owned by
+///   the user running nova-dirsvc and not writable by group or others; an event file is read
+///   only if it is a regular file owned by that user and no larger than an event may be
+///   (opened with O_NOFOLLOW, checked on the open descriptor). Anything else is set aside.
+/// - A file that does not decode (cut short, damaged, foreign) is moved to `failed/` with a
+///   `.reason` file beside it and reported, never replayed; so is an event the directory
+///   refuses for good (not ours, bad data).
 public struct Spool: Sendable {
     public let directory: String
     public static let defaultDirectory = "/var/spool/nova-dirsvc"
+    /// The highest sequence number; a name above it is not one nova-dirsvc wrote.
+    static let maxSequence: UInt64 = 999_999_999_999_999_999
+    /// The largest event file read (an event is at most `EventDecoder.maxInputSize` bytes).
+    static let maxFileSize = EventDecoder.maxInputSize + 4096
 
     public init(directory: String) { self.directory = directory }
 
@@ -28,10 +39,11 @@ public struct Spool: Sendable {
     public struct Item: Hashable, Sendable, Comparable {
         public let sequence: UInt64
         public let path: String
+        public var name: String { Spool.name(sequence) }
         public static func < (a: Item, b: Item) -> Bool { a.sequence < b.sequence }
     }
 
-    /// Why a spool operation failed (the caller exits 69: the event could not be kept).
+    /// Why a spool operation failed (the caller exits 69 when the event could not be kept).
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
@@ -40,20 +52,66 @@ public struct Spool: Sendable {
         Failure(description: "spool \(directory): \(what): \(POSIX.errorText)")
     }
 
-    func ensureDirectory() throws {
+    var failedDirectory: String { "\(directory)/failed" }
+
+    /// Creates the folder if missing, and refuses one that others could tamper with.
+    func checkedDirectory(_ path: String) throws {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST { throw failure("cannot create the folder \(path)") }
         var info = stat()
-        if stat(directory, &info) == 0 { return }
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else { throw failure("cannot create the folder") }
+        guard lstat(path, &info) == 0 else { throw failure("cannot examine \(path)") }
+        let kind = info.st_mode & S_IFMT
+        guard kind == S_IFDIR else {
+            throw Failure(description: "spool \(directory): \(path) is \(kind == S_IFLNK ? "a symbolic link" : "not a folder"): refusing to use it")
+        }
+        guard info.st_uid == geteuid() else {
+            throw Failure(description: "spool \(directory): \(path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc (uid \(geteuid())): refusing to use it")
+        }
+        guard info.st_mode & 0o022 == 0 else {
+            throw Failure(description: "spool \(directory): \(path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod go-w it")
+        }
     }
 
     // MARK: writing
 
-    /// Writes an event durably and returns its item.
+    /// Writes an event durably into the queue and returns its item.
     public func enqueue(_ event: InstanceEvent) throws -> Item {
-        try ensureDirectory()
-        let body = Array((Self.encode(event).text + "\n").utf8)
+        try checkedDirectory(directory)
+        let temporary = try writeTemporary(Self.encode(event).text + "\n")
+        let item: Item
+        do {
+            let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
+            defer { lock.release() }
+            let sequence = try nextSequence()
+            item = Item(sequence: sequence, path: "\(directory)/\(Self.name(sequence))")
+            // link(2) rather than rename(2): it fails instead of replacing an existing event.
+            guard link(temporary, item.path) == 0 else { unlink(temporary); throw failure("cannot queue an event") }
+            unlink(temporary)
+        }
+        try syncDirectory(directory)
+        return item
+    }
+
+    /// Keeps an event the directory refused for good in `failed/`, with the reason beside
+    /// it, without ever queueing it; returns its path.
+    @discardableResult
+    public func setAside(_ event: InstanceEvent, reason: String) throws -> String {
+        try checkedDirectory(directory)
+        try checkedDirectory(failedDirectory)
+        let temporary = try writeTemporary(Self.encode(event).text + "\n")
+        let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
+        defer { lock.release() }
+        let path = "\(failedDirectory)/\(Self.name(try nextSequence()))"
+        guard link(temporary, path) == 0 else { unlink(temporary); throw failure("cannot keep a refused event") }
+        unlink(temporary)
+        writeReason(for: path, reason)
+        try syncDirectory(failedDirectory)
+        return path
+    }
+
+    private func writeTemporary(_ text: String) throws -> String {
+        let body = Array(text.utf8)
         let temporary = "\(directory)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("cannot create a file") }
         let written = body.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == body.count, fsync(fd) == 0 else {
@@ -61,23 +119,38 @@ public struct Spool: Sendable {
             throw failure("cannot write an event")
         }
         close(fd)
-        // Allocate the next sequence number and move the file into place under it.
-        let item: Item
-        do {
-            let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
-            defer { lock.release() }
-            let next = (try pending().last?.sequence ?? 0) + 1
-            item = Item(sequence: next, path: "\(directory)/\(Self.name(next))")
-            // link(2) rather than rename(2): it fails instead of replacing an existing event.
-            guard link(temporary, item.path) == 0 else { unlink(temporary); throw failure("cannot queue an event") }
-            unlink(temporary)
-        }
-        try syncDirectory()
-        return item
+        return temporary
     }
 
-    private func syncDirectory() throws {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    /// The next sequence number (call with `.seq.lock` held): above the counter and above
+    /// every name in the spool and in failed/.
+    private func nextSequence() throws -> UInt64 {
+        let counterPath = "\(directory)/.sequence"
+        var highest: UInt64 = 0
+        if let data = POSIX.read(path: counterPath, limit: 64, followSymlinks: false),
+           let stored = UInt64(String(decoding: data, as: UTF8.self).trimmed), stored <= Self.maxSequence {
+            highest = stored
+        }
+        for folder in [directory, failedDirectory] {
+            for name in POSIX.names(in: folder) {
+                if let sequence = Self.sequence(ofName: name) { highest = max(highest, sequence) }
+            }
+        }
+        guard highest < Self.maxSequence else {
+            throw Failure(description: "spool \(directory): the sequence numbers are used up (\(Self.maxSequence))")
+        }
+        let next = highest + 1
+        let fd = open(counterPath, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            let text = Array("\(next)\n".utf8)
+            _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        return next
+    }
+
+    private func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw failure("cannot open the folder") }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw failure("cannot sync the folder") }
@@ -88,23 +161,55 @@ public struct Spool: Sendable {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".event"
     }
 
+    /// The sequence number of a name nova-dirsvc writes (`failed/` names may carry a `.N`
+    /// suffix after `.event`), or nil for any other name.
+    static func sequence(ofName name: String) -> UInt64? {
+        let bytes = Array(name.utf8)
+        guard bytes.count >= 26, bytes[0..<20].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              String(decoding: bytes[20..<26], as: UTF8.self) == ".event",
+              let sequence = UInt64(String(decoding: bytes[0..<20], as: UTF8.self)), sequence <= maxSequence,
+              bytes.count == 26 || bytes[26] == UInt8(ascii: ".") else { return nil }
+        return sequence
+    }
+
     // MARK: reading
 
     /// The queued events, oldest first. Missing folder: none.
     public func pending() throws -> [Item] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.compactMap { name -> Item? in
-            guard name.hasSuffix(".event"), name.count == 26, let sequence = UInt64(name.prefix(20)) else { return nil }
+        POSIX.names(in: directory).compactMap { name -> Item? in
+            guard name.utf8.count == 26, let sequence = Self.sequence(ofName: name) else { return nil }
             return Item(sequence: sequence, path: "\(directory)/\(name)")
         }.sorted()
     }
 
-    public func exists(_ item: Item) -> Bool { access(item.path, F_OK) == 0 }
+    /// Files named like events that nova-dirsvc did not name (e.g. a number out of range).
+    func strays() -> [String] {
+        POSIX.names(in: directory).filter { $0.hasSuffix(".event") && !($0.utf8.count == 26 && Self.sequence(ofName: $0) != nil) }
+    }
 
-    /// Reads a queued event; throws `InputError` for a file that does not decode.
+    public func exists(_ item: Item) -> Bool {
+        var info = stat()
+        return lstat(item.path, &info) == 0
+    }
+
+    /// Reads a queued event; throws `InputError` for a file that must not be replayed (see
+    /// the type's documentation on trust) or does not decode.
     public func read(_ item: Item) throws -> InstanceEvent {
-        guard let data = FileManager.default.contents(atPath: item.path) else {
-            throw InputError(field: "spool", reason: "cannot read \(item.path)")
+        let fd = open(item.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw InputError(field: "spool", reason: "cannot open \(item.path) (\(errno == ELOOP ? "a symbolic link" : POSIX.errorText))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw InputError(field: "spool", reason: "\(item.path) is not a regular file")
+        }
+        guard info.st_uid == geteuid() else {
+            throw InputError(field: "spool", reason: "\(item.path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc")
+        }
+        guard info.st_size <= Self.maxFileSize, let data = POSIX.readAll(fd, limit: Self.maxFileSize + 1),
+              data.count <= Self.maxFileSize else {
+            throw InputError(field: "spool", reason: "\(item.path) is larger than an event can be")
         }
         guard data.last == 0x0A, let object = (try? JSONValue.parse(data))?.object else {
             throw InputError(field: "spool", reason: "\(item.path) is cut short or damaged")
@@ -114,39 +219,52 @@ public struct Spool: Sendable {
 
     public func remove(_ item: Item) { unlink(item.path) }
 
-    /// Moves a file that must not be replayed to `failed/`, with the reason beside it.
-    public func quarantine(_ item: Item, reason: String) {
-        let failed = "\(directory)/failed"
-        mkdir(failed, 0o700)
-        let target = "\(failed)/\(item.path.split(separator: "/").last ?? "")"
-        if rename(item.path, target) == 0 {
-            _ = FileManager.default.createFile(atPath: target + ".reason", contents: Data((reason + "\n").utf8))
-        } else {
-            unlink(item.path)
+    /// Moves a file that must not be replayed to `failed/` (never replacing a file there),
+    /// with the reason beside it.
+    public func quarantine(_ item: Item, reason: String) { quarantine(name: item.name, reason: reason) }
+
+    func quarantine(name: String, reason: String) {
+        let source = "\(directory)/\(name)"
+        guard (try? checkedDirectory(failedDirectory)) != nil else { return }  // leave it queued
+        var target = "\(failedDirectory)/\(name)"
+        var attempt = 1
+        while link(source, target) != 0 {
+            guard errno == EEXIST, attempt < 1000 else { return }
+            target = "\(failedDirectory)/\(name).\(attempt)"
+            attempt += 1
         }
+        unlink(source)
+        writeReason(for: target, reason)
+    }
+
+    private func writeReason(for path: String, _ reason: String) {
+        let fd = open(path + ".reason", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let text = Array((reason + "\n").utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
     }
 
     /// Why an event was moved to `failed/`, or nil if it was not.
     public func setAsideReason(_ item: Item) -> String? {
-        let reason = "\(directory)/failed/\(item.path.split(separator: "/").last ?? "").reason"
-        return FileManager.default.contents(atPath: reason).map { String(decoding: $0, as: UTF8.self).trimmed }
+        POSIX.read(path: "\(failedDirectory)/\(item.name).reason", limit: 65536, followSymlinks: false)
+            .map { String(decoding: $0, as: UTF8.self).trimmed }
     }
 
     /// Removes temporary files older than an hour (left by a crash mid-write).
     public func removeStaleTemporaries() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        let cutoff = Date().addingTimeInterval(-3600)
-        for name in names where name.hasPrefix(".tmp-") {
+        let cutoff = time(nil) - 3600
+        for name in POSIX.names(in: directory) where name.hasPrefix(".tmp-") {
+            var info = stat()
             let path = "\(directory)/\(name)"
-            if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-               modified < cutoff { unlink(path) }
+            if lstat(path, &info) == 0, info.st_mtim.tv_sec < cutoff { unlink(path) }
         }
     }
 
     /// Notes that the directory was just found unavailable, so that processes waiting for the
     /// spool to drain give up at once instead of waiting out their budget.
     public func markUnavailable() {
-        let fd = open("\(directory)/.unavailable", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let fd = open("\(directory)/.unavailable", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd >= 0 { close(fd) }
     }
 
@@ -155,17 +273,18 @@ public struct Spool: Sendable {
     /// When the directory was last found unavailable (nil: not since it last worked).
     public func unavailableSince() -> Date? {
         var info = stat()
-        guard stat("\(directory)/.unavailable", &info) == 0 else { return nil }
+        guard lstat("\(directory)/.unavailable", &info) == 0 else { return nil }
         return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
     }
 
-    /// The exclusive right to apply events (see the type's documentation).
+    /// The exclusive right to apply events (see the type's documentation); nil when another
+    /// process keeps it for longer than `wait`.
     public func lock(wait: Duration) throws -> FileLock? {
-        try ensureDirectory()
+        try checkedDirectory(directory)
         do { return try FileLock(path: "\(directory)/.lock", wait: wait) } catch is FileLock.Busy { return nil }
     }
 
-    // MARK: the file format: {"action": "register", "record": {...}} | {"action": "unregister", "instance_uuid": "..."}
+    // MARK: the file format: {"version": 1, "action": "register", "record": {...}} | {"version": 1, "action": "unregister", "instance_uuid": "..."}
 
     static func encode(_ event: InstanceEvent) -> JSONValue {
         switch event {
@@ -196,7 +315,7 @@ public final class FileLock {
 
     /// Takes the lock, waiting up to `wait` (polling); throws `Busy` if it stays taken.
     init(path: String, wait: Duration) throws {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Spool.Failure(description: "cannot open the lock \(path): \(POSIX.errorText)") }
         let deadline = ContinuousClock.now + wait
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {

@@ -11,25 +11,24 @@ struct FlushCommand: ParsableCommand {
             confirmed it. A damaged spool file, or an event the directory refuses for good, is moved
             to SPOOL/failed/ and reported. Run it from a timer (examples/systemd/) or cron.
             Exit status: 0 the spool is empty; 75 events remain (the directory is unavailable);
-            1 something was set aside in SPOOL/failed/; 64, 77 as for register.
+            1 something was set aside in SPOOL/failed/; 64, 77 as for register (a problem with the
+            configuration or the credentials leaves every event queued). Its time budget is
+            \(Configuration.flushBudgetFactor) times --timeout; what is left then stays queued (75).
             """)
 
     @OptionGroup var connection: ConnectionOptions
 
     func run() throws {
-        do {
-            let processor = EventProcessor(configuration: try connection.resolve(), warn: warn)
-            let result = try processor.flush()
-            print("flush: applied \(result.applied), remaining \(result.remaining), set aside \(result.quarantined)")
-            if result.remaining > 0 {
-                warn("flush stopped: \(result.stopReason ?? "unknown")")
-                throw ExitCode(ExitStatus.tempFail.rawValue)
-            }
-            if result.quarantined > 0 { throw ExitCode(1) }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            throw fail(error)
+        let configuration = try connection.resolve()
+        let session = DirectorySession(configuration: configuration)
+        defer { session.close() }
+        let summary = try EventPath(configuration: configuration, warn: warn)
+            .flush(through: session, deadline: .now + configuration.flushBudget)
+        print("flush: applied \(summary.applied), remaining \(summary.remaining), set aside \(summary.setAside)")
+        if summary.remaining > 0 {
+            warn("flush stopped: \(summary.stopReason ?? "unknown")")
+            throw ExitCode(ExitStatus.tempFail.rawValue)
         }
+        if summary.setAside > 0 { throw ExitCode(1) }
     }
 }

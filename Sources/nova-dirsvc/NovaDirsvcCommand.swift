@@ -32,33 +32,32 @@ struct NovaDirsvcCommand: ParsableCommand {
         subcommands: [RegisterCommand.self, UnregisterCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
     )
 
+    /// The one exit path: every subcommand throws what went wrong, and this maps it to the
+    /// documented status (as swift-argument-parser's own `main()` does with `exit(withError:)`).
     static func main() {
         // libldap writes to its socket with write(2): if the server dies mid-request, the
         // default SIGPIPE would kill the process before it could queue the event. Ignored,
         // the write fails with EPIPE and the error path (spool, exit 75) runs.
         signal(SIGPIPE, SIG_IGN)
-        main(nil)
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)  // ArgumentParser's own: usage errors (64), --help, --version
+        }
+        do {
+            try command.run()
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch {
+            POSIX.write(2, "nova-dirsvc: error: \(error)\n")
+            Glibc.exit(ExitStatus(for: error).rawValue)
+        }
     }
-}
-
-/// Prints an error and exits with the documented status for it.
-func fail(_ error: any Error) -> ExitCode {
-    POSIX.write(2, "nova-dirsvc: error: \(error)\n")
-    return ExitCode(ExitStatus(for: error).rawValue)
 }
 
 func warn(_ message: String) {
     POSIX.write(2, "nova-dirsvc: \(message)\n")
-}
-
-/// Prints what became of an event; exits 75 when it was queued.
-func report(_ result: EventProcessor.Result, _ verb: String, _ event: InstanceEvent) throws {
-    switch result {
-    case .applied(.absent): print("\(verb) \(event.instanceUUID): absent (it was not registered)")
-    case .applied(let outcome): print("\(verb) \(event.instanceUUID): \(outcome.rawValue)")
-    case .appliedFromSpool: print("\(verb) \(event.instanceUUID): applied from the spool")
-    case .queued(let reason):
-        warn("\(event.action) \(event.instanceUUID) queued: \(reason); `nova-dirsvc flush` (or the next event) will apply it")
-        throw ExitCode(ExitStatus.tempFail.rawValue)
-    }
 }

@@ -4,7 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import LDAP
 import NovaDirsvc
 
 struct ReconcileCommand: ParsableCommand {
@@ -47,52 +46,47 @@ struct ReconcileCommand: ParsableCommand {
 
     func validate() throws {
         if dryRun && check { throw ValidationError("--dry-run and --check exclude each other") }
-        if !(0...1).contains(maxDeleteRatio) { throw ValidationError("--max-delete-ratio must be between 0 and 1") }
-        if grace < 0 { throw ValidationError("--grace must not be negative") }
+        if !maxDeleteRatio.isFinite || !(0...1).contains(maxDeleteRatio) { throw ValidationError("--max-delete-ratio must be between 0 and 1") }
+        if !grace.isFinite || grace < 0 { throw ValidationError("--grace must be a number of seconds, not negative") }
     }
 
     func run() throws {
-        do {
-            let configuration = try connection.resolve()
-            let input = try InstanceListDecoder.readInput(path: instances)
-            let (_, records) = try InstanceListDecoder.decode(input)
-            let ldap = try LDAPConnection.connect(configuration.connectionConfiguration, credentials: configuration.credentials())
-            defer { ldap.close() }
-            let start = ContinuousClock.now
-            let mapping = EntryMapping(baseDN: configuration.baseDN)
-            let reconciler = Reconciler(connection: ldap, mapping: mapping)
-            var limits = Reconciler.Limits()
-            limits.maxDeleteRatio = maxDeleteRatio
-            limits.allowMassDelete = allowMassDelete
-            limits.grace = grace
-            let plan = try reconciler.plan(live: records, limits: limits)
-            for dn in plan.skipped { warn("skipped \(dn): its novaInstanceUUID does not match its DN") }
+        let configuration = try connection.resolve()
+        let input = try InstanceListDecoder.readInput(path: instances)
+        let (_, records) = try InstanceListDecoder.decode(input)
+        // connecting gets the usual budget; the reconcile itself as long as it takes
+        let ldap = try Directory.connect(configuration, deadline: .now + configuration.timeout)
+        defer { ldap.close() }
+        let start = ContinuousClock.now
+        let mapping = EntryMapping(baseDN: configuration.baseDN)
+        let reconciler = Reconciler(connection: ldap, mapping: mapping)
+        var limits = Reconciler.Limits()
+        limits.maxDeleteRatio = maxDeleteRatio
+        limits.allowMassDelete = allowMassDelete
+        limits.grace = grace
+        let plan = try reconciler.plan(live: records, limits: limits)
+        for dn in plan.skipped { warn("skipped \(dn): its novaInstanceUUID does not match its DN") }
 
-            if check {
-                warn("reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
-                     + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace)")
-                if plan.hasDrift { throw ExitCode(1) }
-                return
-            }
-            if dryRun {
-                let printer = PlanPrinter(mapping: mapping) { POSIX.write(1, $0) }
-                switch format {
-                case .ldif: printer.ldif(plan)
-                case .json: printer.json(plan)
-                }
-                return
-            }
-            let bar = ProgressBar()
-            var summary = try reconciler.apply(plan, progress: bar.update)
-            bar.finish()
-            summary.elapsed = (ContinuousClock.now - start).seconds
-            for failure in summary.failures { warn("failed: \(failure.error)") }
-            warn("reconcile: \(summary.description)")
-            if !summary.failures.isEmpty { throw ExitCode(1) }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            throw fail(error)
+        if check {
+            warn("reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
+                 + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace)")
+            if plan.hasDrift { throw ExitCode(1) }
+            return
         }
+        if dryRun {
+            let printer = PlanPrinter(mapping: mapping) { POSIX.write(1, $0) }
+            switch format {
+            case .ldif: printer.ldif(plan)
+            case .json: printer.json(plan)
+            }
+            return
+        }
+        let bar = ProgressBar()
+        var summary = try reconciler.apply(plan, progress: bar.update)
+        bar.finish()
+        summary.elapsed = ContinuousClock.now - start
+        for failure in summary.failures { warn("failed: \(failure.error)") }
+        warn("reconcile: \(summary.description)")
+        if !summary.failures.isEmpty { throw ExitCode(1) }
     }
 }

@@ -46,23 +46,15 @@ struct RegisterCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let input: EventProcessor.Input
-            if let event {
-                input = .json(try EventDecoder.read(path: event))
-            } else {
-                input = .record(InstanceRecord(
-                    instanceUUID: instanceUUID!, imageUUID: imageUUID, macAddresses: macAddress, projectName: projectName,
-                    userName: userName, userRemoteAddress: userRemoteAddress, hostname: hostname,
-                    ipAddresses: ipAddress.isEmpty ? nil : ipAddress))
-            }
-            let processor = EventProcessor(configuration: try connection.resolve(), warn: warn)
-            let (event, result) = try processor.process(input, as: .register)
-            try report(result, "registered", event)
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            throw fail(error)
+        let input: EventDecoder.Input
+        if let event {
+            input = .json(try EventDecoder.read(path: event))
+        } else {
+            input = .record(InstanceRecord(
+                instanceUUID: instanceUUID!, imageUUID: imageUUID, macAddresses: macAddress, projectName: projectName,
+                userName: userName, userRemoteAddress: userRemoteAddress, hostname: hostname,
+                ipAddresses: ipAddress.isEmpty ? nil : ipAddress))
         }
+        try submit(input, as: .register, with: connection)
     }
 }

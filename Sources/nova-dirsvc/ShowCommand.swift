@@ -4,7 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import LDAP
 import NovaDirsvc
 
 struct ShowCommand: ParsableCommand {
@@ -23,24 +22,21 @@ struct ShowCommand: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() throws {
-        do {
-            let configuration = try connection.resolve()
-            let uuid = try InstanceRecord(instanceUUID: instanceUUID).validated().instanceUUID
-            let ldap = try LDAPConnection.connect(configuration.connectionConfiguration, credentials: configuration.credentials())
-            defer { ldap.close() }
-            guard let entry = try Registrar(connection: ldap, mapping: EntryMapping(baseDN: configuration.baseDN)).show(uuid) else {
-                warn("\(uuid) is not registered")
-                throw ExitCode(1)
-            }
-            switch format {
-            case .ldif: print(LDIF.entry(entry))
-            case .json:
-                print(LDIF.json(entry).prettyText)
-            }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            throw fail(error)
+        let configuration = try connection.resolve()
+        let uuid = try InstanceRecord(instanceUUID: instanceUUID).validated().instanceUUID
+        let session = DirectorySession(configuration: configuration)
+        defer { session.close() }
+        let found = try session.run(before: .now + configuration.timeout) { ldap in
+            try Registrar(connection: ldap, mapping: EntryMapping(baseDN: configuration.baseDN)).show(uuid)
+        }
+        guard let entry = found else {
+            warn("\(uuid) is not registered")
+            throw ExitCode(1)
+        }
+        switch format {
+        case .ldif: print(LDIF.entry(entry))
+        case .json:
+            print(LDIF.json(entry).prettyText)
         }
     }
 }

@@ -32,16 +32,8 @@ struct UnregisterCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let input: EventProcessor.Input = if let event { .json(try EventDecoder.read(path: event)) }
-                                              else { .instanceUUID(instanceUUID!) }
-            let processor = EventProcessor(configuration: try connection.resolve(), warn: warn)
-            let (event, result) = try processor.process(input, as: .unregister)
-            try report(result, "unregistered", event)
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            throw fail(error)
-        }
+        let input: EventDecoder.Input = if let event { .json(try EventDecoder.read(path: event)) }
+                                          else { .instanceUUID(instanceUUID!) }
+        try submit(input, as: .unregister, with: connection)
     }
 }

@@ -84,7 +84,7 @@ struct DirectoryIntegrationTests {
     @Test("5,000 entries page through a 2,000 size limit as the service account")
     func pagedSearchBeyondSizeLimit() throws {
         let container = try TestDirectory.makeContainer("paged")
-        let connection = try TestDirectory.serviceConnection(timeout: 60)
+        let connection = try TestDirectory.serviceConnection(timeout: .seconds(60))
         let uuids = (0..<5000).map { _ in UUID().uuidString.lowercased() }
         var failures = 0
         try connection.perform(uuids.lazy.map { .add(container.child("cn", $0), Self.instanceAttributes($0)) }) { _, error in
@@ -106,7 +106,7 @@ struct DirectoryIntegrationTests {
     @Test("1,000 asynchronous adds on one connection")
     func pipelinedAdds() throws {
         let container = try TestDirectory.makeContainer("async")
-        let connection = try TestDirectory.serviceConnection(timeout: 60)
+        let connection = try TestDirectory.serviceConnection(timeout: .seconds(60))
         let uuids = (0..<1000).map { _ in UUID().uuidString.lowercased() }
         var completed = Set<Int>()
         try connection.perform(uuids.map { .add(container.child("cn", $0), Self.instanceAttributes($0)) }, window: 64) { index, error in
@@ -156,7 +156,7 @@ struct DirectoryIntegrationTests {
 
     @Test func badCredentials() throws {
         #expect {
-            _ = try LDAPConnection.connect(ConnectionConfiguration(uris: [TestDirectory.uri]),
+            _ = try LDAPConnection.connect(LDAPConnection.Configuration(uris: [TestDirectory.uri]),
                                            credentials: .simple(dn: TestDirectory.serviceDN, password: Password("wrong-password")))
         } throws: { error in
             let error = error as! LDAPError
@@ -212,7 +212,7 @@ struct DirectoryIntegrationTests {
         let port = try FreePort.closed()
         let start = ContinuousClock.now
         #expect {
-            _ = try LDAPConnection.connect(ConnectionConfiguration(uris: ["ldap://127.0.0.1:\(port)"], networkTimeout: 2, operationTimeout: 2),
+            _ = try LDAPConnection.connect(LDAPConnection.Configuration(uris: ["ldap://127.0.0.1:\(port)"], networkTimeout: .seconds(2), operationTimeout: .seconds(2)),
                                            credentials: .simple(dn: "cn=x", password: Password("p")))
         } throws: { ($0 as? LDAPError)?.code == .serverDown }
         #expect(ContinuousClock.now - start < .seconds(2))
@@ -224,8 +224,8 @@ struct DirectoryIntegrationTests {
         defer { listener.close() }
         let start = ContinuousClock.now
         #expect {
-            _ = try LDAPConnection.connect(ConnectionConfiguration(uris: ["ldap://127.0.0.1:\(listener.port)"],
-                                                                   networkTimeout: 1, operationTimeout: 1),
+            _ = try LDAPConnection.connect(LDAPConnection.Configuration(uris: ["ldap://127.0.0.1:\(listener.port)"],
+                                                                   networkTimeout: .seconds(1), operationTimeout: .seconds(1)),
                                            credentials: .simple(dn: "cn=x", password: Password("p")))
         } throws: { error in
             let code = (error as? LDAPError)?.code

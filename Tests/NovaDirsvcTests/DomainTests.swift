@@ -92,7 +92,7 @@ struct ConfigurationTests {
                                                       environment: ["NOVA_DIRSVC_BIND_DN": "cn=env", "NOVA_DIRSVC_TIMEOUT": "3"])
         #expect(configuration.baseDN.string == "ou=Flags,dc=example,dc=com")
         #expect(configuration.bindDN == "cn=env")
-        #expect(configuration.timeout == 3)
+        #expect(configuration.timeout == .seconds(3))
         #expect(configuration.uris == ["ldap://file.example.com", "ldap://file2.example.com"])
         #expect(configuration.logFile == "/tmp/from-file.log")
         #expect(configuration.startTLS)

@@ -130,7 +130,7 @@ struct SpoolTests {
         #expect(try spool.pending() == [first])
         #expect(FileManager.default.fileExists(atPath: spool.directory + "/failed/" + (second.path as NSString).lastPathComponent))
         // stray temporary files are never events
-        FileManager.default.createFile(atPath: spool.directory + "/.tmp-1-2", contents: data)
+        _ = FileManager.default.createFile(atPath: spool.directory + "/.tmp-1-2", contents: data)
         #expect(try spool.pending() == [first])
     }
 
@@ -138,7 +138,7 @@ struct SpoolTests {
         let a = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", projectName: "one", userName: "u")
         let b = InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", hostname: "h")
         let gone = InstanceEvent.unregister(instanceUUID: a.instanceUUID)
-        typealias Session = EventProcessor.Session
+        typealias Session = EventPath
         #expect(Session.collapse([.register(a), gone]) == [gone])
         #expect(Session.collapse([.register(a), .register(b)])
                 == [.register(InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", userName: "u", hostname: "h"))])

@@ -29,14 +29,14 @@ public enum TestDirectory {
     }
 
     /// A connection bound as the least-privilege service account over ldap://127.0.0.1.
-    public static func serviceConnection(timeout: Double = 10) throws -> LDAPConnection {
-        try LDAPConnection.connect(ConnectionConfiguration(uris: [uri], operationTimeout: timeout),
+    public static func serviceConnection(timeout: Duration = .seconds(10)) throws -> LDAPConnection {
+        try LDAPConnection.connect(LDAPConnection.Configuration(uris: [uri], operationTimeout: timeout),
                                    credentials: .simple(dn: serviceDN, password: password(servicePasswordFile)))
     }
 
     /// A connection bound as cn=Directory Manager through SASL EXTERNAL over ldapi.
     public static func adminConnection() throws -> LDAPConnection {
-        try LDAPConnection.connect(ConnectionConfiguration(uris: [ldapiURI]),
+        try LDAPConnection.connect(LDAPConnection.Configuration(uris: [ldapiURI]),
                                    credentials: .sasl(mechanism: "EXTERNAL"))
     }
 

@@ -4,6 +4,7 @@ import json
 import uuid
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -202,13 +203,32 @@ def test_world_readable_password_file_is_refused(tool, tmp_path):
     assert proc.returncode == 64 and "readable or writable by other users" in proc.stderr
 
 
-def test_exit_1_other_refusal(tool, container):
-    # A base DN that does not exist: the server refuses the add (not bad input, not access).
+def test_missing_base_dn_is_a_configuration_error_that_keeps_the_event(tool, container):
+    # A base DN that does not exist: the server says noSuchObject for the new entry's parent.
+    # That is the operator's configuration (64), named as such, and the event is kept queued.
     proc = subprocess.run([BIN, "register", *RECORD_FLAGS, "--uri", LDAPI, "--sasl-mech", "EXTERNAL",
-                           "--base-dn", f"ou=nowhere,{container}", "--log-file", str(tool.log_file)],
-                          capture_output=True, text=True)
+                           "--base-dn", f"ou=nowhere,{container}", "--log-file", str(tool.log_file),
+                           "--spool-dir", str(tool.spool_dir)], capture_output=True, text=True)
+    assert proc.returncode == 64, proc.stderr
+    assert f'the base DN "ou=nowhere,{container}" does not exist' in proc.stderr
+    assert "queued" in proc.stderr
+    assert len(list(tool.spool_dir.glob("*.event"))) == 1
+
+
+def test_exit_1_other_refusal_keeps_the_event_with_its_reason(tool, container):
+    # An entry with a child cannot be deleted (notAllowedOnNonLeaf): a refusal about this one
+    # event, which is kept in failed/ with the reason, and the command exits 1.
+    uuid = RECORD["instance_uuid"]
+    assert tool.run("register", *RECORD_FLAGS).returncode == 0
+    ldap("ldapadd", input=f"dn: cn=child,cn={uuid},{container}\nobjectClass: top\nobjectClass: device\ncn: child\n")
+    proc = tool.run("unregister", "--instance-uuid", uuid)
     assert proc.returncode == 1, proc.stderr
-    assert "noSuchObject" in proc.stderr
+    assert "notAllowedOnNonLeaf" in proc.stderr and "kept in" in proc.stderr
+    failed = sorted((tool.spool_dir / "failed").glob("*.event"))
+    assert len(failed) == 1
+    assert json.loads(failed[0].read_text()) == {"version": 1, "action": "unregister", "instance_uuid": uuid}
+    assert "notAllowedOnNonLeaf" in Path(str(failed[0]) + ".reason").read_text()
+    assert not list(tool.spool_dir.glob("*.event"))  # not queued: it would block nothing, but never succeed
 
 
 def test_foreign_entry_is_never_touched(tool, container):

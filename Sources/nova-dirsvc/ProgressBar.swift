@@ -1,18 +1,19 @@
+import NovaDirsvc
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A progress bar on standard error, only on a terminal and only once a run takes more than
 /// a moment (one second).
-public final class ProgressBar {
+final class ProgressBar {
     private let start = ContinuousClock.now
     private var lastDraw = ContinuousClock.now
     private var drawn = false
     private let enabled = isatty(2) == 1
 
-    public init() {}
+    init() {}
 
-    public func update(done: Int, total: Int) {
+    func update(done: Int, total: Int) {
         guard enabled, total > 0 else { return }
         let now = ContinuousClock.now
         guard now - start > .seconds(1), now - lastDraw > .milliseconds(100) || done == total else { return }
@@ -23,7 +24,7 @@ public final class ProgressBar {
         POSIX.write(2, line)
     }
 
-    public func finish() {
+    func finish() {
         if drawn { POSIX.write(2, "\n") }
     }
 }

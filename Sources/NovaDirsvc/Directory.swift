@@ -1,0 +1,91 @@
+import Glibc
+import LDAP
+
+/// The one way to reach the directory, for every command and the service: the configured
+/// URIs in order, within one time budget for the whole attempt.
+///
+/// Each URI gets an equal share of what is left of the budget (so a supplier that hangs
+/// costs its share and no more, and the next one is still tried); when every URI failed for
+/// lack of an answer, they are tried once more after a short pause if the budget allows (a
+/// supplier that is restarting). A refusal that is not about availability (bad credentials,
+/// TLS verification) ends the attempt at once: another supplier would say the same.
+public enum Directory {
+    /// A bound connection to the first URI that answers, before `deadline`.
+    public static func connect(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> LDAPConnection {
+        try configuration.checkFiles()
+        let credentials = try configuration.credentials()
+        let uris: [[String]] = configuration.uris.isEmpty ? [[]] : configuration.uris.map { [$0] }
+        var failures: [(uri: String, error: LDAPError)] = []
+        for round in 0..<2 {
+            if round == 1 {
+                let pause = Duration.milliseconds(100)
+                guard deadline - .now > pause * 2 else { break }
+                sleep(for: pause)
+            }
+            for (index, uri) in uris.enumerated() {
+                let left = deadline - .now
+                guard left > .milliseconds(1) else { break }
+                let share = left / (uris.count - index)
+                var settings = configuration.connectionConfiguration
+                settings.uris = uri
+                settings.networkTimeout = share
+                do {
+                    return try LDAPConnection.connect(settings, credentials: credentials, deadline: .now + share)
+                } catch let error as LDAPError where error.code.isUnavailable {
+                    failures.append((uri.first ?? "(ldap.conf default)", error))
+                }
+            }
+        }
+        guard let last = failures.last else {
+            throw LDAPError(code: .timeout, operation: "connect", diagnosticMessage: "the time budget ran out before a server was tried")
+        }
+        // name every server tried and why it was passed over
+        let tried = failures.map { "\($0.uri): \($0.error.code)\($0.error.diagnosticMessage.map { " (\($0))" } ?? "")" }
+        var error = last.error
+        error.operation = "connect"
+        error.diagnosticMessage = "no server could be used within the time budget; tried " + tried.uniqued().joined(separator: "; ")
+        throw error
+    }
+
+    private static func sleep(for duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        nanosleep(&request, nil)
+    }
+}
+
+/// A bound connection opened on first use and reopened after it failed: what the event path
+/// writes through. The CLI makes one per command; a resident service keeps one.
+public final class DirectorySession {
+    public let configuration: Configuration
+    private var connection: LDAPConnection?
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// The connection, connecting (within `deadline`) if there is none.
+    public func connection(before deadline: ContinuousClock.Instant) throws -> LDAPConnection {
+        if let connection { return connection }
+        let fresh = try Directory.connect(configuration, deadline: deadline)
+        connection = fresh
+        return fresh
+    }
+
+    /// Runs `body` with the connection under `deadline`; a connection that failed for lack of
+    /// an answer is dropped (the next call reconnects).
+    public func run<T>(before deadline: ContinuousClock.Instant, _ body: (LDAPConnection) throws -> T) throws -> T {
+        let connection = try connection(before: deadline)
+        do {
+            return try connection.withDeadline(deadline) { try body(connection) }
+        } catch let error as LDAPError where error.code.isUnavailable {
+            close()
+            throw error
+        }
+    }
+
+    public func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    deinit { close() }
+}

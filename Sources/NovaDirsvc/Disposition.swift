@@ -1,0 +1,52 @@
+import LDAP
+
+/// What an error means for the event that met it: the rule that decides whether an event is
+/// queued, kept in `failed/`, or left where it is while the command fails. One place, used by
+/// the CLI and the service alike.
+public enum Disposition: Sendable, Equatable {
+    /// The directory cannot take it now (down, hanging, busy, read-only, answering garbage):
+    /// queue the event; the spool replays it later.
+    case retryLater
+    /// Something about the caller's side (configuration, credentials, the account's rights,
+    /// TLS): no event is at fault. Queued events stay queued, a new event is queued too, and
+    /// the command fails with the error's own status until the operator fixes it.
+    case callerProblem
+    /// This one event can never be applied (its entry is not ours, the directory refuses its
+    /// content): it is kept in `failed/` with the reason and the others go on.
+    case eventRefused
+
+    public init(for error: any Error) {
+        switch error {
+        case is ForeignEntryError, is InputError: self = .eventRefused
+        case is ConfigurationError, is Spool.Failure, is BaseDNMissingError: self = .callerProblem
+        case let error as LDAPError: self = Self.disposition(of: error.code)
+        default: self = .callerProblem
+        }
+    }
+
+    private static func disposition(of code: LDAPResultCode) -> Disposition {
+        if code.isUnavailable { return .retryLater }
+        if code.isAuthorizationFailure { return .callerProblem }
+        switch code {
+        case .namingViolation, .objectClassViolation, .invalidDNSyntax, .invalidAttributeSyntax,
+             .constraintViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .undefinedAttributeType,
+             .objectClassModsProhibited, .attributeOrValueExists, .noSuchAttribute, .referral,
+             .inappropriateMatching, .aliasProblem:
+            return .eventRefused
+        default:
+            // unwillingToPerform (a read-only backend), protocolError and decodingError (a
+            // server answering garbage, a refused StartTLS), other, and codes not known here:
+            // retried, never thrown away
+            return .retryLater
+        }
+    }
+}
+
+/// The base DN does not exist on the server (a configuration problem: exit 64).
+public struct BaseDNMissingError: Error, CustomStringConvertible {
+    public let baseDN: String
+    public let serverSaid: String
+    public var description: String {
+        "the base DN \"\(baseDN)\" does not exist on the directory server (\(serverSaid)): create it, or fix base_dn"
+    }
+}

@@ -1,0 +1,350 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import LDAP
+
+/// The one path from an event to the directory: apply it in order through the spool, within a
+/// deadline, and log what became of it. The CLI (one `DirectorySession` per command) and a
+/// resident service (one session it keeps) both call `submit` and `flush`.
+///
+/// The promise: an event is applied, or durably queued in the spool, or kept in `failed/`
+/// with its reason; the caller is told which. What happens on an error follows
+/// `Disposition`: the directory down or busy -> queued; a problem on the caller's side
+/// (credentials, configuration) -> queued events stay queued, the command fails with that
+/// error's status; this event refused for good -> kept in `failed/`.
+///
+/// Order per instance: every write to the directory happens while holding the spool's lock,
+/// and an event is applied directly only when the spool is empty; otherwise it is queued
+/// behind the others and the spool is drained in order. So an unregister can never overtake
+/// its register, whether they run one after the other, in parallel, or beside a `flush`.
+public struct EventPath: Sendable {
+    public let configuration: Configuration
+    public let log: EventLog?
+    public let spool: Spool
+    /// Receives warnings that must not stop the event (an unwritable log, a damaged spool file).
+    public let warn: @Sendable (String) -> Void
+
+    public init(configuration: Configuration, warn: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.log = configuration.logFile.map(EventLog.init(path:))
+        self.spool = Spool(directory: configuration.spoolDirectory)
+        self.warn = warn
+    }
+
+    /// What became of an event.
+    public enum Outcome: Sendable {
+        /// Applied by this process.
+        case applied(Registrar.Outcome)
+        /// Queued, then applied from the spool (by this process or a concurrent one).
+        case appliedFromSpool
+        /// Queued in the spool: the directory was unavailable (or busy past the budget).
+        case queued(reason: String)
+    }
+
+    /// What a flush did.
+    public struct FlushSummary: Sendable {
+        public var applied = 0
+        /// Events still queued.
+        public var remaining = 0
+        /// Events moved to `failed/` (refused for good, or damaged files).
+        public var setAside = 0
+        /// Why the drain stopped before the spool was empty, if it did.
+        public var stopReason: String?
+    }
+
+    // MARK: - One event
+
+    /// Decodes and validates an event; bad input is logged as rejected and thrown (65).
+    public func decode(_ input: EventDecoder.Input, as action: EventDecoder.Action) throws -> InstanceEvent {
+        do {
+            return try EventDecoder.decode(input, for: action)
+        } catch {
+            record(nil, action: action.rawValue, outcome: "rejected", error: error)
+            throw error
+        }
+    }
+
+    /// Applies one event, or queues it, before `deadline`. Throws (after logging) when the
+    /// event was refused (it is then kept in failed/), when a problem on the caller's side
+    /// stopped it (it is then queued), or when the directory was unavailable and the spool
+    /// could not take it either (`UnavailableError`, 69).
+    public func submit(_ event: InstanceEvent, through session: DirectorySession,
+                       deadline: ContinuousClock.Instant) throws -> Outcome {
+        // Try for the right to write; while someone else holds it, wait a moment before queueing.
+        let lock: FileLock?
+        do {
+            lock = try spool.lock(wait: .milliseconds(50))
+        } catch {
+            return try submitWithoutSpool(event, through: session, deadline: deadline, spoolError: error)
+        }
+        if let lock {
+            defer { lock.release() }
+            if try spool.pending().isEmpty {
+                do {
+                    let outcome = try apply(event, through: session, deadline: deadline)
+                    record(event, outcome: outcome.rawValue)
+                    return .applied(outcome)
+                } catch {
+                    return try keep(event, after: error)
+                }
+            }
+            let item = try enqueue(event, because: "earlier events are waiting in the spool")
+            let drained = drain(through: session, deadline: deadline)
+            return try outcome(of: item, drained)
+        }
+        // Someone else is writing (or draining): queue behind them and wait for the lock or
+        // for our event to be applied, within the budget.
+        let queuedAt = Date()
+        let item = try enqueue(event, because: "another nova-dirsvc is writing")
+        var drained = DrainResult()
+        while ContinuousClock.now < deadline {
+            if !spool.exists(item) { break }
+            if let down = spool.unavailableSince(), down >= queuedAt {
+                return .queued(reason: "the directory is unavailable (found by a concurrent nova-dirsvc)")
+            }
+            if let lock = try? spool.lock(wait: .milliseconds(20)) {
+                defer { lock.release() }
+                drained = drain(through: session, deadline: deadline)
+                break
+            }
+        }
+        return try outcome(of: item, drained)
+    }
+
+    /// An event whose direct application failed: queued, kept in failed/, or (the spool
+    /// failing too) lost to the caller with both reasons.
+    private func keep(_ event: InstanceEvent, after error: any Error) throws -> Outcome {
+        switch Disposition(for: error) {
+        case .retryLater:
+            spool.markUnavailable()
+            do {
+                _ = try spool.enqueue(event)
+            } catch let spoolError {
+                record(event, outcome: "failed", error: error, detail: "\(spoolError)")
+                throw UnavailableError(directory: error, spool: spoolError)
+            }
+            record(event, outcome: "queued", error: error)
+            return .queued(reason: "\(error)")
+        case .callerProblem:
+            do {
+                _ = try spool.enqueue(event)
+            } catch let spoolError {
+                record(event, outcome: "failed", error: error, detail: "\(spoolError)")
+                throw EventNotAppliedError(error: error, kept: "not kept either: \(spoolError)")
+            }
+            record(event, outcome: "queued", error: error, detail: "not applied: fix the cause, then run `nova-dirsvc flush`")
+            throw EventNotAppliedError(error: error, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`")
+        case .eventRefused:
+            do {
+                let path = try spool.setAside(event, reason: "\(error)")
+                record(event, outcome: "failed", error: error, detail: "kept in \(path)")
+                throw EventNotAppliedError(error: error, kept: "kept in \(path)")
+            } catch let spoolError as Spool.Failure {
+                record(event, outcome: "failed", error: error, detail: "\(spoolError)")
+                throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)")
+            }
+        }
+    }
+
+    /// No usable spool (folder missing and not creatable, no permission, unsafe): still try the
+    /// directory, without the spool's ordering; only if that fails too is the event lost.
+    private func submitWithoutSpool(_ event: InstanceEvent, through session: DirectorySession,
+                                    deadline: ContinuousClock.Instant, spoolError: any Error) throws -> Outcome {
+        warn("warning: \(spoolError); trying the directory without the spool")
+        do {
+            let outcome = try apply(event, through: session, deadline: deadline)
+            record(event, outcome: outcome.rawValue)
+            return .applied(outcome)
+        } catch {
+            record(event, outcome: "failed", error: error, detail: "\(spoolError)")
+            if Disposition(for: error) == .retryLater { throw UnavailableError(directory: error, spool: spoolError) }
+            throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)")
+        }
+    }
+
+    /// What became of a queued event after a drain (ours or another process's).
+    private func outcome(of item: Spool.Item, _ drained: DrainResult) throws -> Outcome {
+        if spool.exists(item) {
+            if let problem = drained.callerProblem {
+                throw EventNotAppliedError(error: problem, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`")
+            }
+            return .queued(reason: drained.stopReason ?? "the time budget ran out")
+        }
+        if let error = drained.setAside[item.sequence] {
+            throw EventNotAppliedError(error: error, kept: "kept in \(spool.failedDirectory)/\(item.name)")
+        }
+        if let reason = spool.setAsideReason(item) { throw SetAsideError(reason: reason) }
+        return .appliedFromSpool
+    }
+
+    // MARK: - The spool
+
+    /// Replays the whole spool in order (`nova-dirsvc flush`) before `deadline`; what is left
+    /// when the budget runs out stays queued. Throws when a problem on the caller's side
+    /// stopped it (the queue is left as it was).
+    public func flush(through session: DirectorySession, deadline: ContinuousClock.Instant) throws -> FlushSummary {
+        spool.removeStaleTemporaries()
+        var summary = FlushSummary()
+        guard let lock = try spool.lock(wait: min(configuration.timeout, deadline - .now)) else {
+            summary.remaining = try spool.pending().count
+            summary.stopReason = "another nova-dirsvc holds the spool"
+            return summary
+        }
+        defer { lock.release() }
+        let drained = drain(through: session, deadline: deadline)
+        if let problem = drained.callerProblem { throw problem }
+        summary.applied = drained.applied
+        summary.setAside = drained.setAside.count + drained.damaged
+        summary.remaining = try spool.pending().count
+        summary.stopReason = drained.stopReason
+        return summary
+    }
+
+    struct DrainResult {
+        var applied = 0
+        var damaged = 0
+        /// Why the drain stopped early (budget, directory unavailable, caller problem).
+        var stopReason: String?
+        /// The problem on the caller's side that stopped it, if that is why.
+        var callerProblem: (any Error)?
+        /// The events set aside for good, by sequence number, with the reason.
+        var setAside: [UInt64: any Error] = [:]
+    }
+
+    /// Replays the spool in order until it is empty, the directory is unavailable, a problem
+    /// on the caller's side stops it, or the deadline passes. Call with the spool's lock held.
+    /// Events for one instance collapse into what they amount to; an instance whose events the
+    /// directory refuses for good has them set aside, and the others go on.
+    func drain(through session: DirectorySession, deadline: ContinuousClock.Instant) -> DrainResult {
+        var result = DrainResult()
+        for name in spool.strays() {
+            spool.quarantine(name: name, reason: "not a file name nova-dirsvc writes: not replayed")
+            result.damaged += 1
+            warn("warning: \(spool.directory)/\(Validate.escaped(name)) is not a name nova-dirsvc writes: moved to \(spool.failedDirectory)/")
+        }
+        while true {
+            guard let items = try? spool.pending(), !items.isEmpty else { return result }
+            var groups: [String: [(Spool.Item, InstanceEvent)]] = [:]
+            var order: [String] = []
+            for item in items {
+                do {
+                    let event = try spool.read(item)
+                    if groups[event.instanceUUID] == nil { order.append(event.instanceUUID) }
+                    groups[event.instanceUUID, default: []].append((item, event))
+                } catch {
+                    spool.quarantine(item, reason: "\(error)")
+                    result.damaged += 1
+                    warn("warning: \(error): moved to \(spool.failedDirectory)/, not replayed")
+                    record(nil, action: "flush", outcome: "damaged", error: error)
+                }
+            }
+            for uuid in order {
+                if ContinuousClock.now >= deadline {
+                    result.stopReason = "the time budget ran out"
+                    return result
+                }
+                let group = groups[uuid]!
+                do {
+                    for event in Self.collapse(group.map(\.1)) {
+                        let outcome = try apply(event, through: session, deadline: deadline)
+                        record(event, outcome: outcome.rawValue, detail: "from the spool")
+                    }
+                    for (item, _) in group { spool.remove(item) }
+                    if result.applied == 0 { spool.clearUnavailable() }
+                    result.applied += group.count
+                } catch {
+                    switch Disposition(for: error) {
+                    case .retryLater:
+                        result.stopReason = "\(error)"
+                        spool.markUnavailable()
+                        return result
+                    case .callerProblem:
+                        result.stopReason = "\(error)"
+                        result.callerProblem = error
+                        return result
+                    case .eventRefused:
+                        for (item, _) in group {
+                            spool.quarantine(item, reason: "\(error)")
+                            result.setAside[item.sequence] = error
+                        }
+                        warn("warning: \(error): the queued events for \(uuid) were moved to \(spool.failedDirectory)/")
+                        record(group.last?.1, outcome: "failed", error: error, detail: "from the spool; set aside")
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a run of events for one instance amounts to: the last unregister (if any),
+    /// then the registers after it merged (later fields win).
+    static func collapse(_ events: [InstanceEvent]) -> [InstanceEvent] {
+        var result: [InstanceEvent] = []
+        var merged: InstanceRecord? = nil
+        for event in events {
+            switch event {
+            case .unregister:
+                result = [event]
+                merged = nil
+            case .register(let record):
+                merged = merged.map { $0.overlaid(with: record) } ?? record
+            }
+        }
+        if let merged { result.append(.register(merged)) }
+        return result
+    }
+
+    // MARK: -
+
+    private func apply(_ event: InstanceEvent, through session: DirectorySession,
+                       deadline: ContinuousClock.Instant) throws -> Registrar.Outcome {
+        try session.run(before: deadline) { connection in
+            try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN)).apply(event)
+        }
+    }
+
+    private func enqueue(_ event: InstanceEvent, because reason: String) throws -> Spool.Item {
+        do {
+            let item = try spool.enqueue(event)
+            record(event, outcome: "queued", detail: reason)
+            return item
+        } catch {
+            record(event, outcome: "failed", error: error)
+            throw error
+        }
+    }
+
+    /// Appends one line to the event log; a failure to log is a warning, never lost work.
+    func record(_ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil, detail: String? = nil) {
+        guard let log else { return }
+        var record: InstanceRecord? = nil
+        if case .register(let r) = event { record = r }
+        if let failure = log.append(action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: record,
+                                    outcome: outcome, error: error.map { "\($0)" }, detail: detail) {
+            warn("warning: \(failure) (the event was \(outcome))")
+        }
+    }
+}
+
+/// An event that was not applied, because of `error`, and where it is now (queued, kept in
+/// failed/). The exit status is `error`'s.
+public struct EventNotAppliedError: Error, CustomStringConvertible {
+    public let error: any Error
+    public let kept: String
+    public var description: String { "\(error); the event was \(kept)" }
+}
+
+/// A queued event that the directory refused for good when another process drained the
+/// spool; it is in SPOOL/failed/ (exit 1).
+public struct SetAsideError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the event was refused when the spool was drained and set aside: \(reason)" }
+}
+
+/// The directory was unavailable and the spool could not take the event either (exit 69).
+public struct UnavailableError: Error, CustomStringConvertible {
+    public let directory: any Error
+    public let spool: any Error
+    public var description: String { "\(directory); and the event could not be queued: \(spool)" }
+}
