@@ -221,8 +221,9 @@ public final class LDAPConnection {
         switch rc {
         case 0:
             if msgid != LDAP_RES_ANY { ldap_abandon_ext(ld, msgid, nil, nil) }
+            let budgetSpent = deadline.map { ContinuousClock.now >= $0 - .milliseconds(1) } ?? false
             throw LDAPError(code: .timeout, operation: operation, dn: dn,
-                            diagnosticMessage: "no answer within \(limit.secondsText) s")
+                            diagnosticMessage: budgetSpent ? "the time budget ran out" : "no answer within \(limit.secondsText) s")
         case -1:
             throw error(lastResultCode(ld), operation, dn: dn)
         default:

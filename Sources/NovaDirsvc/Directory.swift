@@ -62,10 +62,12 @@ public final class DirectorySession {
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
-    /// The connection, connecting (within `deadline`) if there is none.
+    /// The connection, connecting if there is none: within `deadline`, and within the
+    /// configured timeout (a flush's longer budget is for applying events, not for waiting
+    /// on servers that do not answer).
     public func connection(before deadline: ContinuousClock.Instant) throws -> LDAPConnection {
         if let connection { return connection }
-        let fresh = try Directory.connect(configuration, deadline: deadline)
+        let fresh = try Directory.connect(configuration, deadline: min(deadline, .now + configuration.timeout))
         connection = fresh
         return fresh
     }

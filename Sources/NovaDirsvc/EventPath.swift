@@ -219,8 +219,19 @@ public struct EventPath: Sendable {
     /// directory refuses for good has them set aside, and the others go on.
     func drain(through session: DirectorySession, deadline: ContinuousClock.Instant) -> DrainResult {
         var result = DrainResult()
+        // A file that cannot be moved to failed/ would be met again and again: stop instead.
+        func setAside(_ move: () throws -> Void) -> Bool {
+            do {
+                try move()
+                return true
+            } catch {
+                result.stopReason = "\(error)"
+                result.callerProblem = error
+                return false
+            }
+        }
         for name in spool.strays() {
-            spool.quarantine(name: name, reason: "not a file name nova-dirsvc writes: not replayed")
+            guard setAside({ try spool.quarantine(name: name, reason: "not a file name nova-dirsvc writes: not replayed") }) else { return result }
             result.damaged += 1
             warn("warning: \(spool.directory)/\(Validate.escaped(name)) is not a name nova-dirsvc writes: moved to \(spool.failedDirectory)/")
         }
@@ -234,7 +245,7 @@ public struct EventPath: Sendable {
                     if groups[event.instanceUUID] == nil { order.append(event.instanceUUID) }
                     groups[event.instanceUUID, default: []].append((item, event))
                 } catch {
-                    spool.quarantine(item, reason: "\(error)")
+                    guard setAside({ try spool.quarantine(item, reason: "\(error)") }) else { return result }
                     result.damaged += 1
                     warn("warning: \(error): moved to \(spool.failedDirectory)/, not replayed")
                     record(nil, action: "flush", outcome: "damaged", error: error)
@@ -266,7 +277,7 @@ public struct EventPath: Sendable {
                         return result
                     case .eventRefused:
                         for (item, _) in group {
-                            spool.quarantine(item, reason: "\(error)")
+                            guard setAside({ try spool.quarantine(item, reason: "\(error)") }) else { return result }
                             result.setAside[item.sequence] = error
                         }
                         warn("warning: \(error): the queued events for \(uuid) were moved to \(spool.failedDirectory)/")

@@ -60,14 +60,15 @@ public struct Spool: Sendable {
         var info = stat()
         guard lstat(path, &info) == 0 else { throw failure("cannot examine \(path)") }
         let kind = info.st_mode & S_IFMT
+        // an unsafe folder is the operator's setup to fix (64), not a passing failure
         guard kind == S_IFDIR else {
-            throw Failure(description: "spool \(directory): \(path) is \(kind == S_IFLNK ? "a symbolic link" : "not a folder"): refusing to use it")
+            throw ConfigurationError("spool \(directory): \(path) is \(kind == S_IFLNK ? "a symbolic link" : "not a folder"): refusing to use it")
         }
         guard info.st_uid == geteuid() else {
-            throw Failure(description: "spool \(directory): \(path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc (uid \(geteuid())): refusing to use it")
+            throw ConfigurationError("spool \(directory): \(path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc (uid \(geteuid())): refusing to use it")
         }
         guard info.st_mode & 0o022 == 0 else {
-            throw Failure(description: "spool \(directory): \(path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))): chmod go-w it")
+            throw ConfigurationError("spool \(directory): \(path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))): refusing to use it; chmod go-w it")
         }
     }
 
@@ -128,7 +129,8 @@ public struct Spool: Sendable {
         let counterPath = "\(directory)/.sequence"
         var highest: UInt64 = 0
         if let data = POSIX.read(path: counterPath, limit: 64, followSymlinks: false),
-           let stored = UInt64(String(decoding: data, as: UTF8.self).trimmed), stored <= Self.maxSequence {
+           let stored = UInt64(String(decoding: data.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self)),
+           stored <= Self.maxSequence {
             highest = stored
         }
         for folder in [directory, failedDirectory] {
@@ -220,16 +222,17 @@ public struct Spool: Sendable {
     public func remove(_ item: Item) { unlink(item.path) }
 
     /// Moves a file that must not be replayed to `failed/` (never replacing a file there),
-    /// with the reason beside it.
-    public func quarantine(_ item: Item, reason: String) { quarantine(name: item.name, reason: reason) }
+    /// with the reason beside it. Throws (leaving the file where it is) when `failed/` cannot
+    /// be used.
+    public func quarantine(_ item: Item, reason: String) throws { try quarantine(name: item.name, reason: reason) }
 
-    func quarantine(name: String, reason: String) {
+    func quarantine(name: String, reason: String) throws {
         let source = "\(directory)/\(name)"
-        guard (try? checkedDirectory(failedDirectory)) != nil else { return }  // leave it queued
+        try checkedDirectory(failedDirectory)
         var target = "\(failedDirectory)/\(name)"
         var attempt = 1
         while link(source, target) != 0 {
-            guard errno == EEXIST, attempt < 1000 else { return }
+            guard errno == EEXIST, attempt < 1000 else { throw failure("cannot move \(name) to failed/") }
             target = "\(failedDirectory)/\(name).\(attempt)"
             attempt += 1
         }

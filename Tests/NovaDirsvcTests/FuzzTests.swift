@@ -126,7 +126,7 @@ struct SpoolTests {
         let data = try Data(contentsOf: URL(fileURLWithPath: second.path))
         try data.prefix(data.count - 5).write(to: URL(fileURLWithPath: second.path))
         #expect { try spool.read(second) } throws: { "\($0)".contains("cut short or damaged") }
-        spool.quarantine(second, reason: "test")
+        try spool.quarantine(second, reason: "test")
         #expect(try spool.pending() == [first])
         #expect(FileManager.default.fileExists(atPath: spool.directory + "/failed/" + (second.path as NSString).lastPathComponent))
         // stray temporary files are never events

@@ -17,7 +17,10 @@ and keeps its own event log.
 
 Settings, from the environment of the Nova service:
   NOVA_DIRSVC_BIN           the CLI (default: nova-dirsvc on PATH)
-  NOVA_DIRSVC_HOOK_TIMEOUT  seconds the hook waits for the CLI before giving up (default 10)
+  NOVA_DIRSVC_HOOK_TIMEOUT  seconds the hook waits for the CLI before giving up (default 10).
+                            The CLI is given this limit minus a margin as its own time budget
+                            (``--timeout``), so it always finishes in time to queue the event
+                            in its spool when the directory does not answer.
 """
 import json
 import logging
@@ -85,6 +88,10 @@ def build_record(instance, context, image_href):
     return record
 
 
+# What the hook leaves the CLI beyond its budget: process start, writing the spool, exit.
+MARGIN = 2.0
+
+
 class _Hook(object):
     def __init__(self):
         self.binary = os.environ.get("NOVA_DIRSVC_BIN", "nova-dirsvc")
@@ -92,12 +99,20 @@ class _Hook(object):
             self.timeout = float(os.environ.get("NOVA_DIRSVC_HOOK_TIMEOUT", "10"))
         except ValueError:
             self.timeout = 10.0
+        if not self.timeout > MARGIN + 0.5:  # also refuses nan
+            self.timeout = MARGIN + 0.5
+
+    @property
+    def budget(self):
+        """The CLI's --timeout: the whole command's budget, inside the hook's own limit."""
+        return self.timeout - MARGIN
 
     def _run(self, action, record):
         """Runs the CLI; returns its exit status (None if it could not run). Never raises."""
         uuid = record.get("instance_uuid")
         try:
-            proc = subprocess.run([self.binary, action, "--event", "-"], input=json.dumps(record).encode(),
+            proc = subprocess.run([self.binary, action, "--event", "-", "--timeout", "%.3f" % self.budget],
+                                  input=json.dumps(record).encode(),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             LOG.error("nova-dirsvc %s %s: no answer within %ss; the event was not confirmed", action, uuid, self.timeout)

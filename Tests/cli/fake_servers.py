@@ -1,0 +1,70 @@
+"""Misbehaving LDAP servers on loopback, for the failure paths a real 389-ds will not take:
+each accepts TCP connections in a thread and then does one wrong thing. Used as context
+managers; `port` is where they listen, `connections` how many they accepted."""
+import socket
+import threading
+
+
+class FakeServer:
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.held = []
+        self.stopped = False
+
+    def __enter__(self):
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped = True
+        self.sock.close()
+        for conn in self.held:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.held.append(conn)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        """Accepts and says nothing (a hung server, or a TLS handshake that never completes)."""
+
+
+class StartTLSThenSilent(FakeServer):
+    """Answers the StartTLS extended request with success, then never answers the handshake."""
+
+    def serve(self, conn):
+        request = conn.recv(4096)
+        if len(request) < 5:
+            return
+        # LDAPMessage: 30 len 02 idlen id ...; answer ExtendedResponse [APPLICATION 24] success
+        idlen = request[3]
+        msgid = request[4:4 + idlen]
+        body = bytes([0x02, idlen]) + msgid + bytes([0x78, 0x07, 0x0A, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00])
+        conn.sendall(bytes([0x30, len(body)]) + body)
+
+
+class Garbage(FakeServer):
+    """Answers every request with bytes that are not LDAP."""
+
+    def serve(self, conn):
+        while True:
+            try:
+                if not conn.recv(4096):
+                    return
+                conn.sendall(b"\x30\x84\xff\xff\xff\xff garbage, not BER\r\n" * 4)
+            except OSError:
+                return
