@@ -144,6 +144,17 @@ def test_sequence_numbers_never_restart(tool, container):
     assert queued(tool)[0].name > name1
 
 
+def test_a_stale_reason_file_does_not_fail_a_successful_register(tool, container):
+    (tool.spool_dir / "failed").mkdir(parents=True, mode=0o700)
+    tool.spool_dir.chmod(0o700)
+    for n in (1, 2, 3):
+        (tool.spool_dir / "failed" / f"{n:020d}.event.reason").write_text("stale: from an earlier life\n")
+    queue_events(tool, 1)
+    proc = tool.run("register", "--event", "-", input=json.dumps(record()))  # drains, then applied
+    assert proc.returncode == 0, proc.stderr
+    assert len(managed(container)) == 2
+
+
 def test_an_out_of_range_spool_name_is_set_aside_not_trusted(tool, container):
     tool.spool_dir.mkdir(mode=0o700, exist_ok=True)
     stray = tool.spool_dir / "18446744073709551615.event"

@@ -201,12 +201,46 @@ def as_service(tool, ldif):
                           input=ldif, capture_output=True, text=True)
 
 
+def confinement_attacks(container, managed_uuid):
+    """Writes the service account could make with a loose ACI (issue 9, item 5): each must be
+    refused. Entries shaped like instances, so that only the ACI's confinement stops them."""
+    classes = "objectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\nobjectClass: inetOrgPerson\nobjectClass: novaInstance\n"
+    def new(extra="", more_classes=""):
+        u = str(uuidlib.uuid4())
+        return f"dn: cn={u},{container}\nchangetype: add\n{classes}{more_classes}cn: {u}\nsn: {u}\nnovaInstanceUUID: {u}\n{extra}"
+    managed = f"dn: cn={managed_uuid},{container}\nchangetype: modify\n"
+    return {
+        "add an entry carrying its own ACI": new('aci: (targetattr="*")(version 3.0; acl "x"; allow (all) userdn="ldap:///anyone";)\n'),
+        "add a posixAccount with uidNumber 0 and a password": new(
+            "uid: root2\nuidNumber: 0\ngidNumber: 0\nhomeDirectory: /root\nuserPassword: secret\n", "objectClass: posixAccount\n"),
+        "add an instance with a password": new("userPassword: secret\n"),
+        "add an instance with an attribute the tool never writes": new("description: x\n"),
+        "strip novaInstance": managed + "delete: objectClass\nobjectClass: novaInstance\n",
+        "add an ACI to a managed entry": managed + 'add: aci\naci: (targetattr="*")(version 3.0; acl "x"; allow (all) userdn="ldap:///anyone";)\n',
+        "set a password on a managed entry": managed + "replace: userPassword\nuserPassword: secret\n",
+        "change the UUID of a managed entry": managed + f"replace: novaInstanceUUID\nnovaInstanceUUID: {uuidlib.uuid4()}\n",
+        "change cn and sn": managed + "replace: sn\nsn: pwned\n",
+        "add a child under a managed entry": new().replace(f",{container}\n", f",cn={managed_uuid},{container}\n", 1),
+        "rename a managed entry": f"dn: cn={managed_uuid},{container}\nchangetype: modrdn\nnewrdn: cn=renamed\ndeleteoldrdn: 1\n",
+    }
+
+
 def test_least_privilege_account_does_its_job_and_nothing_more(tool, container):
     suffix = ENV["NOVA_DIRSVC_TEST_SUFFIX"]
     r = record()
     assert tool.run("register", "--event", "-", input=json.dumps(r)).returncode == 0
     assert tool.run("register", "--event", "-", input=json.dumps(dict(r, user_name="bob"))).returncode == 0
     assert tool.run("unregister", "--instance-uuid", r["instance_uuid"]).returncode == 0
+    kept = record()
+    managed_uuid = kept["instance_uuid"]
+    assert tool.run("register", "--event", "-", input=json.dumps(kept)).returncode == 0
+    # a password hash on a managed entry, set by the administrator: the account must not read it
+    ldap("ldapmodify", input=f"dn: cn={managed_uuid},{container}\nchangetype: modify\nadd: objectClass\nobjectClass: simpleSecurityObject\n-\nadd: userPassword\nuserPassword: {{SSHA}}c2VjcmV0c2VjcmV0\n")
+    proc = subprocess.run(["ldapsearch", "-x", "-LLL", "-H", URI, "-D", SERVICE_DN, "-y", SERVICE_PW_FILE,
+                           "-b", f"cn={managed_uuid},{container}", "-s", "base", "(objectClass=*)", "*", "userPassword", "aci"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and managed_uuid in proc.stdout
+    assert "userPassword" not in proc.stdout and "aci" not in proc.stdout.lower().replace("novainstance", "")
     ldap("ldapadd", input=f"dn: cn=foreign,{container}\nobjectClass: person\ncn: foreign\nsn: x\n")
     before = dump(suffix)
     attempts = {
@@ -218,10 +252,19 @@ def test_least_privilege_account_does_its_job_and_nothing_more(tool, container):
         "change the ACI": f"dn: ou=Instances,{suffix}\nchangetype: modify\nadd: aci\naci: (targetattr=\"*\")(version 3.0; acl \"x\"; allow (all) userdn=\"ldap:///anyone\";)\n",
         "raise its own limits": f"dn: {SERVICE_DN}\nchangetype: modify\nreplace: nsSizeLimit\nnsSizeLimit: -1\n",
     }
+    attempts.update(confinement_attacks(container, managed_uuid))
     for name, change in attempts.items():
         proc = as_service(tool, change)
         assert proc.returncode == 50, f"{name}: exit {proc.returncode} {proc.stderr}"
+    # anonymously: nothing at all
+    for name, change in confinement_attacks(container, managed_uuid).items():
+        proc = subprocess.run(["ldapmodify", "-x", "-H", URI], input=change, capture_output=True, text=True)
+        assert proc.returncode in (50, 53), f"anonymous {name}: exit {proc.returncode} {proc.stderr}"
     assert dump(suffix) == before
+    # and the account still does its whole job: reconcile reads every attribute it compares
+    # and the timestamps of its grace period, and finds nothing to change
+    proc = tool.run("reconcile", "--instances", "-", "--check", input=json.dumps([kept]))
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_a_queued_event_refused_for_good_is_reported_not_called_applied(tool, container):

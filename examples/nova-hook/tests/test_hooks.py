@@ -129,3 +129,31 @@ def test_failures_never_raise_into_nova(container, monkeypatch, caplog):
     hooks = load_hooks()
     hooks["delete_instance"].pre(object(), request_context(), SimpleNamespace(uuid=str(uuidlib.uuid4())))
     assert "could not run" in caplog.text
+
+
+def test_the_cli_always_gets_to_queue_within_the_hooks_limit(container, monkeypatch, caplog, tmp_path):
+    """Three servers that accept and never answer (listening sockets nobody accepts on): the
+    hook's limit (4 s) covers the CLI's whole budget, so the CLI queues the event in time."""
+    import socket
+    import time
+    silent = []
+    for _ in range(3):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        silent.append(s)
+    monkeypatch.setenv("NOVA_DIRSVC_URI", " ".join("ldaps://127.0.0.1:%d" % s.getsockname()[1] for s in silent))
+    monkeypatch.setenv("NOVA_DIRSVC_CA_CERT", os.environ["NOVA_DIRSVC_TEST_CA_CERT"])
+    monkeypatch.setenv("NOVA_DIRSVC_TIMEOUT", "30")  # the hook's own limit wins over this
+    monkeypatch.setenv("NOVA_DIRSVC_HOOK_TIMEOUT", "4")
+    caplog.set_level(logging.INFO, logger="nova_dirsvc_hook")
+    hooks = load_hooks()
+    uuid = str(uuidlib.uuid4())
+    start = time.monotonic()
+    hooks["create_instance"].post(([nova_instance(uuid)], "r"), object(), request_context(), {}, "")
+    assert time.monotonic() - start < 4
+    assert "queued (exit 75)" in caplog.text
+    spooled = list((tmp_path / "spool").glob("*.event"))
+    assert len(spooled) == 1 and uuid in spooled[0].read_text()
+    for s in silent:
+        s.close()
