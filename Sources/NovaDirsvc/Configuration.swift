@@ -3,7 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Glibc
 import LDAP
 
 /// Connection and logging settings, resolved from (highest first) command-line flags, the
@@ -21,6 +20,10 @@ import LDAP
 ///     timeout = 5
 ///     [DEFAULT]
 ///     log_file = /var/log/nova-dirsvc/events.log
+///
+/// Every setting is one case of `Key`: its name in the file, its environment variable and its
+/// flag all derive from it, and each source is read into the same `Settings` (text, with where
+/// it came from), merged, then parsed once here.
 public struct Configuration: Sendable {
     public var uris: [String]
     public var bindDN: String?
@@ -36,6 +39,8 @@ public struct Configuration: Sendable {
     public var verifyTLS: Bool
     /// Where events wait when the directory is unavailable.
     public var spoolDirectory: String
+    /// What was odd but not wrong (an unknown key or section in the file), for the caller to show.
+    public var warnings: [String] = []
 
     public static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
     public static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
@@ -46,37 +51,34 @@ public struct Configuration: Sendable {
     /// The time budget of a `flush`: what it leaves when this runs out stays queued.
     public var flushBudget: Duration { timeout * Self.flushBudgetFactor }
 
-    /// One source's settings; nil means "not set here".
+    /// Every setting, by its key in the file (`[ldap]` or `[DEFAULT]`).
+    public enum Key: String, CaseIterable, Sendable {
+        case uri, bindDN = "bind_dn", passwordFile = "password_file", baseDN = "base_dn", caCert = "ca_cert"
+        case startTLS = "start_tls", saslMech = "sasl_mech", timeout, logFile = "log_file", spoolDir = "spool_dir"
+        case allowInsecureBind = "allow_insecure_bind", insecureNoTLSVerify = "insecure_no_tls_verify"
+
+        /// `uri` -> `NOVA_DIRSVC_URI`.
+        public var environmentVariable: String { "NOVA_DIRSVC_" + rawValue.uppercased() }
+        /// `bind_dn` -> `--bind-dn`.
+        public var flag: String { "--" + rawValue.replacing("_", with: "-") }
+    }
+
+    /// One source's settings as text, each with where it came from; a key not set is absent.
     public struct Settings: Sendable {
-        public var uris: [String]?
-        public var bindDN: String?
-        public var passwordFile: String?
-        public var baseDN: String?
-        public var caCertificateFile: String?
-        public var startTLS: Bool?
-        public var saslMechanism: String?
-        public var timeout: Double?
-        public var logFile: String?
-        public var allowInsecureBind: Bool?
-        public var insecureNoTLSVerify: Bool?
-        public var spoolDirectory: String?
-        public init() {}
+        var values: [Key: (text: String, source: String)] = [:]
+        let source: @Sendable (Key) -> String
+
+        public init(source: @escaping @Sendable (Key) -> String = { $0.flag }) { self.source = source }
+
+        public subscript(key: Key) -> String? {
+            get { values[key]?.text }
+            set { values[key] = newValue.map { ($0, source(key)) } }
+        }
 
         /// Self where set, `fallback` elsewhere.
         func over(_ fallback: Settings) -> Settings {
-            var merged = Settings()
-            merged.uris = uris ?? fallback.uris
-            merged.bindDN = bindDN ?? fallback.bindDN
-            merged.passwordFile = passwordFile ?? fallback.passwordFile
-            merged.baseDN = baseDN ?? fallback.baseDN
-            merged.caCertificateFile = caCertificateFile ?? fallback.caCertificateFile
-            merged.startTLS = startTLS ?? fallback.startTLS
-            merged.saslMechanism = saslMechanism ?? fallback.saslMechanism
-            merged.timeout = timeout ?? fallback.timeout
-            merged.logFile = logFile ?? fallback.logFile
-            merged.allowInsecureBind = allowInsecureBind ?? fallback.allowInsecureBind
-            merged.insecureNoTLSVerify = insecureNoTLSVerify ?? fallback.insecureNoTLSVerify
-            merged.spoolDirectory = spoolDirectory ?? fallback.spoolDirectory
+            var merged = fallback
+            merged.values.merge(values) { _, mine in mine }
             return merged
         }
     }
@@ -85,209 +87,68 @@ public struct Configuration: Sendable {
     /// error); otherwise NOVA_DIRSVC_CONFIG or the default path, which may be absent.
     public static func resolve(flags: Settings, configFile: String?,
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
-        let environmentSettings = try Self.settings(fromEnvironment: environment)
+        var fromEnvironment = Settings(source: { $0.environmentVariable })
+        for key in Key.allCases {
+            if let text = environment[key.environmentVariable], !text.isEmpty { fromEnvironment[key] = text }
+        }
         let explicitFile = configFile ?? environment["NOVA_DIRSVC_CONFIG"]
         let path = explicitFile ?? defaultConfigFile
-        var fileSettings = Settings()
-        if FileManager.default.fileExists(atPath: path) || explicitFile != nil {
-                if let problem = POSIX.fileProblem(path) {
-                throw ConfigurationError("cannot read the configuration file \(path): \(problem)")
-            }
-            guard let data = POSIX.read(path: path, limit: 1 << 20), let text = String(validating: data, as: UTF8.self) else {
-                throw ConfigurationError("cannot read the configuration file \(path): not UTF-8 text")
-            }
-            fileSettings = try settings(fromINI: text, path: path)
+        var file = ConfigurationFile(settings: Settings(), warnings: [])
+        if explicitFile != nil || POSIX.fileProblem(path) != "it does not exist" {
+            file = try ConfigurationFile.read(path)
         }
-        var ldapConf = Settings()
-        ldapConf.uris = LDAPDefaults.uris.isEmpty ? nil : LDAPDefaults.uris
-        ldapConf.baseDN = LDAPDefaults.baseDN
-        let merged = flags.over(environmentSettings.over(fileSettings.over(ldapConf)))
-
-        guard let base = merged.baseDN else {
-            throw ConfigurationError("no base DN: set --base-dn, NOVA_DIRSVC_BASE_DN, base_dn in [ldap], or BASE in ldap.conf")
-        }
-        let baseDN: DistinguishedName
-        do { baseDN = try DistinguishedName(validating: base) }
-        catch { throw ConfigurationError("base DN \"\(base)\" is not a valid distinguished name") }
-        guard !baseDN.string.isEmpty else { throw ConfigurationError("the base DN must not be the root DSE") }
-        let timeout = merged.timeout ?? defaultTimeout
-        guard timeout > 0, timeout <= 3600 else {
-            throw ConfigurationError("timeout must be more than 0 and at most 3600 seconds (got \(timeout))")
-        }
-        let configuration = Configuration(
-            uris: merged.uris ?? [], bindDN: merged.bindDN, passwordFile: merged.passwordFile, baseDN: baseDN,
-            caCertificateFile: merged.caCertificateFile, startTLS: merged.startTLS ?? false,
-            saslMechanism: merged.saslMechanism, timeout: .milliseconds(Int64((timeout * 1000).rounded())), logFile: merged.logFile ?? defaultLogFile,
-            allowInsecureBind: merged.allowInsecureBind ?? false, verifyTLS: !(merged.insecureNoTLSVerify ?? false),
-            spoolDirectory: merged.spoolDirectory ?? Spool.defaultDirectory)
-        for uri in configuration.uris {
-            guard ["ldap://", "ldaps://", "ldapi://"].contains(where: { uri.lowercased().hasPrefix($0) }) else {
-                throw ConfigurationError("URI \"\(uri)\" is not ldap://, ldaps:// or ldapi://")
-            }
-        }
+        var ldapConf = Settings(source: { _ in "ldap.conf" })
+        ldapConf[.uri] = LDAPDefaults.uris.isEmpty ? nil : LDAPDefaults.uris.joined(separator: " ")
+        ldapConf[.baseDN] = LDAPDefaults.baseDN
+        var configuration = try Configuration(flags.over(fromEnvironment.over(file.settings.over(ldapConf))))
+        configuration.warnings = file.warnings
         return configuration
     }
 
-    /// Every setting the environment and the file can carry, by its key in the file
-    /// (`[ldap]` or `[DEFAULT]`), which upper-cased is also its environment variable
-    /// (`uri` -> `NOVA_DIRSVC_URI`).
-    static let keys = ["uri", "bind_dn", "password_file", "base_dn", "ca_cert", "start_tls", "sasl_mech", "timeout",
-                       "log_file", "spool_dir", "allow_insecure_bind", "insecure_no_tls_verify"]
-
-    /// Sets one setting from its text; `source` names where it came from in error messages.
-    private static func apply(_ key: String, _ text: String, to settings: inout Settings, source: String) throws {
-        switch key {
-        case "uri": settings.uris = splitURIs(text)
-        case "bind_dn": settings.bindDN = text
-        case "password_file": settings.passwordFile = text
-        case "base_dn": settings.baseDN = text
-        case "ca_cert": settings.caCertificateFile = text
-        case "start_tls": settings.startTLS = try bool(text, source)
-        case "sasl_mech": settings.saslMechanism = text
-        case "timeout": settings.timeout = try seconds(text, source)
-        case "log_file": settings.logFile = text
-        case "spool_dir": settings.spoolDirectory = text
-        case "allow_insecure_bind": settings.allowInsecureBind = try bool(text, source)
-        case "insecure_no_tls_verify": settings.insecureNoTLSVerify = try bool(text, source)
-        default: preconditionFailure("unknown setting \(key)")
-        }
-    }
-
-    private static func settings(_ value: (String) -> String?, source: (String) -> String) throws -> Settings {
-        var settings = Settings()
-        for key in keys {
-            if let text = value(key) { try apply(key, text, to: &settings, source: source(key)) }
-        }
-        return settings
-    }
-
-    static func settings(fromEnvironment environment: [String: String]) throws -> Settings {
-        let name = { (key: String) in "NOVA_DIRSVC_" + key.uppercased() }
-        return try settings({ environment[name($0)].flatMap { $0.isEmpty ? nil : $0 } }, source: name)
-    }
-
-    static func settings(fromINI text: String, path: String) throws -> Settings {
-        var section = "DEFAULT"
-        var values: [String: String] = [:]
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.trimmed
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") {
-                section = line.dropFirst().dropLast().trimmed
-                continue
+    /// Parses merged settings.
+    init(_ settings: Settings) throws {
+        func text(_ key: Key) -> String? { settings[key] }
+        func source(_ key: Key) -> String { settings.values[key]?.source ?? key.rawValue }
+        func bool(_ key: Key) throws -> Bool {
+            guard let value = text(key) else { return false }
+            switch value.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw ConfigurationError("\(source(key)): \"\(value)\" is not true or false")
             }
-            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
-                throw ConfigurationError("\(path):\(number + 1): expected `key = value`")
-            }
-            let key = line[..<equals].trimmed.lowercased()
-            let value = line[line.index(after: equals)...].trimmed
-            values["\(section.lowercased()).\(key)"] = value
         }
-        return try settings({ values["ldap.\($0)"] ?? values["default.\($0)"] }, source: { "\($0) in \(path)" })
+        guard let base = text(.baseDN) else {
+            throw ConfigurationError("no base DN: set --base-dn, NOVA_DIRSVC_BASE_DN, base_dn in [ldap], or BASE in ldap.conf")
+        }
+        do { baseDN = try DistinguishedName(validating: base) }
+        catch { throw ConfigurationError("\(source(.baseDN)): the base DN \"\(base)\" is not a valid distinguished name") }
+        guard !baseDN.string.isEmpty else { throw ConfigurationError("the base DN must not be the root DSE") }
+        var seconds = Self.defaultTimeout
+        if let value = text(.timeout) {
+            guard let parsed = Double(value), parsed.isFinite, parsed > 0, parsed <= 3600 else {
+                throw ConfigurationError("\(source(.timeout)): \"\(value)\" is not a number of seconds more than 0 and at most 3600")
+            }
+            seconds = parsed
+        }
+        timeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        uris = text(.uri).map(Self.splitURIs) ?? []
+        for uri in uris where !["ldap://", "ldaps://", "ldapi://"].contains(where: { uri.lowercased().hasPrefix($0) }) {
+            throw ConfigurationError("\(source(.uri)): \"\(uri)\" is not ldap://, ldaps:// or ldapi://")
+        }
+        bindDN = text(.bindDN)
+        passwordFile = text(.passwordFile)
+        caCertificateFile = text(.caCert)
+        startTLS = try bool(.startTLS)
+        saslMechanism = text(.saslMech)
+        logFile = text(.logFile) ?? Self.defaultLogFile
+        spoolDirectory = text(.spoolDir) ?? Spool.defaultDirectory
+        allowInsecureBind = try bool(.allowInsecureBind)
+        verifyTLS = !(try bool(.insecureNoTLSVerify))
     }
 
     static func splitURIs(_ text: String) -> [String] {
         text.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" }).map(String.init)
     }
-
-    static func bool(_ text: String, _ name: String) throws -> Bool {
-        switch text.lowercased() {
-        case "1", "true", "yes", "on": return true
-        case "0", "false", "no", "off": return false
-        default: throw ConfigurationError("\(name): \"\(text)\" is not true or false")
-        }
-    }
-
-    static func seconds(_ text: String, _ name: String) throws -> Double {
-        guard let value = Double(text), value.isFinite else { throw ConfigurationError("\(name): \"\(text)\" is not a number of seconds") }
-        return value
-    }
-
-    // MARK: - Connecting
-
-    public var connectionConfiguration: LDAPConnection.Configuration {
-        LDAPConnection.Configuration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
-                                caCertificateFile: caCertificateFile,
-                                certificateVerification: verifyTLS ? .demand : .never)
-    }
-
-    /// The credentials: SASL if a mechanism is set, else a simple bind if a bind DN is set
-    /// (password from the password file or NOVA_DIRSVC_PASSWORD), else anonymous.
-    public func credentials(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Credentials {
-        if let saslMechanism { return .sasl(mechanism: saslMechanism.uppercased()) }
-        guard let bindDN else { return .anonymous }
-        let password: String
-        if let passwordFile {
-            password = try Self.readPasswordFile(passwordFile)
-        } else if let fromEnvironment = environment["NOVA_DIRSVC_PASSWORD"], !fromEnvironment.isEmpty {
-            password = fromEnvironment
-        } else {
-            throw ConfigurationError("a bind DN is set but no password: use --password-file or NOVA_DIRSVC_PASSWORD")
-        }
-        try checkBindIsProtected()
-        return .simple(dn: bindDN, password: Password(password))
-    }
-
-    /// A simple bind sends the password as it is: refuse it over an unencrypted connection to
-    /// anything but loopback or ldapi, unless the operator allowed it.
-    func checkBindIsProtected() throws {
-        if allowInsecureBind || startTLS { return }
-        for uri in uris where uri.lowercased().hasPrefix("ldap://") && !Self.isLoopback(uri) {
-            throw ConfigurationError("refusing a simple bind with a password over unencrypted \(uri): use ldaps://, --start-tls, or --allow-insecure-bind")
-        }
-    }
-
-    /// Whether an ldap:// URI names this machine: an address literal in 127.0.0.0/8, ::1,
-    /// `localhost`, or no host (libldap's default, localhost). A name that merely starts with
-    /// "127." (127.evil.example.com) is not loopback.
-    static func isLoopback(_ uri: String) -> Bool {
-        let rest = uri.dropFirst("ldap://".count)
-        var host = String(rest.prefix { $0 != "/" })
-        if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
-        else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
-        if host.isEmpty || host.lowercased() == "localhost" { return true }
-        var v4 = in_addr(), v6 = in6_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        if inet_pton(AF_INET6, host, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
-        }
-        return false
-    }
-
-    /// The files a connection needs must be there: a CA certificate that is missing or a
-    /// folder is the operator's mistake (64), not an unavailable directory.
-    func checkFiles() throws {
-        if let caCertificateFile, let problem = POSIX.fileProblem(caCertificateFile) {
-            throw ConfigurationError("cannot use the CA certificate file \(caCertificateFile): \(problem)")
-        }
-    }
-
-    /// Reads a password file: refused when other users can read it; one trailing newline dropped.
-    static func readPasswordFile(_ path: String) throws -> String {
-        var info = stat()
-        if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the password file \(path): \(problem)") }
-        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the password file \(path): \(POSIX.errorText)") }
-        guard info.st_mode & S_IROTH == 0 && info.st_mode & S_IWOTH == 0 else {
-            throw ConfigurationError("the password file \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
-        }
-        guard var bytes = POSIX.read(path: path, limit: 65536).map(Array.init) else {
-            throw ConfigurationError("cannot read the password file \(path): \(POSIX.errorText)")
-        }
-        // one line ending dropped, "\n" or "\r\n" (bytes: in a Swift String "\r\n" is one Character)
-        if bytes.last == 0x0A { bytes.removeLast() }
-        if bytes.last == 0x0D { bytes.removeLast() }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigurationError("the password file \(path) is not UTF-8 text")
-        }
-        guard !text.isEmpty else { throw ConfigurationError("the password file \(path) is empty") }
-        return text
-    }
-}
-
-/// A usage or configuration problem (exit status 64).
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
 }
 
 extension StringProtocol {

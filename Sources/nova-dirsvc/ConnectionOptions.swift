@@ -44,18 +44,20 @@ struct ConnectionOptions: ParsableArguments {
 
     func resolve() throws -> Configuration {
         var flags = Configuration.Settings()
-        flags.uris = uri.isEmpty ? nil : uri
-        flags.bindDN = bindDN
-        flags.passwordFile = passwordFile
-        flags.baseDN = baseDN
-        flags.caCertificateFile = caCert
-        flags.startTLS = startTLS ? true : nil
-        flags.saslMechanism = saslMech
-        flags.timeout = timeout
-        flags.logFile = logFile
-        flags.allowInsecureBind = allowInsecureBind ? true : nil
-        flags.insecureNoTLSVerify = insecureNoTLSVerify ? true : nil
-        flags.spoolDirectory = spoolDir
-        return try Configuration.resolve(flags: flags, configFile: config)
+        flags[.uri] = uri.isEmpty ? nil : uri.joined(separator: " ")
+        flags[.bindDN] = bindDN
+        flags[.passwordFile] = passwordFile
+        flags[.baseDN] = baseDN
+        flags[.caCert] = caCert
+        flags[.startTLS] = startTLS ? "true" : nil
+        flags[.saslMech] = saslMech
+        flags[.timeout] = timeout.map { "\($0)" }
+        flags[.logFile] = logFile
+        flags[.spoolDir] = spoolDir
+        flags[.allowInsecureBind] = allowInsecureBind ? "true" : nil
+        flags[.insecureNoTLSVerify] = insecureNoTLSVerify ? "true" : nil
+        let configuration = try Configuration.resolve(flags: flags, configFile: config)
+        for warning in configuration.warnings { warn("warning: \(warning)") }
+        return configuration
     }
 }

@@ -87,7 +87,7 @@ struct ConfigurationTests {
             start_tls = yes
             """)
         var flags = Configuration.Settings()
-        flags.baseDN = "ou=Flags,dc=example,dc=com"
+        flags[.baseDN] = "ou=Flags,dc=example,dc=com"
         let configuration = try Configuration.resolve(flags: flags, configFile: file,
                                                       environment: ["NOVA_DIRSVC_BIND_DN": "cn=env", "NOVA_DIRSVC_TIMEOUT": "3"])
         #expect(configuration.baseDN.string == "ou=Flags,dc=example,dc=com")
@@ -103,18 +103,18 @@ struct ConfigurationTests {
             try Configuration.resolve(flags: .init(), configFile: nil, environment: ["NOVA_DIRSVC_CONFIG": "/nonexistent"])
         }
         var flags = Configuration.Settings()
-        flags.baseDN = "not a dn"
+        flags[.baseDN] = "not a dn"
         #expect(throws: ConfigurationError.self) { try Configuration.resolve(flags: flags, configFile: nil, environment: [:]) }
     }
 
     func configuration(uri: String, password file: String, startTLS: Bool = false, allowInsecure: Bool = false) throws -> Configuration {
         var flags = Configuration.Settings()
-        flags.baseDN = "ou=Instances,dc=example,dc=com"
-        flags.uris = [uri]
-        flags.bindDN = "cn=svc"
-        flags.passwordFile = file
-        flags.startTLS = startTLS
-        flags.allowInsecureBind = allowInsecure
+        flags[.baseDN] = "ou=Instances,dc=example,dc=com"
+        flags[.uri] = uri
+        flags[.bindDN] = "cn=svc"
+        flags[.passwordFile] = file
+        flags[.startTLS] = startTLS ? "true" : nil
+        flags[.allowInsecureBind] = allowInsecure ? "true" : nil
         return try Configuration.resolve(flags: flags, configFile: nil, environment: [:])
     }
 
@@ -150,5 +150,27 @@ struct ConfigurationTests {
         for uri in ["ldap://127.0.0.1", "ldap://127.8.9.10:3389", "ldap://localhost", "ldap://LOCALHOST:389", "ldap:///", "ldap://[::1]"] {
             _ = try configuration(uri: uri, password: file).credentials(environment: [:])
         }
+    }
+}
+
+@Suite("configuration file")
+struct ConfigurationFileTests {
+    @Test func unknownKeysAndSectionsAreNamedWithTheNearestKnownOne() throws {
+        let path = NSTemporaryDirectory() + "nova-dirsvc-test-\(UUID().uuidString).conf"
+        try "[ldap]\nbase_dn = ou=Instances,dc=example,dc=com\ntimout = 3\n[ldpa]\nuri = ldap://x\n"
+            .write(toFile: path, atomically: false, encoding: .utf8)
+        let configuration = try Configuration.resolve(flags: .init(), configFile: path, environment: [:])
+        #expect(configuration.timeout == .seconds(5))  // the typo did not set it
+        #expect(configuration.uris.isEmpty || configuration.uris != ["ldap://x"])
+        #expect(configuration.warnings.count == 2)
+        #expect(configuration.warnings[0].hasSuffix(":3: unknown key \"timout\" in [ldap], ignored (did you mean \"timeout\"?)"))
+        #expect(configuration.warnings[1].hasSuffix(":4: unknown section [ldpa], ignored (did you mean [ldap]?)"))
+    }
+
+    @Test func unreadableFilesSayWhy() throws {
+        #expect { try Configuration.resolve(flags: .init(), configFile: "/nonexistent/x.conf", environment: [:]) }
+            throws: { "\($0)".hasSuffix("it does not exist") }
+        #expect { try Configuration.resolve(flags: .init(), configFile: NSTemporaryDirectory(), environment: [:]) }
+            throws: { "\($0)".hasSuffix("it is not a regular file") }
     }
 }

@@ -1,0 +1,76 @@
+/// The INI configuration file: `key = value` lines in sections, `#` or `;` comments. The
+/// settings live in `[ldap]` (and `[DEFAULT]`); a key or section nova-dirsvc does not know is
+/// reported with the nearest known name (a typo such as `timout` would otherwise silently
+/// leave the default in force).
+struct ConfigurationFile {
+    var settings: Configuration.Settings
+    var warnings: [String]
+
+    /// The sections this version knows.
+    static let sections = ["DEFAULT", "ldap"]
+
+    static func read(_ path: String) throws -> ConfigurationFile {
+        if let problem = POSIX.fileProblem(path) {
+            throw ConfigurationError("cannot read the configuration file \(path): \(problem)")
+        }
+        guard let data = POSIX.read(path: path, limit: 1 << 20), let text = String(validating: data, as: UTF8.self) else {
+            throw ConfigurationError("cannot read the configuration file \(path): not UTF-8 text")
+        }
+        return try parse(text, path: path)
+    }
+
+    static func parse(_ text: String, path: String) throws -> ConfigurationFile {
+        var section = "DEFAULT"
+        var file = ConfigurationFile(settings: .init(source: { "\($0.rawValue) in \(path)" }), warnings: [])
+        var sectionKnown = true
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmed
+            let place = "\(path):\(number + 1)"
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                section = line.dropFirst().dropLast().trimmed
+                sectionKnown = sections.contains { $0.lowercased() == section.lowercased() }
+                if !sectionKnown {
+                    file.warnings.append("\(place): unknown section [\(section)], ignored\(suggestion(section, among: sections, brackets: true))")
+                }
+                continue
+            }
+            guard let equals = line.firstIndex(where: { $0 == "=" || $0 == ":" }) else {
+                throw ConfigurationError("\(place): expected `key = value`")
+            }
+            guard sectionKnown else { continue }
+            let name = line[..<equals].trimmed.lowercased()
+            guard let key = Configuration.Key(rawValue: name) else {
+                file.warnings.append("\(place): unknown key \"\(name)\" in [\(section)], ignored"
+                                     + suggestion(name, among: Configuration.Key.allCases.map(\.rawValue), brackets: false))
+                continue
+            }
+            // [ldap] wins over [DEFAULT] whatever their order
+            if section.lowercased() == "ldap" || file.settings[key] == nil {
+                file.settings[key] = line[line.index(after: equals)...].trimmed
+            }
+        }
+        return file
+    }
+
+    /// " (did you mean X?)" for the nearest name within two edits, or "".
+    static func suggestion(_ name: String, among names: [String], brackets: Bool) -> String {
+        let scored = names.map { ($0, editDistance(name.lowercased(), $0.lowercased())) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= 2 else { return "" }
+        return brackets ? " (did you mean [\(best)]?)" : " (did you mean \"\(best)\"?)"
+    }
+
+    /// Levenshtein distance.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return a.isEmpty ? b.count : previous[b.count]
+    }
+}
