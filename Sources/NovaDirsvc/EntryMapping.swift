@@ -8,28 +8,22 @@ public struct EntryMapping: Sendable {
     public let baseDN: DistinguishedName
     public init(baseDN: DistinguishedName) { self.baseDN = baseDN }
 
-    public static let objectClasses = ["top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", "novaInstance"]
+    public static let objectClasses = ["top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", NovaSchema.objectClassName]
 
-    /// Record fields and their attributes, in the order entries are written.
-    /// A field that is nil in the record is neither written nor removed.
-    static let fields: [(attribute: String, values: @Sendable (InstanceRecord) -> [String]?)] = [
-        ("novaInstanceUUID", { [$0.instanceUUID] }),
-        ("novaImageUUID", { $0.imageUUID.map { [$0] } }),
-        ("macAddress", { $0.macAddresses }),
-        ("novaProjectName", { $0.projectName.map { [$0] } }),
-        ("novaUserName", { $0.userName.map { [$0] } }),
-        ("novaUserRemoteAddress", { $0.userRemoteAddress.map { [$0] } }),
-        ("novaHostname", { $0.hostname.map { [$0] } }),
-        ("novaIPAddress", { $0.ipAddresses }),
-        ("novaProjectID", { $0.projectID.map { [$0] } }),
-        ("novaUserID", { $0.userID.map { [$0] } }),
-    ]
+    /// Record fields and their attributes, in the order entries are written (the key first,
+    /// then `InstanceRecord.fields`). A field that is nil in the record is neither written nor
+    /// removed.
+    static let fields: [(attribute: String, values: @Sendable (InstanceRecord) -> [String]?)] = {
+        let key: @Sendable (InstanceRecord) -> [String]? = { [$0.instanceUUID] }
+        return [(InstanceRecord.keyAttribute, key)]
+            + InstanceRecord.fields.map { field in (field.attribute, { @Sendable in field.values(of: $0) }) }
+    }()
 
-    /// The attributes `InstanceRecord(entry:)` reads and `modifications` compares.
+    /// The attributes `modifications` compares.
     public static let managedAttributes = fields.map(\.attribute)
 
     /// The only filter nova-dirsvc uses to find its entries.
-    public static let managedFilter = Filter.equality("objectClass", "novaInstance")
+    public static let managedFilter = Filter.equality("objectClass", NovaSchema.objectClassName)
 
     public func dn(for instanceUUID: String) -> DistinguishedName {
         baseDN.child("cn", instanceUUID)
@@ -63,26 +57,21 @@ public struct EntryMapping: Sendable {
 
     /// Whether an entry carries the novaInstance object class (only those are ever touched).
     public static func isManaged(_ entry: Entry) -> Bool {
-        entry["objectClass"].contains { $0.lowercased() == "novainstance" }
-    }
-
-    /// Reads the record back from an entry.
-    public static func record(from entry: Entry) -> InstanceRecord {
-        func one(_ name: String) -> String? { entry[name].first }
-        func many(_ name: String) -> [String]? { let v = entry[name]; return v.isEmpty ? nil : v }
-        return InstanceRecord(instanceUUID: one("novaInstanceUUID") ?? "", imageUUID: one("novaImageUUID"),
-                              macAddresses: many("macAddress"), projectName: one("novaProjectName"),
-                              userName: one("novaUserName"), userRemoteAddress: one("novaUserRemoteAddress"),
-                              hostname: one("novaHostname"), ipAddresses: many("novaIPAddress"),
-                              projectID: one("novaProjectID"), userID: one("novaUserID"))
+        entry["objectClass"].contains { $0.lowercased() == NovaSchema.objectClassName.lowercased() }
     }
 }
 
+extension EntryMapping {
+    /// Attributes whose values compare without case: those whose equality rule is
+    /// caseIgnoreIA5Match in `NovaSchema` (UUIDs, addresses, Keystone IDs), and macAddress
+    /// (RFC 2307, the same rule). Names (caseIgnoreMatch) keep their case, so that a change of
+    /// case in a project or user name is still written.
+    static let caseInsensitiveAttributes: Set<String> = Set(
+        NovaSchema.attributeTypes.filter { $0.equality == "caseIgnoreIA5Match" }.map(\.name) + ["macAddress"])
+}
+
 private extension String {
-    /// Values whose matching rule ignores case compare without case; names keep their case so
-    /// that a change of case in a project or user name is still written.
     func lowercasedIfCaseInsensitive(_ attribute: String) -> String {
-        ["novaInstanceUUID", "novaImageUUID", "macAddress", "novaUserRemoteAddress", "novaIPAddress"].contains(attribute)
-            ? lowercased() : self
+        EntryMapping.caseInsensitiveAttributes.contains(attribute) ? lowercased() : self
     }
 }

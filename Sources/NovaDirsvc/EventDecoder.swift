@@ -99,14 +99,22 @@ public enum EventDecoder {
 
     /// A record as the spool stores it (`InstanceRecord.json`): every field optional.
     static func spooledRecord(_ object: [String: JSONValue]) throws -> InstanceRecord {
-        let fields = Fields(object, prefix: "spool.record.")
-        guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "spool.record.instance_uuid", reason: "missing") }
-        return try InstanceRecord(
-            instanceUUID: uuid, imageUUID: try fields.string("image_uuid"), macAddresses: try fields.stringOrList("mac_address"),
-            projectName: try fields.string("project_name"), userName: try fields.string("user_name"),
-            userRemoteAddress: try fields.string("user_remote_address"), hostname: try fields.string("hostname"),
-            ipAddresses: try fields.stringOrList("ip_addresses"), projectID: try fields.string("project_id"),
-            userID: try fields.string("user_id")).validated()
+        try record(Fields(object, prefix: "spool.record."))
+    }
+
+    /// The fields of a record object (the DICT's keys, each optional), validated.
+    private static func record(_ fields: Fields) throws -> InstanceRecord {
+        guard let uuid = try fields.string(InstanceRecord.keyName) else {
+            throw InputError(field: fields.prefix + InstanceRecord.keyName, reason: "missing")
+        }
+        var record = InstanceRecord(instanceUUID: uuid)
+        for field in InstanceRecord.fields {
+            switch field.storage {
+            case .one: field.set(try fields.string(field.key).map { [$0] }, on: &record)
+            case .many: field.set(try fields.stringOrList(field.key), on: &record)
+            }
+        }
+        return try record.validated()
     }
 
     /// The record form (the DICT).
@@ -120,18 +128,12 @@ public enum EventDecoder {
             // Every key of the DICT must be there, so that an omission is caught; a value not
             // known yet may be empty: "" for image_uuid (boot from volume), [] for mac_address
             // (the hook runs before networking is allocated). Empty values are not written.
-            for key in ["image_uuid", "mac_address", "project_name", "user_name", "user_remote_address"]
-            where fields.object[key] == nil || fields.object[key] == .null {
-                throw InputError(field: key, reason: "missing")
+            for field in InstanceRecord.fields where field.inDICT && (fields.object[field.key] ?? .null) == .null {
+                throw InputError(field: field.key, reason: "missing")
             }
-            let record = InstanceRecord(
-                instanceUUID: uuid, imageUUID: try fields.string("image_uuid"),
-                macAddresses: try fields.stringOrList("mac_address"),
-                projectName: try fields.string("project_name"), userName: try fields.string("user_name"),
-                userRemoteAddress: try fields.string("user_remote_address"), hostname: try fields.string("hostname"),
-                ipAddresses: try fields.stringOrList("ip_addresses") ?? fields.stringOrList("ip_address"),
-                projectID: try fields.string("project_id"), userID: try fields.string("user_id"))
-            return .register(try record.validated())
+            var object = fields.object
+            if object["ip_addresses"] == nil, let single = object["ip_address"] { object["ip_addresses"] = single }
+            return .register(try record(Fields(object, prefix: "")))
         }
     }
 

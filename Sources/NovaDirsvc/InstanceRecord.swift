@@ -41,54 +41,6 @@ public struct InstanceRecord: Hashable, Sendable {
         self.projectID = projectID
         self.userID = userID
     }
-
-    /// Validates every field and returns the normalised record, or throws an `InputError`
-    /// naming the first bad field. (Which fields must be present is the input form's rule:
-    /// see `EventDecoder` and the `register` flags.)
-    public func validated() throws -> InstanceRecord {
-        var record = self
-        record.instanceUUID = try Validate.uuid(instanceUUID, field: "instance_uuid")
-        record.imageUUID = try imageUUID.flatMap { $0.isEmpty ? nil : try Validate.uuid($0, field: "image_uuid") }
-        record.macAddresses = try macAddresses.flatMap { macs in
-            macs.isEmpty ? nil : try macs.map { try Validate.macAddress($0, field: "mac_address") }.uniqued()
-        }
-        record.projectName = try projectName.map { try Validate.name($0, field: "project_name") }
-        record.userName = try userName.map { try Validate.name($0, field: "user_name") }
-        record.userRemoteAddress = try userRemoteAddress.map { try Validate.ipAddress($0, field: "user_remote_address") }
-        record.hostname = try hostname.map { try Validate.hostname($0, field: "hostname") }
-        record.ipAddresses = try ipAddresses.flatMap { ips in
-            ips.isEmpty ? nil : try ips.map { try Validate.ipAddress($0, field: "ip_address") }.uniqued()
-        }
-        record.projectID = try projectID.map { try Validate.identifier($0, field: "project_id") }
-        record.userID = try userID.map { try Validate.identifier($0, field: "user_id") }
-        return record
-    }
-
-    /// The record as the original plugin's DICT (a JSON object), for the event log and the spool.
-    public var json: JSONValue {
-        var dict: [String: JSONValue] = ["instance_uuid": .string(instanceUUID)]
-        if let imageUUID { dict["image_uuid"] = .string(imageUUID) }
-        if let macAddresses { dict["mac_address"] = macAddresses.count == 1 ? .string(macAddresses[0]) : .strings(macAddresses) }
-        if let projectName { dict["project_name"] = .string(projectName) }
-        if let userName { dict["user_name"] = .string(userName) }
-        if let userRemoteAddress { dict["user_remote_address"] = .string(userRemoteAddress) }
-        if let hostname { dict["hostname"] = .string(hostname) }
-        if let ipAddresses { dict["ip_addresses"] = .strings(ipAddresses) }
-        if let projectID { dict["project_id"] = .string(projectID) }
-        if let userID { dict["user_id"] = .string(userID) }
-        return .object(dict)
-    }
-}
-
-extension InstanceRecord {
-    /// This record with every field that `newer` supplies taken from `newer`.
-    func overlaid(with newer: InstanceRecord) -> InstanceRecord {
-        InstanceRecord(instanceUUID: newer.instanceUUID, imageUUID: newer.imageUUID ?? imageUUID,
-                       macAddresses: newer.macAddresses ?? macAddresses, projectName: newer.projectName ?? projectName,
-                       userName: newer.userName ?? userName, userRemoteAddress: newer.userRemoteAddress ?? userRemoteAddress,
-                       hostname: newer.hostname ?? hostname, ipAddresses: newer.ipAddresses ?? ipAddresses,
-                       projectID: newer.projectID ?? projectID, userID: newer.userID ?? userID)
-    }
 }
 
 /// A register or an unregister, from whichever input form.

@@ -35,11 +35,18 @@ struct EntryMappingTests {
         #expect(mapping.modifications(from: upper, to: InstanceRecord(instanceUUID: record.instanceUUID, macAddresses: ["fa:16:3e:56:50:29"],
                                                                       projectName: "admin")) ==
                 [.replace("novaInstanceUUID", [record.instanceUUID]), .replace("novaProjectName", ["admin"])])
+        // Keystone IDs are caseIgnoreIA5Match in the schema: a change of case only is no change
+        // (this drifted once: the list of such attributes was kept apart from the schema).
+        let ids = Entry(dn: entry.dn, attributes: [Attribute("novaInstanceUUID", [record.instanceUUID]),
+                                                   Attribute("novaProjectID", ["ABCDEF"]), Attribute("novaUserID", ["Fake"])])
+        #expect(mapping.modifications(from: ids, to: InstanceRecord(instanceUUID: record.instanceUUID, projectID: "abcdef", userID: "fake")) == [])
+        for attribute in NovaSchema.attributeTypes where attribute.equality == "caseIgnoreIA5Match" {
+            #expect(EntryMapping.caseInsensitiveAttributes.contains(attribute.name))
+        }
     }
 
-    @Test func roundTrip() {
+    @Test func managedEntries() {
         let entry = Entry(dn: mapping.dn(for: record.instanceUUID), attributes: mapping.attributes(for: record))
-        #expect(EntryMapping.record(from: entry) == record)
         #expect(EntryMapping.isManaged(entry))
         #expect(!EntryMapping.isManaged(Entry(dn: entry.dn, attributes: [Attribute("objectClass", ["top", "person"])])))
     }
