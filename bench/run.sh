@@ -4,9 +4,8 @@
 # what is measured). Not a test: nothing here passes or fails. About 6-8 minutes on 2 cores
 # (loading 100,000 entries at 389-ds's write rate dominates). Usage: bash bench/run.sh [--quick]
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd); cd "$top"
-. scripts/install-deps.sh
-export PATH=/opt/swift/usr/bin:$PATH
+. "$(dirname "$0")/../scripts/lib.sh"
+nd_prepare
 # What an operator installs: a release build with the Swift runtime linked in (faster start-up).
 swift build -c release --static-swift-stdlib 2>&1 | tail -1
 export NOVA_DIRSVC_BIN=$top/.build/release/nova-dirsvc

@@ -4,9 +4,8 @@
 # loaded, registers the example instance record, shows it with ldapsearch, unregisters it,
 # shows that it is gone, and removes the directory again.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd); cd "$top"
-. scripts/install-deps.sh
-export PATH=/opt/swift/usr/bin:$PATH
+. "$(dirname "$0")/lib.sh"
+nd_prepare
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "build"

@@ -11,6 +11,7 @@
 #   run    start, run COMMAND with DIR/env exported, stop (also on failure); COMMAND's status.
 # Runs as root without systemd (see docs/ldap-servers.md). Needs 389-ds-base and ldap-utils.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd); top=$(dirname "$here")
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,12p' "$0" >&2; exit 64; }
@@ -18,8 +19,8 @@ dir=$(realpath -m "$dir")
 suffix='dc=example,dc=com'
 
 start() {
-  local port=${DS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
-  local tls_port=${DS_TLS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+  local port=${DS_PORT:-$(nd_free_port)}
+  local tls_port=${DS_TLS_PORT:-$(nd_free_port)}
   mkdir -p "$dir"
   # Secrets live in files readable by root only; never on a command line.
   local admin_pw service_pw

@@ -4,27 +4,30 @@
 # (unit + integration) and the Python tests (the CLI end to end and the Nova hook), and
 # removes the directory again, also on failure. Exit status: that of the first failing suite.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd); cd "$top"
-. scripts/install-deps.sh
-export PATH=/opt/swift/usr/bin:$PATH
+. "$(dirname "$0")/lib.sh"
+nd_prepare
 
-swift build --build-tests 2>&1 | grep -v '^\[' || true
-swift build > /dev/null   # the CLI binary the Python tests drive
+build_log=$(mktemp)
+if ! swift build --build-tests > "$build_log" 2>&1; then cat "$build_log" >&2; rm -f "$build_log"; exit 1; fi
+grep -E "warning:|error:" "$build_log" || true; rm -f "$build_log"
 export NOVA_DIRSVC_BIN=$top/.build/debug/nova-dirsvc
-[ -x "$NOVA_DIRSVC_BIN" ] || { echo "build failed" >&2; exit 1; }
+[ -x "$NOVA_DIRSVC_BIN" ] || { echo "build failed: no $NOVA_DIRSVC_BIN" >&2; exit 1; }
 
-if [ ! -x .venv/bin/pytest ] || ! .venv/bin/python -c 'import stevedore' 2>/dev/null; then
+# The Python test tools, exactly as pinned (reinstalled when Tests/requirements.txt changes).
+if ! cmp -s Tests/requirements.txt .venv/requirements.installed 2>/dev/null; then
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check pytest stevedore
+  .venv/bin/pip install -q --disable-pip-version-check -r Tests/requirements.txt
+  cp Tests/requirements.txt .venv/requirements.installed
 fi
-[ -d examples/nova-hook ] && .venv/bin/pip install -q --disable-pip-version-check -e examples/nova-hook
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -e examples/nova-hook
 
+# Every test must run: a skipped integration test fails the run (NOVA_DIRSVC_TEST_REQUIRE_ALL
+# for the Swift suites, the pytest_no_skips plugin for pytest).
+export NOVA_DIRSVC_TEST_REQUIRE_ALL=1
 work=$(mktemp -d /tmp/nova-dirsvc-test.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
-  swift test --skip-build
-  pytest_dirs=$(ls -d Tests/cli examples/nova-hook/tests 2>/dev/null || true)
-  if [ -n "$pytest_dirs" ]; then .venv/bin/python -m pytest -q --rootdir "$PWD" $pytest_dirs; fi
+  swift test --skip-build --disable-xctest   # the suites are Swift Testing; no empty XCTest pass
+  PYTHONPATH=Tests .venv/bin/python -m pytest -q -p pytest_no_skips --rootdir "$PWD" Tests/cli examples/nova-hook/tests
 '
-

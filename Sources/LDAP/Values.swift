@@ -10,7 +10,8 @@ public struct Attribute: Hashable, Sendable {
 
 /// One change of a modify request (RFC 4511 section 4.6).
 public struct Modification: Hashable, Sendable {
-    public enum Kind: Hashable, Sendable { case add, delete, replace }
+    /// The kinds of change, named as in LDIF (RFC 2849).
+    public enum Kind: String, Hashable, Sendable { case add, delete, replace }
     public var kind: Kind
     public var attribute: String
     /// For `.delete`, no values means: delete the whole attribute.

@@ -10,6 +10,7 @@ struct ConfigurationFile {
     static let sections = ["DEFAULT", "ldap"]
 
     static func read(_ path: String) throws -> ConfigurationFile {
+        if path == "/dev/null" { return try parse("", path: path) }  // --config /dev/null: no file at all
         if let problem = POSIX.fileProblem(path) {
             throw ConfigurationError("cannot read the configuration file \(path): \(problem)")
         }

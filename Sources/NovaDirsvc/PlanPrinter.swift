@@ -3,9 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import LDAP
 
 /// Prints a reconcile plan, one change at a time to `write` (never the whole text in memory):
@@ -33,8 +30,7 @@ public struct PlanPrinter {
             case .modify(_, _, let modifications):
                 text += "changetype: modify\n"
                 for modification in modifications {
-                    let kind = switch modification.kind { case .add: "add"; case .delete: "delete"; case .replace: "replace" }
-                    text += "\(kind): \(modification.attribute)\n"
+                    text += "\(modification.kind.rawValue): \(modification.attribute)\n"
                     for value in modification.values { text += LDIF.line(modification.attribute, value) + "\n" }
                     text += "-\n"
                 }
@@ -60,8 +56,7 @@ public struct PlanPrinter {
                 item["action"] = .string("modify")
                 item["instance_uuid"] = .string(uuid)
                 item["changes"] = .array(modifications.map { modification in
-                    let kind = switch modification.kind { case .add: "add"; case .delete: "delete"; case .replace: "replace" }
-                    return .object(["op": .string(kind), "attribute": .string(modification.attribute), "values": .strings(modification.values)])
+                    .object(["op": .string(modification.kind.rawValue), "attribute": .string(modification.attribute), "values": .strings(modification.values)])
                 })
             case .delete(_, let uuid):
                 item["action"] = .string("delete")

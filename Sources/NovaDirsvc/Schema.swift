@@ -66,33 +66,36 @@ public enum NovaSchema {
         # OID arc: \(baseOID) (X.667 UUID arc of 5c8b14a0-a7e2-4ad5-aa99-e17cce0f5414).
         """
 
+    /// The three forms differ only in their opening lines, the attribute names that carry the
+    /// definitions, and what goes between and after them.
+    private static func render(_ comment: String, opening: String, attributeTypesName: String, between: String = "",
+                               objectClassesName: String, closing: String = "") -> String {
+        var text = header + "\n" + comment + "\n" + opening
+        for attribute in attributeTypes { text += "\(attributeTypesName): \(attribute.definition)\n" }
+        return text + between + "\(objectClassesName): \(objectClassDefinition)\n" + closing
+    }
+
     /// 389 Directory Server: a `cn=schema` entry. Install it as a file in the instance's schema
     /// folder (`98nova-dirsvc.ldif`), or load it online with ldapmodify (`ldif389dsOnline`).
     public static var ldif389ds: String {
-        var text = header + "\n# 389-ds: copy to /etc/dirsrv/slapd-INSTANCE/schema/98nova-dirsvc.ldif and restart.\n"
-        text += "dn: cn=schema\nobjectClass: top\nobjectClass: ldapSubentry\nobjectClass: subschema\ncn: schema\n"
-        for attribute in attributeTypes { text += "attributeTypes: \(attribute.definition)\n" }
-        text += "objectClasses: \(objectClassDefinition)\n"
-        return text
+        render("# 389-ds: copy to /etc/dirsrv/slapd-INSTANCE/schema/98nova-dirsvc.ldif and restart.",
+               opening: "dn: cn=schema\nobjectClass: top\nobjectClass: ldapSubentry\nobjectClass: subschema\ncn: schema\n",
+               attributeTypesName: "attributeTypes", objectClassesName: "objectClasses")
     }
 
     /// 389 Directory Server, online: an ldapmodify change record on `cn=schema`.
     public static var ldif389dsOnline: String {
-        var text = header + "\n# 389-ds online: ldapmodify -H URI -D 'cn=Directory Manager' -y PWFILE -f THIS\n"
-        text += "dn: cn=schema\nchangetype: modify\nadd: attributeTypes\n"
-        for attribute in attributeTypes { text += "attributeTypes: \(attribute.definition)\n" }
-        text += "-\nadd: objectClasses\nobjectClasses: \(objectClassDefinition)\n-\n"
-        return text
+        render("# 389-ds online: ldapmodify -H URI -D 'cn=Directory Manager' -y PWFILE -f THIS",
+               opening: "dn: cn=schema\nchangetype: modify\nadd: attributeTypes\n", attributeTypesName: "attributeTypes",
+               between: "-\nadd: objectClasses\n", objectClassesName: "objectClasses", closing: "-\n")
     }
 
     /// OpenLDAP: an olcSchemaConfig entry for cn=config
     /// (`ldapadd -Y EXTERNAL -H ldapi:/// -f THIS`). Needs the core, cosine, inetorgperson and
     /// nis (or rfc2307bis) schemas for inetOrgPerson and ieee802Device.
     public static var ldifOpenLDAP: String {
-        var text = header + "\n# OpenLDAP cn=config: ldapadd -Y EXTERNAL -H ldapi:/// -f THIS\n"
-        text += "dn: cn=nova-dirsvc,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: nova-dirsvc\n"
-        for attribute in attributeTypes { text += "olcAttributeTypes: \(attribute.definition)\n" }
-        text += "olcObjectClasses: \(objectClassDefinition)\n"
-        return text
+        render("# OpenLDAP cn=config: ldapadd -Y EXTERNAL -H ldapi:/// -f THIS",
+               opening: "dn: cn=nova-dirsvc,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: nova-dirsvc\n",
+               attributeTypesName: "olcAttributeTypes", objectClassesName: "olcObjectClasses")
     }
 }

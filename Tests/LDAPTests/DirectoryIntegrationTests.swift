@@ -240,3 +240,8 @@ extension String {
     /// 389-ds answers "dn: uid=..." (with a space) to Who am I?; compare without it.
     var normalizedAuthzID: String { lowercased().replacingOccurrences(of: "dn: ", with: "dn:") }
 }
+
+@Test("the directory is there when scripts/test.sh says it must be")
+func directoryIsThereWhenRequired() {
+    if TestDirectory.isRequired { #expect(TestDirectory.isAvailable, "NOVA_DIRSVC_TEST_REQUIRE_ALL is set, but no test directory") }
+}

@@ -15,6 +15,9 @@ public enum TestDirectory {
 
     public static var isAvailable: Bool { value("URI") != nil }
 
+    /// Set by scripts/test.sh (and so CI): every integration test must run, none may skip.
+    public static var isRequired: Bool { value("REQUIRE_ALL") == "1" }
+
     public static var uri: String { value("URI")! }
     public static var ldapiURI: String { value("LDAPI_URI")! }
     public static var suffix: DistinguishedName { try! DistinguishedName(validating: value("SUFFIX")!) }
