@@ -289,8 +289,8 @@ def test_flush_stops_at_its_budget_and_the_next_flush_goes_on(tool, container):
         assert time.monotonic() - start < 12 * 0.2 + 2, "the flush overran its budget"
         now_left = len(queued(tool))
         assert now_left < left, f"no progress: {proc.stderr}"
-        if now_left:
-            assert proc.returncode == 75 and "time budget" in proc.stderr, proc.stderr
+        if now_left:  # stopped by its budget (or by one slow answer, which also leaves the rest queued)
+            assert proc.returncode == 75 and ("time budget" in proc.stderr or "no answer within" in proc.stderr), proc.stderr
         else:
             assert proc.returncode == 0, proc.stderr
         left, runs = now_left, runs + 1
