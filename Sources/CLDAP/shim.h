@@ -57,7 +57,9 @@ static inline int cldap_sasl_interact(LDAP *ld, unsigned flags, void *defaults, 
 // LDAP_DEBUG_TRACE | LDAP_DEBUG_CONNS (values from the uninstalled ldap_log.h), and this
 // print function keeps the "TLS:" lines of the calling thread (the first ones,
 // "; "-separated) instead of printing anything.
-// (A function-local static: Swift emits the inline functions of a header, not its variables.)
+// (A function-local static: Swift emits the inline functions of a header, not its variables.
+// Every Swift file gets its own copy of a static inline function and of its static, so only
+// one Swift file, TLSDiagnostics.swift, calls these.)
 static inline char *cldap_tls_diagnostic_buffer(void) {
     static __thread char buffer[256];
     return buffer;

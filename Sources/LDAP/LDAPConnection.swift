@@ -25,12 +25,9 @@ public final class LDAPConnection {
     /// The socket libldap connected, for the watchdog (lives as long as the handle).
     private let socketWatch: UnsafeMutablePointer<cldap_socket_watch>
 
-    private static let installDiagnostics: Void = cldap_tls_diagnostic_install()
-
     /// Creates the handle and sets its options. Does not touch the network: the first
     /// operation (usually `bind`) connects. Use `LDAPConnection.connect` for the usual path.
     public init(_ configuration: Configuration, deadline: ContinuousClock.Instant? = nil) throws {
-        Self.installDiagnostics
         self.configuration = configuration
         self.deadline = deadline
         socketWatch = .allocate(capacity: 1)
@@ -146,10 +143,7 @@ public final class LDAPConnection {
     public func open() throws {
         let ld = try handle("connect")
         try guarded("connect") {
-            cldap_tls_diagnostic_clear()
-            if configuration.usesTLS { cldap_tls_diagnostic_capture(1) }
-            let rc = ldap_connect(ld)
-            cldap_tls_diagnostic_capture(0)
+            let rc = TLSDiagnostics.capturing(configuration.usesTLS) { ldap_connect(ld) }
             if rc != LDAP_SUCCESS { throw error(rc, "connect") }
         }
     }
@@ -158,11 +152,8 @@ public final class LDAPConnection {
     public func startTLS() throws {
         let ld = try handle("StartTLS")
         try guarded("StartTLS") {
-            cldap_tls_diagnostic_clear()
             try setOption(LDAP_OPT_TIMEOUT, Self.timeval(try wait(configuration.operationTimeout, "StartTLS")))
-            cldap_tls_diagnostic_capture(1)
-            let rc = ldap_start_tls_s(ld, nil, nil)
-            cldap_tls_diagnostic_capture(0)
+            let rc = TLSDiagnostics.capturing(true) { ldap_start_tls_s(ld, nil, nil) }
             if rc != LDAP_SUCCESS { throw error(rc, "StartTLS") }
         }
     }
@@ -206,86 +197,6 @@ public final class LDAPConnection {
             guard let bv = authzid?.pointee, let value = bv.bv_val else { return "" }
             return String(decoding: UnsafeRawBufferPointer(start: value, count: Int(bv.bv_len)), as: UTF8.self)
         }
-    }
-
-    // MARK: - Results
-
-    /// Waits (up to the operation timeout and the deadline) for a message; abandons `msgid`
-    /// on timeout.
-    func awaitMessage(_ ld: OpaquePointer, msgid: Int32, all: Bool, operation: String,
-                      dn: String? = nil) throws -> OpaquePointer {
-        let limit = try wait(configuration.operationTimeout, operation, dn: dn)
-        var timeout = Self.timeval(limit)
-        var message: OpaquePointer? = nil
-        let rc = try guarded(operation, dn: dn) { ldap_result(ld, msgid, all ? LDAP_MSG_ALL : LDAP_MSG_ONE, &timeout, &message) }
-        switch rc {
-        case 0:
-            if msgid != LDAP_RES_ANY { ldap_abandon_ext(ld, msgid, nil, nil) }
-            let budgetSpent = deadline.map { ContinuousClock.now >= $0 - .milliseconds(1) } ?? false
-            throw LDAPError(code: .timeout, operation: operation, dn: dn,
-                            diagnosticMessage: budgetSpent ? "the time budget ran out" : "no answer within \(limit.secondsText) s")
-        case -1:
-            throw error(lastResultCode(ld), operation, dn: dn)
-        default:
-            return message!
-        }
-    }
-
-    /// Parses and frees a result message; nil error for success.
-    func parseResult(_ ld: OpaquePointer, _ message: OpaquePointer, operation: String,
-                     dn: String?) -> (code: LDAPResultCode, error: LDAPError?) {
-        var code: Int32 = 0
-        var matched: UnsafeMutablePointer<CChar>? = nil
-        var diagnostic: UnsafeMutablePointer<CChar>? = nil
-        let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, nil, nil, 1)
-        defer { ldap_memfree(matched); ldap_memfree(diagnostic) }
-        if rc != LDAP_SUCCESS { return (.init(rc), error(rc, operation, dn: dn)) }
-        if code == LDAP_SUCCESS { return (.success, nil) }
-        return (.init(code), LDAPError(code: .init(code), operation: operation, dn: dn,
-                                       diagnosticMessage: diagnostic.map { String(cString: $0) },
-                                       matchedDN: matched.map { String(cString: $0) }))
-    }
-
-    // MARK: - Errors and options
-
-    private func lastResultCode(_ ld: OpaquePointer) -> Int32 {
-        var code: Int32 = LDAP_OTHER
-        _ = ldap_get_option(ld, LDAP_OPT_RESULT_CODE, &code)
-        return code
-    }
-
-    /// An error for a libldap return code, with the handle's diagnostic message if it has
-    /// one, or the cause of a failed TLS handshake.
-    func error(_ rc: Int32, _ operation: String, dn: String? = nil) -> LDAPError {
-        var diagnostic: UnsafeMutablePointer<CChar>? = nil
-        var matched: UnsafeMutablePointer<CChar>? = nil
-        if let ld {
-            _ = ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic)
-            _ = ldap_get_option(ld, LDAP_OPT_MATCHED_DN, &matched)
-        }
-        defer { ldap_memfree(diagnostic); ldap_memfree(matched) }
-        let text = String(cString: ldap_err2string(rc))
-        var detail = diagnostic.map { String(cString: $0) }.flatMap { $0.isEmpty || $0 == text ? nil : $0 }
-        let tls = String(cString: cldap_tls_diagnostic_text())
-        if !tls.isEmpty, rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR {
-            detail = tls
-        }
-        if rc == LDAP_SERVER_DOWN, let deadline, ContinuousClock.now >= deadline {
-            // the watchdog shut the socket down: the budget ran out, the server did not go away
-            return LDAPError(code: .timeout, operation: operation, dn: dn, diagnosticMessage: "the time budget ran out")
-        }
-        return LDAPError(code: .init(rc), operation: operation, dn: dn,
-                         diagnosticMessage: detail.map { "\(text): \($0)" } ?? text,
-                         matchedDN: matched.map { String(cString: $0) })
-    }
-
-    func check(_ rc: Int32, _ operation: String) throws {
-        if rc != LDAP_OPT_SUCCESS { throw error(rc, operation) }
-    }
-
-    private func setOption<T: BitwiseCopyable>(_ option: Int32, _ value: T) throws {
-        var value = value
-        try check(ldap_set_option(ld, option, &value), "set option \(option)")
     }
 
     static func timeval(_ duration: Duration) -> timeval {

@@ -3,9 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The log of what was registered and unregistered: one JSON object per line (JSON lines),
 /// appended with a single write(2) so concurrent hook processes never interleave lines.

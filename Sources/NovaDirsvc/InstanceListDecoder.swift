@@ -3,9 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Turns Nova's list of live instances into records, recognising the form by itself. What each
 /// form can supply (a field it cannot supply stays nil, so reconcile leaves that attribute as
@@ -21,10 +18,6 @@ import Glibc
 /// A `/servers/detail` page that links to a next page is refused: an incomplete list would
 /// look like deleted instances.
 public enum InstanceListDecoder {
-    public enum Form: String, Sendable {
-        case records, novaServers = "nova-servers-detail", openstackServerList = "openstack-server-list"
-    }
-
     /// Reads the list from a file, or standard input for "-".
     public static func readInput(path: String) throws -> Data {
         guard let data = POSIX.read(path: path) else {
@@ -34,16 +27,16 @@ public enum InstanceListDecoder {
     }
 
     /// The records of the list; refused when one instance appears twice (which would it be?).
-    public static func decode(_ data: Data) throws -> (form: Form, records: [InstanceRecord]) {
-        let (form, records) = try decodeList(data)
+    public static func decode(_ data: Data) throws -> [InstanceRecord] {
+        let records = try decodeList(data)
         var seen = Set<String>()
         for record in records where !seen.insert(record.instanceUUID).inserted {
             throw InputError(field: "instances", reason: "the instance \(record.instanceUUID) is listed twice")
         }
-        return (form, records)
+        return records
     }
 
-    private static func decodeList(_ data: Data) throws -> (form: Form, records: [InstanceRecord]) {
+    private static func decodeList(_ data: Data) throws -> [InstanceRecord] {
         guard let first = data.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
             throw InputError(field: "instances", reason: "empty input")
         }
@@ -53,14 +46,14 @@ public enum InstanceListDecoder {
                 if page.servers_links?.contains(where: { $0.rel == "next" }) == true {
                     throw InputError(field: "servers_links", reason: "the list links to a next page: give the whole list (all pages)")
                 }
-                return (.novaServers, try page.servers.enumerated().map { try $1.record(index: $0) })
+                return try page.servers.enumerated().map { try $1.record(index: $0) }
             }
             let rows = try JSONDecoder().decode([Row].self, from: data)
             if rows.allSatisfy({ $0.instance_uuid != nil }) {
-                return (.records, try rows.enumerated().map { try $1.record(index: $0) })
+                return try rows.enumerated().map { try $1.record(index: $0) }
             }
             if rows.allSatisfy({ $0.ID != nil }) {
-                return (.openstackServerList, try rows.enumerated().map { try $1.serverListRecord(index: $0) })
+                return try rows.enumerated().map { try $1.serverListRecord(index: $0) }
             }
             throw InputError(field: "instances", reason: "a list whose items are neither records (instance_uuid) nor `openstack server list` rows (ID)")
         } catch let error as DecodingError {

@@ -3,9 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// The record of one Nova instance (the "DICT" the original plugin logged), validated and
 /// normalised. A field that is nil was not supplied by the source of the record: it is never

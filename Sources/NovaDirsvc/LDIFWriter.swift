@@ -3,9 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import LDAP
 
 /// Writes LDIF (RFC 2849): values that are not "safe strings" are base64-encoded (`attr::`),

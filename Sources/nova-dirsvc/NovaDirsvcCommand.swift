@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
 import Glibc
-#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -1,7 +1,5 @@
 import NovaDirsvc
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A progress bar on standard error, only on a terminal and only once a run takes more than
 /// a moment (one second).

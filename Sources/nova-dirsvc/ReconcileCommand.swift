@@ -53,7 +53,7 @@ struct ReconcileCommand: ParsableCommand {
     func run() throws {
         let configuration = try connection.resolve()
         let input = try InstanceListDecoder.readInput(path: instances)
-        let (_, records) = try InstanceListDecoder.decode(input)
+        let records = try InstanceListDecoder.decode(input)
         // connecting gets the usual budget; the reconcile itself as long as it takes
         let ldap = try Directory.connect(configuration, deadline: .now + configuration.timeout)
         defer { ldap.close() }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, free_port, LDAPI, SERVICE_PW_FILE, URI, dump, fixture_text, ldap, search
+from helpers import BIN, free_port, LDAPI, SERVICE_PW_FILE, URI, dump, fixture_text, ldap, search
 
 RECORD = {
     "image_uuid": "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",

@@ -13,15 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ENV, LDAPI, SERVICE_PW_FILE, URI, free_port, ldap, record, search
+from helpers import BIN, ENV, LDAPI, SERVICE_PW_FILE, free_port, ldap, managed, record
 from fake_servers import FakeServer, Garbage, StartTLSThenSilent
 
 LDAPS = ENV.get("NOVA_DIRSVC_TEST_LDAPS_URI", "")
 CA = ENV.get("NOVA_DIRSVC_TEST_CA_CERT", "")
 
-
-def managed(container):
-    return {a["novainstanceuuid"][0]: a for a in search(container, "one", "(objectClass=novaInstance)").values()}
 
 
 def queued(tool):

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, free_port, parse_ldif, record
+from helpers import BIN, free_port, parse_ldif, record, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schema" / "nova-dirsvc.openldap.ldif"
 SUFFIX = "dc=example,dc=com"
 

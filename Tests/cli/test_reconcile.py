@@ -6,17 +6,13 @@ import uuid as uuidlib
 
 import pytest
 
-from conftest import record, FIXTURES, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
+from helpers import FIXTURES, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, managed, record
 
 
 def reconcile(tool, instances, *flags, **overrides):
     data = instances if isinstance(instances, str) else json.dumps(instances)
     return tool.run("reconcile", "--instances", "-", *flags, input=data, **overrides)
 
-
-def managed(container):
-    """{uuid: attributes} of the managed entries directly under the container."""
-    return {attrs["novainstanceuuid"][0]: attrs for attrs in search(container, "one", "(objectClass=novaInstance)").values()}
 
 
 def seed(tool, records):
@@ -118,7 +114,7 @@ def normalized(container):
 @pytest.fixture
 def twin(container, tmp_path):
     """A second container with its own Tool, for comparing a dry run with a real run."""
-    from conftest import Tool
+    from helpers import Tool
     name = "twin-" + uuidlib.uuid4().hex[:8]
     dn = container.replace(container.split(",")[0], f"ou={name}", 1)
     ldap("ldapadd", input=f"dn: {dn}\nobjectClass: top\nobjectClass: organizationalUnit\nou: {name}\n")

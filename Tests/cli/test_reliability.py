@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, record, BIN, ENV, SERVICE_DN, SERVICE_PW_FILE, URI, dump, ldap, search
-
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import BIN, ENV, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record
 
 
-def managed(container):
-    return {a["novainstanceuuid"][0]: a for a in search(container, "one", "(objectClass=novaInstance)").values()}
 
 
 def server_pid():

@@ -1,0 +1,21 @@
+/// An event that was not applied, because of `error`, and where it is now (queued, kept in
+/// failed/). The exit status is `error`'s.
+public struct EventNotAppliedError: Error, CustomStringConvertible {
+    public let error: any Error
+    public let kept: String
+    public var description: String { "\(error); the event was \(kept)" }
+}
+
+/// A queued event that the directory refused for good when another process drained the
+/// spool; it is in SPOOL/failed/ (exit 1).
+public struct SetAsideError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the event was refused when the spool was drained and set aside: \(reason)" }
+}
+
+/// The directory was unavailable and the spool could not take the event either (exit 69).
+public struct UnavailableError: Error, CustomStringConvertible {
+    public let directory: any Error
+    public let spool: any Error
+    public var description: String { "\(directory); and the event could not be queued: \(spool)" }
+}
