@@ -4,29 +4,71 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Turns the bytes of an event into an `InstanceEvent`, recognising the form by itself:
+/// Turns the bytes of an event into what it asks for, recognising the form by itself:
 ///
 /// - the record (the DICT): `{"instance_uuid": ..., "image_uuid": ..., "mac_address": ...,
 ///   "project_name": ..., "user_name": ..., "user_remote_address": ...}` (+ optional
 ///   `hostname`, `ip_addresses`, `project_id`, `user_id`); for `register` every DICT key must be
-///   present (`image_uuid` may be "" and `mac_address` [] when not known yet); for
-///   `unregister` only `instance_uuid` is needed;
-/// - a Nova versioned notification (`event_type` `instance.create.end` / `instance.delete.end`,
-///   `payload` with `nova_object.data`);
-/// - either of those notifications inside the oslo.messaging 2.0 envelope
-///   (`{"oslo.version": "2.0", "oslo.message": "<JSON text>"}`);
-/// - the legacy notification `compute.instance.create.end` / `compute.instance.delete.end`.
+///   present, but any value may be null (not known; `image_uuid` may also be "" and
+///   `mac_address` [] when not known yet); for `unregister` only `instance_uuid` is needed;
+/// - a Nova versioned notification (`payload` with `nova_object.data`), plain or inside the
+///   oslo.messaging 2.0 envelope (`{"oslo.version": "2.0", "oslo.message": "<JSON text>"}`);
+/// - a legacy notification (`compute.instance.*`).
 ///
-/// From a notification the record takes: uuid (legacy: instance_id), image_uuid (legacy:
-/// image_meta.base_image_ref or the last part of image_ref_url), host_name (legacy: hostname),
-/// the MAC and IP addresses of ip_addresses (legacy: fixed_ips[].vif_mac / address), tenant_id,
-/// user_id, and the names from the `_context_project_name`, `_context_user_name` and
-/// `_context_remote_address` keys of the message where present.
+/// What a notification's event type does: see `EventDecoder+Notification.swift`. Which
+/// values must be usable: only `instance_uuid` (it names the entry). Any other value that
+/// cannot be used (a malformed MAC address, a name with control characters, the wrong type)
+/// is left out and reported in `Decoded.dropped`: the instance still reaches the directory.
 public enum EventDecoder {
     /// Larger input is refused before parsing.
     public static let maxInputSize = 1 << 20
 
-    public static func decode(_ data: Data, for action: Action) throws -> InstanceEvent {
+    /// What the caller asked for: `register` and `unregister` take their own events (and
+    /// report the others as ignored); `any` (`nova-dirsvc apply`, the bus) decides from the
+    /// event type.
+    public enum Action: String, Sendable {
+        case register, unregister, any
+    }
+
+    /// What an input amounts to.
+    public struct Decoded: Sendable {
+        public enum Kind: Sendable {
+            /// An event to apply.
+            case apply(InstanceEvent)
+            /// A notification this action does not act on: acknowledged, logged, nothing written.
+            case ignored(eventType: String, instanceUUID: String?)
+        }
+        public var kind: Kind
+        /// Values left out because they could not be used, each naming the field and why.
+        public var dropped: [InputError] = []
+
+        /// The event to apply, or nil when ignored.
+        public var event: InstanceEvent? {
+            if case .apply(let event) = kind { return event }
+            return nil
+        }
+    }
+
+    /// Where an event comes from.
+    public enum Input: Sendable {
+        /// JSON bytes in any of the forms this decoder knows.
+        case json(Data)
+        /// A record from command-line flags (validated strictly: an operator typed it).
+        case record(InstanceRecord)
+        /// An instance UUID from a command-line flag (validated here).
+        case instanceUUID(String)
+    }
+
+    /// Decodes and validates an event from any input.
+    public static func decode(_ input: Input, for action: Action) throws -> Decoded {
+        switch input {
+        case .json(let data): return try decode(data, for: action)
+        case .record(let record): return Decoded(kind: .apply(.register(try record.validated())))
+        case .instanceUUID(let uuid): return Decoded(kind: .apply(.unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))))
+        }
+    }
+
+    public static func decode(_ data: Data, for action: Action) throws -> Decoded {
         guard data.count <= maxInputSize else {
             throw InputError(field: "event", reason: "larger than \(maxInputSize) bytes")
         }
@@ -51,30 +93,7 @@ public enum EventDecoder {
         return data
     }
 
-    public enum Action: String, Sendable {
-        case register, unregister
-    }
-
-    /// Where an event comes from.
-    public enum Input: Sendable {
-        /// JSON bytes in any of the forms this decoder knows.
-        case json(Data)
-        /// A record from command-line flags (validated here).
-        case record(InstanceRecord)
-        /// An instance UUID from a command-line flag (validated here).
-        case instanceUUID(String)
-    }
-
-    /// Decodes and validates an event from any input.
-    public static func decode(_ input: Input, for action: Action) throws -> InstanceEvent {
-        switch input {
-        case .json(let data): return try decode(data, for: action)
-        case .record(let record): return .register(try record.validated())
-        case .instanceUUID(let uuid): return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
-        }
-    }
-
-    private static func decode(_ message: [String: JSONValue], for action: Action, unwrapped: Bool) throws -> InstanceEvent {
+    private static func decode(_ message: [String: JSONValue], for action: Action, unwrapped: Bool) throws -> Decoded {
         let fields = Fields(message, prefix: "")
         if message["oslo.message"] != nil {
             guard !unwrapped else { throw InputError(field: "oslo.message", reason: "an envelope inside an envelope") }
@@ -97,13 +116,10 @@ public enum EventDecoder {
         return try record(fields, for: action)
     }
 
-    /// A record as the spool stores it (`InstanceRecord.json`): every field optional.
+    /// A record as the spool stores it (`InstanceRecord.json`): every field optional, every
+    /// value checked again (strictly: the spool only holds what was validated once).
     static func spooledRecord(_ object: [String: JSONValue]) throws -> InstanceRecord {
-        try record(Fields(object, prefix: "spool.record."))
-    }
-
-    /// The fields of a record object (the DICT's keys, each optional), validated.
-    private static func record(_ fields: Fields) throws -> InstanceRecord {
+        let fields = Fields(object, prefix: "spool.record.")
         guard let uuid = try fields.string(InstanceRecord.keyName) else {
             throw InputError(field: fields.prefix + InstanceRecord.keyName, reason: "missing")
         }
@@ -117,24 +133,33 @@ public enum EventDecoder {
         return try record.validated()
     }
 
-    /// The record form (the DICT).
-    private static func record(_ fields: Fields, for action: Action) throws -> InstanceEvent {
+    /// The record form (the DICT): a register (`unregister`: the UUID alone).
+    private static func record(_ fields: Fields, for action: Action) throws -> Decoded {
         guard let uuid = try fields.string("instance_uuid") else { throw InputError(field: "instance_uuid", reason: "missing") }
         let instanceUUID = try Validate.uuid(uuid, field: "instance_uuid")
-        switch action {
-        case .unregister:
-            return .unregister(instanceUUID: instanceUUID)
-        case .register:
-            // Every key of the DICT must be there, so that an omission is caught; a value not
-            // known yet may be empty: "" for image_uuid (boot from volume), [] for mac_address
-            // (the hook runs before networking is allocated). Empty values are not written.
-            for field in InstanceRecord.fields where field.inDICT && (fields.object[field.key] ?? .null) == .null {
-                throw InputError(field: field.key, reason: "missing")
-            }
-            var object = fields.object
-            if object["ip_addresses"] == nil, let single = object["ip_address"] { object["ip_addresses"] = single }
-            return .register(try record(Fields(object, prefix: "")))
+        if action == .unregister { return Decoded(kind: .apply(.unregister(instanceUUID: instanceUUID))) }
+        // Every key of the DICT must be there, so that an omission is caught; a value not
+        // known may be null, and "" for image_uuid (boot from volume), [] for mac_address (the
+        // hook runs before networking is allocated). Unknown values are not written.
+        for field in InstanceRecord.fields where field.inDICT && fields.object[field.key] == nil {
+            throw InputError(field: field.key, reason: "missing")
         }
+        var object = fields.object
+        if object["ip_addresses"] == nil, let single = object["ip_address"] { object["ip_addresses"] = single }
+        let values = Fields(object, prefix: "")
+        var dropped: [InputError] = []
+        var raw = InstanceRecord(instanceUUID: instanceUUID)
+        for field in InstanceRecord.fields {
+            let value: [String]?
+            switch field.storage {
+            case .one: value = values.taking(&dropped) { try $0.string(field.key).map { [$0] } }
+            case .many: value = values.taking(&dropped) { try $0.stringOrList(field.key) }
+            }
+            // in the DICT an empty list means "not allocated yet", not "none"
+            field.set(value.flatMap { $0.isEmpty ? nil : $0 }, on: &raw)
+        }
+        let (record, unusable) = raw.validatedDroppingUnusable()
+        return Decoded(kind: .apply(.register(record)), dropped: dropped + unusable)
     }
 }
 
@@ -154,6 +179,11 @@ struct Fields {
         case .string(let value)?: return value
         default: throw InputError(field: prefix + key, reason: "must be a string")
         }
+    }
+
+    /// `read(self)`, or nil with the error added to `dropped` when the value is unusable.
+    func taking<T>(_ dropped: inout [InputError], _ read: (Fields) throws -> T?) -> T? {
+        do { return try read(self) } catch let error as InputError { dropped.append(error); return nil } catch { return nil }
     }
 
     /// A string or a list of strings, as a list; nil when absent or null.

@@ -115,21 +115,25 @@ extension EventPath {
         }
     }
 
-    /// What a run of events for one instance amounts to: the last unregister (if any),
-    /// then the registers after it merged (later fields win).
+    /// What a run of events for one instance amounts to: the last unregister (if any), then
+    /// the events after it merged (later fields win) into one register, or into one update if
+    /// no register came after the unregister (an update never creates an entry).
     static func collapse(_ events: [InstanceEvent]) -> [InstanceEvent] {
         var result: [InstanceEvent] = []
         var merged: InstanceRecord? = nil
+        var registers = false
         for event in events {
             switch event {
             case .unregister:
                 result = [event]
                 merged = nil
-            case .register(let record):
+                registers = false
+            case .register(let record), .update(let record):
                 merged = merged.map { $0.overlaid(with: record) } ?? record
+                if case .register = event { registers = true }
             }
         }
-        if let merged { result.append(.register(merged)) }
+        if let merged { result.append(registers ? .register(merged) : .update(merged)) }
         return result
     }
 }

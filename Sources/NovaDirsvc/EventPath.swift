@@ -56,14 +56,28 @@ public struct EventPath: Sendable {
 
     // MARK: - One event
 
-    /// Decodes and validates an event; bad input is logged as rejected and thrown (65).
-    public func decode(_ input: EventDecoder.Input, as action: EventDecoder.Action) throws -> InstanceEvent {
+    /// Decodes and validates an event; bad input is logged as rejected and thrown (65). Values
+    /// left out (unusable but not needed) are warned about and logged with the instance's UUID;
+    /// an ignored notification is logged with its event type.
+    public func decode(_ input: EventDecoder.Input, as action: EventDecoder.Action) throws -> EventDecoder.Decoded {
+        let decoded: EventDecoder.Decoded
         do {
-            return try EventDecoder.decode(input, for: action)
+            decoded = try EventDecoder.decode(input, for: action)
         } catch {
             record(nil, action: action.rawValue, outcome: "rejected", error: error)
             throw error
         }
+        switch decoded.kind {
+        case .apply(let event):
+            if !decoded.dropped.isEmpty {
+                for problem in decoded.dropped { warn("warning: \(event.action) \(event.instanceUUID): \(problem); left out") }
+                record(event, outcome: "accepted", warnings: decoded.dropped.map { "\($0); left out" })
+            }
+        case .ignored(let eventType, let uuid):
+            logLine(action: action.rawValue, instanceUUID: uuid, record: nil, outcome: "ignored",
+                    error: nil, detail: "event type \(eventType) is not acted on", warnings: [])
+        }
+        return decoded
     }
 
     /// Applies one event, or queues it, before `deadline`. Throws (after logging) when the
@@ -200,12 +214,17 @@ public struct EventPath: Sendable {
     }
 
     /// Appends one line to the event log; a failure to log is a warning, never lost work.
-    func record(_ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil, detail: String? = nil) {
+    func record(_ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil,
+                detail: String? = nil, warnings: [String] = []) {
+        logLine(action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: event?.record,
+                outcome: outcome, error: error.map { "\($0)" }, detail: detail, warnings: warnings)
+    }
+
+    private func logLine(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
+                         error: String?, detail: String?, warnings: [String]) {
         guard let log else { return }
-        var record: InstanceRecord? = nil
-        if case .register(let r) = event { record = r }
-        if let failure = log.append(action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: record,
-                                    outcome: outcome, error: error.map { "\($0)" }, detail: detail) {
+        if let failure = log.append(action: action, instanceUUID: instanceUUID, record: record, outcome: outcome,
+                                    error: error, detail: detail, warnings: warnings) {
             warn("warning: \(failure) (the event was \(outcome))")
         }
     }

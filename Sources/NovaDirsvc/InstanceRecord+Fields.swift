@@ -47,8 +47,8 @@ extension InstanceRecord {
             }
         }
 
-        /// The validated values: nil for "not supplied" (and for an empty list, or "" where that
-        /// means unknown); each value checked, a list without repeats.
+        /// The validated values: nil for "not supplied" (or "" where that means unknown); each
+        /// value checked, a list without repeats. An empty list stays empty: known to be none.
         func validated(_ record: InstanceRecord) throws -> [String]? {
             guard let values = values(of: record) else { return nil }
             switch storage {
@@ -56,7 +56,7 @@ extension InstanceRecord {
                 if emptyIsUnknown && values[0].isEmpty { return nil }
                 return [try validate(values[0], errorName)]
             case .many:
-                return values.isEmpty ? nil : try values.map { try validate($0, errorName) }.uniqued()
+                return try values.map { try validate($0, errorName) }.uniqued()
             }
         }
 
@@ -79,7 +79,7 @@ extension InstanceRecord {
         Field("mac_address", "macAddress", .many(\.macAddresses), inDICT: true, validate: Validate.macAddress),
         Field("project_name", "novaProjectName", .one(\.projectName), inDICT: true, validate: Validate.name),
         Field("user_name", "novaUserName", .one(\.userName), inDICT: true, validate: Validate.name),
-        Field("user_remote_address", "novaUserRemoteAddress", .one(\.userRemoteAddress), inDICT: true, validate: Validate.ipAddress),
+        Field("user_remote_address", "novaUserRemoteAddress", .one(\.userRemoteAddress), inDICT: true, validate: Validate.remoteAddress),
         Field("hostname", "novaHostname", .one(\.hostname), validate: Validate.hostname),
         Field("ip_addresses", "novaIPAddress", .many(\.ipAddresses), errorName: "ip_address", validate: Validate.ipAddress),
         Field("project_id", "novaProjectID", .one(\.projectID), validate: Validate.identifier),
@@ -94,6 +94,25 @@ extension InstanceRecord {
         record.instanceUUID = try Validate.uuid(instanceUUID, field: Self.keyName)
         for field in Self.fields { field.set(try field.validated(self), on: &record) }
         return record
+    }
+
+    /// The record with every value that cannot be used left out, and why each was: the rule
+    /// for input from Nova, where one odd value must not keep the instance out of the
+    /// directory. (The UUID is checked by the caller: without it there is no entry.)
+    func validatedDroppingUnusable() -> (InstanceRecord, [InputError]) {
+        var record = self
+        var dropped: [InputError] = []
+        for field in Self.fields {
+            do {
+                field.set(try field.validated(self), on: &record)
+            } catch let error as InputError {
+                dropped.append(error)
+                field.set(nil, on: &record)
+            } catch {
+                field.set(nil, on: &record)
+            }
+        }
+        return (record, dropped)
     }
 
     /// The record as the original plugin's DICT (a JSON object), for the event log and the spool.

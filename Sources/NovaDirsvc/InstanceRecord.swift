@@ -43,12 +43,17 @@ public struct InstanceRecord: Hashable, Sendable {
 
 /// A register or an unregister, from whichever input form.
 public enum InstanceEvent: Hashable, Sendable {
+    /// Add the entry, or bring it up to date with what the record supplies.
     case register(InstanceRecord)
+    /// Delete the entry.
     case unregister(instanceUUID: String)
+    /// Bring an existing entry up to date with what the record supplies; an absent entry is
+    /// not created (an update may arrive after the delete).
+    case update(InstanceRecord)
 
     public var instanceUUID: String {
         switch self {
-        case .register(let record): return record.instanceUUID
+        case .register(let record), .update(let record): return record.instanceUUID
         case .unregister(let uuid): return uuid
         }
     }
@@ -56,6 +61,15 @@ public enum InstanceEvent: Hashable, Sendable {
         switch self {
         case .register: return "register"
         case .unregister: return "unregister"
+        case .update: return "update"
+        }
+    }
+
+    /// The record, for register and update.
+    public var record: InstanceRecord? {
+        switch self {
+        case .register(let record), .update(let record): return record
+        case .unregister: return nil
         }
     }
 }
@@ -147,15 +161,25 @@ enum Validate {
         return value
     }
 
-    /// A host name: RFC 1123 labels (letters, digits, hyphens), dots between them.
+    /// A host name as Nova makes one (`sanitize_hostname`): labels of letters (Nova keeps
+    /// Latin-1 letters: "datanode ü1" -> `datanode-ü1`), digits, hyphens and underscores, dots
+    /// between them; at most 63 characters a label and 253 in all.
     static func hostname(_ value: String, field: String) throws -> String {
         let labels = value.split(separator: ".", omittingEmptySubsequences: false)
-        let ok = value.utf8.count <= 253 && !labels.isEmpty && labels.allSatisfy { label in
-            (1...63).contains(label.utf8.count) && label.first != "-" && label.last != "-"
-                && label.utf8.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
+        let ok = value.unicodeScalars.count <= 253 && !labels.isEmpty && labels.allSatisfy { label in
+            (1...63).contains(label.unicodeScalars.count) && label.first != "-" && label.last != "-"
+                && label.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType == .decimal || $0 == "-" || $0 == "_" }
         }
         guard ok else { throw InputError(field: field, reason: "not a host name (letters, digits, hyphens, dots): \(quote(value))") }
         return value
+    }
+
+    /// The address a request came from. Where Nova sits behind a proxy with
+    /// `use_forwarded_for`, it stores the X-Forwarded-For list ("203.0.113.7, 10.0.0.1"): the
+    /// first address is the client's, and is the one kept.
+    static func remoteAddress(_ value: String, field: String) throws -> String {
+        let first = value.split(separator: ",", maxSplits: 1).first.map { $0.trimmed } ?? ""
+        return try ipAddress(first, field: field)
     }
 
     /// A Keystone ID: 1 to 64 printable ASCII characters without spaces.

@@ -21,7 +21,7 @@ public struct Registrar {
         case unchanged
         /// unregister: the entry was deleted.
         case deleted
-        /// unregister: there was no entry (nothing to do; success).
+        /// unregister, update: there was no entry (nothing to do; success).
         case absent
     }
 
@@ -29,6 +29,7 @@ public struct Registrar {
         switch event {
         case .register(let record): return try register(record)
         case .unregister(let uuid): return try unregister(uuid)
+        case .update(let record): return try update(record)
         }
     }
 
@@ -49,6 +50,18 @@ public struct Registrar {
             // It exists (the add said so) but this identity cannot see it: not ours.
             throw ForeignEntryError(dn: dn.string)
         }
+        guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
+        let changes = mapping.modifications(from: entry, to: record)
+        if changes.isEmpty { return .unchanged }
+        try connection.modify(dn, changes)
+        return .updated
+    }
+
+    /// Brings an existing entry up to date with what the record supplies (only the changed
+    /// attributes); an absent entry is left absent.
+    public func update(_ record: InstanceRecord) throws -> Outcome {
+        let dn = mapping.dn(for: record.instanceUUID)
+        guard let entry = try readOwned(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else { return .absent }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
         let changes = mapping.modifications(from: entry, to: record)
         if changes.isEmpty { return .unchanged }

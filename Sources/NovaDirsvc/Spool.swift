@@ -174,25 +174,27 @@ public struct Spool: Sendable {
         return sequence
     }
 
-    // MARK: the file format: {"version": 1, "action": "register", "record": {...}} | {"version": 1, "action": "unregister", "instance_uuid": "..."}
+    // MARK: the file format: {"version": 1, "action": "register" | "update", "record": {...}} | {"version": 1, "action": "unregister", "instance_uuid": "..."}
 
     static func encode(_ event: InstanceEvent) -> JSONValue {
         switch event {
         case .register(let record): return .object(["version": .number(1), "action": .string("register"), "record": record.json])
         case .unregister(let uuid): return .object(["version": .number(1), "action": .string("unregister"), "instance_uuid": .string(uuid)])
+        case .update(let record): return .object(["version": .number(1), "action": .string("update"), "record": record.json])
         }
     }
 
     static func decode(_ object: [String: JSONValue]) throws -> InstanceEvent {
         switch object["action"]?.string {
-        case "register":
+        case "register", "update":
             guard let record = object["record"]?.object else { throw InputError(field: "spool.record", reason: "missing") }
-            return .register(try EventDecoder.spooledRecord(record))
+            let decoded = try EventDecoder.spooledRecord(record)
+            return object["action"]?.string == "update" ? .update(decoded) : .register(decoded)
         case "unregister":
             guard let uuid = object["instance_uuid"]?.string else { throw InputError(field: "spool.instance_uuid", reason: "missing") }
             return .unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))
         default:
-            throw InputError(field: "spool.action", reason: "not register or unregister")
+            throw InputError(field: "spool.action", reason: "not register, unregister or update")
         }
     }
 }

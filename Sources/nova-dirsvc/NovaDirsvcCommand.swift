@@ -27,7 +27,7 @@ struct NovaDirsvcCommand: ParsableCommand {
                   event waits in the spool for the next event or `nova-dirsvc flush`
               77  bind refused, not allowed, or the entry is not nova-dirsvc's
             """,
-        subcommands: [RegisterCommand.self, UnregisterCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
+        subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
     )
 
     /// The one exit path: every subcommand throws what went wrong, and this maps it to the

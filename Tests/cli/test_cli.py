@@ -247,7 +247,10 @@ def test_foreign_entry_is_never_touched(tool, container):
     assert dump(container) == before
 
 
-# --- hostile and malformed input: exit 65 and the directory unchanged ----------------------
+# --- hostile and malformed input ------------------------------------------------------------
+# A bad instance UUID (it names the entry) or input that is not an event: exit 65, the
+# directory unchanged. Any other unusable value: left out with a warning that names it, and
+# the rest of the instance registered (one odd value must not keep an instance out).
 
 HOSTILE = [
     ("instance_uuid", "2cb805cf-debe-43ae-a555-28a4a5d84694,ou=Services"),
@@ -276,13 +279,23 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("field,value", HOSTILE, ids=[f"{field}-{i}" for i, (field, _) in enumerate(HOSTILE)])
-def test_hostile_fields_rejected_with_directory_unchanged(tool, container, field, value):
+def test_hostile_fields_never_reach_the_directory(tool, container, field, value):
     assert tool.run("register", *RECORD_FLAGS).returncode == 0
     before = dump(container)
     proc = tool.run("register", "--event", "-", input=json.dumps(dict(RECORD, **{field: value})))
-    assert proc.returncode == 65, proc.stderr
     named = "ip_address" if field == "ip_addresses" else field
-    assert proc.stderr.startswith(f"nova-dirsvc: error: {named}:"), proc.stderr
+    if field == "instance_uuid":
+        assert proc.returncode == 65, proc.stderr
+        assert proc.stderr.startswith(f"nova-dirsvc: error: {named}:"), proc.stderr
+        assert tool.log_lines()[-1]["outcome"] == "rejected"
+    elif value is None:  # null: not known, nothing written or removed, nothing to warn about
+        assert proc.returncode == 0 and "unchanged" in proc.stdout and proc.stderr == "", proc.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert f"warning: register {RECORD['instance_uuid']}: {named}:" in proc.stderr and "left out" in proc.stderr
+        assert "registered" in proc.stdout and "unchanged" in proc.stdout  # the bad value was not written
+        accepted = [line for line in tool.log_lines() if line["outcome"] == "accepted"]
+        assert accepted and accepted[-1]["warnings"][0].startswith(f"{named}:")
     assert dump(container) == before
 
 
@@ -295,7 +308,7 @@ MALFORMED = [
     ("over-long", b'{"instance_uuid": "' + b"a" * (1 << 20) + b'"}'),
     ("wrong uuid in a notification", fixture_text("instance-create-end.json").replace(
         "178b0921-8f85-4257-88b6-2e743b5a975c", "178b0921-8f85-4257-88b6").encode()),
-    ("unknown event type", b'{"event_type": "instance.shutdown.end", "payload": {}}'),
+    ("unknown event type without a payload", b'{"event_type": "instance.create.end"}'),
     ("envelope with bad inner", b'{"oslo.version": "2.0", "oslo.message": "[1,"}'),
 ]
 
@@ -326,9 +339,17 @@ def test_hostile_notification_fields(tool, container, path, value, field):
     note["payload"]["nova_object.data"][path[0]] = value
     for text in (json.dumps(note), json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(note)})):
         proc = tool.run("register", "--event", "-", input=text)
-        assert proc.returncode == 65, proc.stderr
-        assert f"error: {field}:" in proc.stderr, proc.stderr
-    assert dump(container) == before
+        if path == ("uuid",):
+            assert proc.returncode == 65, proc.stderr
+            assert f"error: {field}:" in proc.stderr, proc.stderr
+        else:  # left out, named by its path in the notification; the instance registers
+            assert proc.returncode == 0, proc.stderr
+            assert f"{field}" in proc.stderr and "left out" in proc.stderr, proc.stderr
+    if path == ("uuid",):
+        assert dump(container) == before
+    else:
+        entry = search(container, "one", "(novaInstanceUUID=178b0921-8f85-4257-88b6-2e743b5a975c)")
+        assert len(entry) == 1
 
 
 def test_metacharacters_in_names_are_stored_verbatim(tool, container):
