@@ -15,47 +15,88 @@ import Foundation
 /// | `openstack server list --all-projects --long -f json` | uuid (`ID`), image (`Image ID`), IP addresses (`Networks`), project and user IDs where the columns exist (`Project ID`, `User ID`) |
 ///
 /// None of the server lists carries project or user *names* or the request's remote address.
-/// A `/servers/detail` page that links to a next page is refused: an incomplete list would
-/// look like deleted instances.
+///
+/// Several documents may be given (files, or one after another on standard input): the pages
+/// of `/servers/detail`, in order. A page whose `next` link is not followed by another page is
+/// refused: an incomplete list would look like deleted instances. A server listed with status
+/// `DELETED` (`?deleted=true`, `changes-since`) is not live; one with status `UNKNOWN` (a cell
+/// that is down, v2.69) is neither written nor deleted.
 public enum InstanceListDecoder {
     /// Reads the list from a file, or standard input for "-".
     public static func readInput(path: String) throws -> Data {
         guard let data = POSIX.read(path: path) else {
-            throw ConfigurationError("cannot read the instance list \(path)")
+            throw ConfigurationError("cannot read the instance list \(path): \(POSIX.fileProblem(path) ?? POSIX.errorText)")
         }
         return data
     }
 
-    /// The records of the list; refused when one instance appears twice (which would it be?).
-    public static func decode(_ data: Data) throws -> [InstanceRecord] {
-        let records = try decodeList(data)
-        var seen = Set<String>()
-        for record in records where !seen.insert(record.instanceUUID).inserted {
-            throw InputError(field: "instances", reason: "the instance \(record.instanceUUID) is listed twice")
-        }
-        return records
+    /// What the lists say.
+    public struct InstanceList: Sendable {
+        /// The live instances.
+        public var records: [InstanceRecord] = []
+        /// Servers Nova lists as DELETED: not live (an entry of theirs goes like any absent one).
+        public var deleted: [String] = []
+        /// Servers in a cell that is down (status UNKNOWN): their entries are left as they are.
+        public var unreachable: [String] = []
     }
 
-    private static func decodeList(_ data: Data) throws -> [InstanceRecord] {
-        guard let first = data.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
-            throw InputError(field: "instances", reason: "empty input")
+    /// The instances of every document in `inputs`; refused when one instance appears twice
+    /// (which would it be?) or a page links to one that was not given.
+    public static func decode(_ inputs: [Data]) throws -> InstanceList {
+        var list = InstanceList()
+        var lastPageLinksOn: String? = nil
+        var documents = 0
+        for data in inputs {
+            let ranges: [Range<Int>]
+            do { ranges = try JSONParser.documentRanges(data) }
+            catch { throw InputError(field: "instances", reason: "not valid JSON: \(error)") }
+            for range in ranges {
+                documents += 1
+                let page = try decodeDocument(Data(data[data.startIndex + range.lowerBound..<data.startIndex + range.upperBound]))
+                list.records += page.list.records
+                list.deleted += page.list.deleted
+                list.unreachable += page.list.unreachable
+                if page.isServersPage { lastPageLinksOn = page.next }
+            }
         }
+        guard documents > 0 else { throw InputError(field: "instances", reason: "empty input") }
+        if let next = lastPageLinksOn {
+            let query = next.split(separator: "?", maxSplits: 1).last.map(String.init) ?? next
+            throw InputError(field: "servers_links", reason: "the last page given links to a next page (?\(Validate.quote(query).dropFirst().dropLast())): "
+                             + "give every page, in order (several --instances, or one page after another on standard input)")
+        }
+        var seen = Set<String>()
+        for uuid in list.records.map(\.instanceUUID) + list.deleted + list.unreachable where !seen.insert(uuid).inserted {
+            throw InputError(field: "instances", reason: "the instance \(uuid) is listed twice")
+        }
+        return list
+    }
+
+    /// One document: a `/servers/detail` page (with its next link, if any), or a list.
+    private static func decodeDocument(_ data: Data) throws -> (list: InstanceList, isServersPage: Bool, next: String?) {
+        var list = InstanceList()
         do {
-            if first == UInt8(ascii: "{") {
+            if data.first == UInt8(ascii: "{") {
                 let page = try JSONDecoder().decode(ServersPage.self, from: data)
-                if page.servers_links?.contains(where: { $0.rel == "next" }) == true {
-                    throw InputError(field: "servers_links", reason: "the list links to a next page: give the whole list (all pages)")
+                for (index, server) in page.servers.enumerated() {
+                    switch server.status?.uppercased() {
+                    case "DELETED": list.deleted.append(try Validate.uuid(server.id, field: "servers[\(index)].id"))
+                    case "UNKNOWN": list.unreachable.append(try Validate.uuid(server.id, field: "servers[\(index)].id"))
+                    default: list.records.append(try server.record(index: index))
+                    }
                 }
-                return try page.servers.enumerated().map { try $1.record(index: $0) }
+                let next = page.servers_links?.first { $0.rel == "next" }.map { $0.href ?? "next" }
+                return (list, true, next)
             }
             let rows = try JSONDecoder().decode([Row].self, from: data)
             if rows.allSatisfy({ $0.instance_uuid != nil }) {
-                return try rows.enumerated().map { try $1.record(index: $0) }
+                list.records = try rows.enumerated().map { try $1.record(index: $0) }
+            } else if rows.allSatisfy({ $0.ID != nil }) {
+                list.records = try rows.enumerated().map { try $1.serverListRecord(index: $0) }
+            } else {
+                throw InputError(field: "instances", reason: "a list whose items are neither records (instance_uuid) nor `openstack server list` rows (ID)")
             }
-            if rows.allSatisfy({ $0.ID != nil }) {
-                return try rows.enumerated().map { try $1.serverListRecord(index: $0) }
-            }
-            throw InputError(field: "instances", reason: "a list whose items are neither records (instance_uuid) nor `openstack server list` rows (ID)")
+            return (list, false, nil)
         } catch let error as DecodingError {
             throw InputError(decoding: error)
         }
@@ -63,7 +104,7 @@ public enum InstanceListDecoder {
 
     // MARK: the JSON shapes
 
-    struct Link: Decodable { var rel: String? }
+    struct Link: Decodable { var rel: String?; var href: String? }
 
     struct ServersPage: Decodable {
         var servers: [Server]
@@ -81,6 +122,7 @@ public enum InstanceListDecoder {
             }
         }
         var id: String
+        var status: String?
         /// An object, or "" for a server booted from a volume.
         var image: ImageField?
         var addresses: [String: [Address]]?
@@ -88,7 +130,7 @@ public enum InstanceListDecoder {
         var tenant_id: String?
         var user_id: String?
         enum CodingKeys: String, CodingKey {
-            case id, image, addresses, hostname = "OS-EXT-SRV-ATTR:hostname", tenant_id, user_id
+            case id, status, image, addresses, hostname = "OS-EXT-SRV-ATTR:hostname", tenant_id, user_id
         }
         enum ImageField: Decodable {
             case image(Image), none
@@ -98,11 +140,12 @@ public enum InstanceListDecoder {
         }
 
         func record(index: Int) throws -> InstanceRecord {
-            var macs: [String] = [], ips: [String] = []
+            // `addresses` lists every port: {} means the server has none (stale values go)
+            var macs: [String]? = addresses == nil ? nil : [], ips: [String]? = addresses == nil ? nil : []
             for network in (addresses ?? [:]).keys.sorted() {
                 for address in addresses?[network] ?? [] where address.type == nil || address.type == "fixed" {
-                    if let mac = address.mac { macs.append(mac) }
-                    if let addr = address.addr { ips.append(addr) }
+                    if let mac = address.mac { macs?.append(mac) }
+                    if let addr = address.addr { ips?.append(addr) }
                 }
             }
             var imageID: String? = nil

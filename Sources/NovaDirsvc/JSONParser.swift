@@ -34,6 +34,21 @@ struct JSONParser {
         return value
     }
 
+    /// The byte ranges of the JSON values that follow each other in `data`, separated by
+    /// white space (a stream of documents, e.g. one page of a list after another).
+    static func documentRanges(_ data: Data) throws -> [Range<Int>] {
+        var parser = JSONParser(bytes: Array(data))
+        var ranges: [Range<Int>] = []
+        parser.skipSpace()
+        while parser.index < parser.bytes.count {
+            let start = parser.index
+            _ = try parser.value()
+            ranges.append(start..<parser.index)
+            parser.skipSpace()
+        }
+        return ranges
+    }
+
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
     private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: index) }

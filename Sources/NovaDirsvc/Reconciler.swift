@@ -28,6 +28,11 @@ public struct ReconcilePlan: Sendable {
     public var keptByGrace: [DistinguishedName] = []
     /// Managed entries under the base DN whose novaInstanceUUID does not match their DN: left alone.
     public var skipped: [DistinguishedName] = []
+    /// Entries of instances Nova could not report on (a cell that is down): not touched.
+    public var leftAlone: [DistinguishedName] = []
+    /// Why the plan must not be applied (too many deletions), if it must not: a dry run still
+    /// shows it, `--check` still reports its drift, a real run refuses it (65).
+    public var refusal: InputError?
 
     public var additions: Int { changes.count { if case .add = $0 { true } else { false } } }
     public var modifications: Int { changes.count { if case .modify = $0 { true } else { false } } }
@@ -57,12 +62,14 @@ public struct Reconciler {
     }
 
     /// Reads every managed entry (paged, one level under the base DN, novaInstance only) and
-    /// computes the plan. Memory: the input records and the plan; directory entries are
+    /// computes the plan (with `refusal` set when it deletes too much). Memory: the input records and the plan; directory entries are
     /// compared as they stream in and not kept.
-    public func plan(live records: [InstanceRecord], limits: Limits, now: Date = Date()) throws -> ReconcilePlan {
+    public func plan(live records: [InstanceRecord], leaveAlone: Set<String> = [], limits: Limits,
+                     now: Date = Date()) throws -> ReconcilePlan {
         guard !records.isEmpty else {
             throw InputError(field: "instances", reason: "the list of live instances is empty: refusing to treat every entry as deleted")
         }
+        try Registrar(connection: connection, mapping: mapping).checkBaseExists()
         var wanted: [String: InstanceRecord] = [:]
         wanted.reserveCapacity(records.count)
         var order: [String] = []
@@ -81,7 +88,9 @@ public struct Reconciler {
                 return
             }
             seen.insert(uuid)
-            if let record = wanted[uuid] {
+            if leaveAlone.contains(uuid) {
+                plan.leftAlone.append(entry.dn)
+            } else if let record = wanted[uuid] {
                 let changes = mapping.modifications(from: entry, to: record)
                 if changes.isEmpty { plan.unchanged += 1 } else { plan.changes.append(.modify(entry.dn, instanceUUID: uuid, changes)) }
             } else {
@@ -99,8 +108,8 @@ public struct Reconciler {
         let deletions = plan.deletions
         if deletions > 0, !limits.allowMassDelete,
            Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount) {
-            throw InputError(field: "instances", reason: "\(deletions) of \(plan.managedCount) managed entries would be deleted, "
-                             + "more than --max-delete-ratio \(limits.maxDeleteRatio): refusing (check the input; --allow-mass-delete to proceed)")
+            plan.refusal = InputError(field: "instances", reason: "\(deletions) of \(plan.managedCount) managed entries would be deleted, "
+                                      + "more than --max-delete-ratio \(limits.maxDeleteRatio): refusing (check the input; --allow-mass-delete to proceed)")
         }
         return plan
     }
@@ -120,6 +129,7 @@ public struct Reconciler {
     /// entry does not stop the run: it is in the summary with its DN and error.
     public func apply(_ plan: ReconcilePlan, window: Int = 64,
                       progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Summary {
+        if let refusal = plan.refusal { throw refusal }
         var summary = Summary()
         summary.unchanged = plan.unchanged
         summary.keptByGrace = plan.keptByGrace.count

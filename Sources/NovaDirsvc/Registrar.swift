@@ -61,7 +61,7 @@ public struct Registrar {
     /// attributes); an absent entry is left absent.
     public func update(_ record: InstanceRecord) throws -> Outcome {
         let dn = mapping.dn(for: record.instanceUUID)
-        guard let entry = try readOwned(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else { return .absent }
+        guard let entry = try readOwned(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else { return try absent() }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
         let changes = mapping.modifications(from: entry, to: record)
         if changes.isEmpty { return .unchanged }
@@ -77,13 +77,28 @@ public struct Registrar {
     /// (objectClass=novaInstance), enforces the same rule on the server side.)
     public func unregister(_ instanceUUID: String) throws -> Outcome {
         let dn = mapping.dn(for: instanceUUID)
-        guard let entry = try readOwned(dn, attributes: ["objectClass"]) else { return .absent }
+        guard let entry = try readOwned(dn, attributes: ["objectClass"]) else { return try absent() }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
         do {
             try connection.delete(dn)
             return .deleted
         } catch LDAPResultCode.noSuchObject {
             return .absent  // deleted by someone else in between
+        }
+    }
+
+    /// "absent", once it is sure the base DN itself exists: 389-ds answers "nothing found" below
+    /// a base that does not exist, as below one that is empty.
+    private func absent() throws -> Outcome {
+        try checkBaseExists()
+        return .absent
+    }
+
+    /// Throws `BaseDNMissingError` when the base DN cannot be read (it does not exist, or this
+    /// account may not see it: the example ACI lets it read the containers).
+    public func checkBaseExists() throws {
+        guard try connection.read(mapping.baseDN, attributes: ["objectClass"]) != nil else {
+            throw BaseDNMissingError(baseDN: mapping.baseDN.string, serverSaid: "nothing found at the base DN")
         }
     }
 

@@ -11,8 +11,10 @@ struct ReconcileCommand: ParsableCommand {
         commandName: "reconcile",
         abstract: "Repair drift between Nova's list of live instances and the directory (one shot, cron-safe).",
         discussion: """
-            --instances takes a JSON list of records, the body of Nova's GET /servers/detail, or the
-            output of `openstack server list --all-projects --long -f json`. An attribute the input
+            --instances takes a JSON list of records, the bodies of Nova's GET /servers/detail (every
+            page, in order: repeat --instances, or one page after another on standard input), or
+            the output of `openstack server list --all-projects --long -f json`. A server listed as
+            DELETED is not live; one with status UNKNOWN (a cell that is down) is left as it is. An attribute the input
             form cannot supply is left as it is. Entries without novaInstance are never touched;
             only entries one level under the base DN are considered.
             Exit status: 0 done (or --check: no drift), 1 some changes failed (or --check: drift),
@@ -21,8 +23,8 @@ struct ReconcileCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case ldif, json }
 
-    @Option(help: ArgumentHelp("The live instances (JSON), or - for standard input.", valueName: "path|-"))
-    var instances: String
+    @Option(help: ArgumentHelp("The live instances (JSON), or - for standard input; repeat for the pages of /servers/detail, in order (standard input may also carry one page after another).", valueName: "path|-"))
+    var instances: [String]
 
     @Flag(help: "Print the changes and write nothing.")
     var dryRun = false
@@ -52,8 +54,10 @@ struct ReconcileCommand: ParsableCommand {
 
     func run() throws {
         let configuration = try connection.resolve()
-        let input = try InstanceListDecoder.readInput(path: instances)
-        let records = try InstanceListDecoder.decode(input)
+        let list = try InstanceListDecoder.decode(try instances.map(InstanceListDecoder.readInput(path:)))
+        if !list.unreachable.isEmpty {
+            warn("\(list.unreachable.count) instance(s) in a cell that is down (status UNKNOWN): their entries are left as they are")
+        }
         // connecting gets the usual budget; the reconcile itself as long as it takes
         let ldap = try Directory.connect(configuration, deadline: .now + configuration.timeout)
         defer { ldap.close() }
@@ -64,13 +68,14 @@ struct ReconcileCommand: ParsableCommand {
         limits.maxDeleteRatio = maxDeleteRatio
         limits.allowMassDelete = allowMassDelete
         limits.grace = grace
-        let plan = try reconciler.plan(live: records, limits: limits)
+        let plan = try reconciler.plan(live: list.records, leaveAlone: Set(list.unreachable), limits: limits)
         for dn in plan.skipped { warn("skipped \(dn): its novaInstanceUUID does not match its DN") }
 
         if check {
             warn("reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
-                 + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace)")
-            if plan.hasDrift { throw ExitCode(1) }
+                 + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace), \(plan.leftAlone.count) left alone (cell down)")
+            if let refusal = plan.refusal { warn("a real run would refuse: \(refusal)") }
+            if plan.hasDrift { throw ExitCode(1) }  // drift, whether or not a real run would refuse it
             return
         }
         if dryRun {
@@ -79,6 +84,7 @@ struct ReconcileCommand: ParsableCommand {
             case .ldif: printer.ldif(plan)
             case .json: printer.json(plan)
             }
+            if let refusal = plan.refusal { throw refusal }  // the plan is shown, and so is the refusal (65)
             return
         }
         let bar = ProgressBar()
