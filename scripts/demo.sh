@@ -6,7 +6,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 nd_prepare
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi  # colour only on a terminal
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
 step "build"
 swift build 2>&1 | tail -1

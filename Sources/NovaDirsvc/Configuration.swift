@@ -85,7 +85,8 @@ public struct Configuration: Sendable {
 
     /// Resolves the configuration. `configFile`: the --config flag (a missing file is then an
     /// error); otherwise NOVA_DIRSVC_CONFIG or the default path, which may be absent.
-    public static func resolve(flags: Settings, configFile: String?,
+    /// `strict`: an unknown key or section in the file is an error, not a warning (`check-config`).
+    public static func resolve(flags: Settings, configFile: String?, strict: Bool = false,
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
         var fromEnvironment = Settings(source: { $0.environmentVariable })
         for key in Key.allCases {
@@ -100,6 +101,9 @@ public struct Configuration: Sendable {
         var ldapConf = Settings(source: { _ in "ldap.conf" })
         ldapConf[.uri] = LDAPDefaults.uris.isEmpty ? nil : LDAPDefaults.uris.joined(separator: " ")
         ldapConf[.baseDN] = LDAPDefaults.baseDN
+        if strict, !file.warnings.isEmpty {
+            throw ConfigurationError(file.warnings.joined(separator: "\n"))
+        }
         var configuration = try Configuration(flags.over(fromEnvironment.over(file.settings.over(ldapConf))))
         configuration.warnings = file.warnings
         return configuration

@@ -47,6 +47,23 @@ public enum Directory {
         throw error
     }
 
+    /// What `check`: found: the server that answered and who the bind made us.
+    public struct Check: Sendable {
+        public let uri: String
+        public let identity: String
+    }
+
+    /// Connects, binds and reads the base DN, writing nothing (`nova-dirsvc check-config`).
+    public static func check(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Check {
+        let connection = try connect(configuration, deadline: deadline)
+        defer { connection.close() }
+        return try connection.withDeadline(deadline) {
+            try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN)).checkBaseExists()
+            let identity = (try? connection.whoAmI()).flatMap { $0.isEmpty ? nil : $0 } ?? "anonymous"
+            return Check(uri: connection.configuration.uris.first ?? "(ldap.conf default)", identity: identity)
+        }
+    }
+
     private static func sleep(for duration: Duration) {
         let (seconds, attoseconds) = duration.components
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))

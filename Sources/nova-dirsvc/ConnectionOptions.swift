@@ -42,7 +42,7 @@ struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Do not verify the server's TLS certificate. Insecure: for testing only.")
     var insecureNoTLSVerify = false
 
-    func resolve() throws -> Configuration {
+    func resolve(strict: Bool = false) throws -> Configuration {
         var flags = Configuration.Settings()
         flags[.uri] = uri.isEmpty ? nil : uri.joined(separator: " ")
         flags[.bindDN] = bindDN
@@ -56,7 +56,7 @@ struct ConnectionOptions: ParsableArguments {
         flags[.spoolDir] = spoolDir
         flags[.allowInsecureBind] = allowInsecureBind ? "true" : nil
         flags[.insecureNoTLSVerify] = insecureNoTLSVerify ? "true" : nil
-        let configuration = try Configuration.resolve(flags: flags, configFile: config)
+        let configuration = try Configuration.resolve(flags: flags, configFile: config, strict: strict)
         for warning in configuration.warnings { warn("warning: \(warning)") }
         return configuration
     }

@@ -27,7 +27,7 @@ struct NovaDirsvcCommand: ParsableCommand {
                   event waits in the spool for the next event or `nova-dirsvc flush`
               77  bind refused, not allowed, or the entry is not nova-dirsvc's
             """,
-        subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self]
+        subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self, CheckConfigCommand.self]
     )
 
     /// The one exit path: every subcommand throws what went wrong, and this maps it to the
@@ -46,9 +46,12 @@ struct NovaDirsvcCommand: ParsableCommand {
         do {
             try command.run()
         } catch let error as ExitCode {
-            exit(withError: error)
+            type(of: command).exit(withError: error)
         } catch let error as ValidationError {
-            exit(withError: error)
+            // a usage error found in run(): as ArgumentParser prints one, with the subcommand's usage
+            POSIX.write(2, "Error: \(error.message)\nUsage: \(usageString(for: type(of: command)))\n"
+                           + "  See 'nova-dirsvc \(type(of: command)._commandName) --help' for more information.\n")
+            Glibc.exit(ExitStatus.usage.rawValue)
         } catch {
             POSIX.write(2, "nova-dirsvc: error: \(error)\n")
             Glibc.exit(ExitStatus(for: error).rawValue)

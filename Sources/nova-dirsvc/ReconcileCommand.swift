@@ -46,13 +46,16 @@ struct ReconcileCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
+    /// Checked in run(), not in validate(): ArgumentParser calls validate() before it reports an
+    /// unknown option, which must be named first (`--timout`: "did you mean --timeout?").
+    func checkFlags() throws {
         if dryRun && check { throw ValidationError("--dry-run and --check exclude each other") }
         if !maxDeleteRatio.isFinite || !(0...1).contains(maxDeleteRatio) { throw ValidationError("--max-delete-ratio must be between 0 and 1") }
         if !grace.isFinite || grace < 0 { throw ValidationError("--grace must be a number of seconds, not negative") }
     }
 
     func run() throws {
+        try checkFlags()
         let configuration = try connection.resolve()
         let list = try InstanceListDecoder.decode(try instances.map(InstanceListDecoder.readInput(path:)))
         if !list.unreachable.isEmpty {

@@ -30,7 +30,9 @@ struct RegisterCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
+    /// Checked in run(), not in validate(): ArgumentParser calls validate() before it reports an
+    /// unknown option, which must be named first (`--timout`: "did you mean --timeout?").
+    func checkFlags() throws {
         let recordFlags: [(String, Bool)] = [
             ("--instance-uuid", instanceUUID != nil), ("--image-uuid", imageUUID != nil),
             ("--mac-address", !macAddress.isEmpty), ("--project-name", projectName != nil),
@@ -46,6 +48,7 @@ struct RegisterCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkFlags()
         let input: EventDecoder.Input
         if let event {
             input = .json(try EventDecoder.read(path: event))

@@ -13,6 +13,9 @@ struct SchemaCommand: ParsableCommand {
     @Option(help: "389ds: a cn=schema file for the instance's schema folder; 389ds-online: an ldapmodify change; openldap: a cn=config entry.")
     var format: Format = .ds389
 
+    @Option(help: ArgumentHelp("Accepted like every command's; the schema does not depend on it.", valueName: "path"))
+    var config: String?
+
     func run() {
         switch format {
         case .ds389: print(NovaSchema.ldif389ds, terminator: "")

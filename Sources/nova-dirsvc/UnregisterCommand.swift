@@ -25,13 +25,16 @@ struct UnregisterCommand: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    func validate() throws {
+    /// Checked in run(), not in validate(): ArgumentParser calls validate() before it reports an
+    /// unknown option, which must be named first (`--timout`: "did you mean --timeout?").
+    func checkFlags() throws {
         if (event == nil) == (instanceUUID == nil) {
             throw ValidationError("give exactly one of --event and --instance-uuid")
         }
     }
 
     func run() throws {
+        try checkFlags()
         let input: EventDecoder.Input = if let event { .json(try EventDecoder.read(path: event)) }
                                           else { .instanceUUID(instanceUUID!) }
         try submit(input, as: .unregister, with: connection)

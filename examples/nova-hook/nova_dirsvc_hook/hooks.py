@@ -17,15 +17,19 @@ and keeps its own event log.
 
 Settings, from the environment of the Nova service:
   NOVA_DIRSVC_BIN           the CLI (default: nova-dirsvc on PATH)
-  NOVA_DIRSVC_HOOK_TIMEOUT  seconds the hook waits for the CLI before giving up (default 10).
-                            The CLI is given this limit minus a margin as its own time budget
-                            (``--timeout``), so it always finishes in time to queue the event
-                            in its spool when the directory does not answer.
+  NOVA_DIRSVC_HOOK_TIMEOUT  seconds one hook call may hold Nova's API request, however many
+                            instances the call created (default 4). The CLI is given what is
+                            left of it minus a margin as its own time budget (``--timeout``), so
+                            it always finishes in time to queue the event in its spool when the
+                            directory does not answer; once the directory has not answered, the
+                            other instances of the same call go straight to the spool (a budget
+                            of a fraction of a second each).
 """
 import json
 import logging
 import os
 import subprocess
+import time
 
 LOG = logging.getLogger("nova_dirsvc_hook")
 
@@ -89,33 +93,34 @@ def build_record(instance, context, image_href):
 
 
 # What the hook leaves the CLI beyond its budget: process start, writing the spool, exit.
-MARGIN = 2.0
+MARGIN = 1.5
+# The least budget a CLI call gets: enough to write the event to the spool.
+FLOOR = 0.2
+DEFAULT_TIMEOUT = 4.0
 
 
 class _Hook(object):
     def __init__(self):
         self.binary = os.environ.get("NOVA_DIRSVC_BIN", "nova-dirsvc")
         try:
-            self.timeout = float(os.environ.get("NOVA_DIRSVC_HOOK_TIMEOUT", "10"))
+            self.timeout = float(os.environ.get("NOVA_DIRSVC_HOOK_TIMEOUT", str(DEFAULT_TIMEOUT)))
         except ValueError:
-            self.timeout = 10.0
-        if not self.timeout > MARGIN + 0.5:  # also refuses nan
-            self.timeout = MARGIN + 0.5
+            self.timeout = DEFAULT_TIMEOUT
+        if not self.timeout > MARGIN + FLOOR:  # also refuses nan
+            self.timeout = MARGIN + FLOOR
 
-    @property
-    def budget(self):
-        """The CLI's --timeout: the whole command's budget, inside the hook's own limit."""
-        return self.timeout - MARGIN
-
-    def _run(self, action, record):
-        """Runs the CLI; returns its exit status (None if it could not run). Never raises."""
+    def _run(self, action, record, deadline=None):
+        """Runs the CLI within what is left until `deadline` (one hook call's limit); returns its
+        exit status (None if it could not run or did not finish). Never raises."""
         uuid = record.get("instance_uuid")
+        left = (deadline - time.monotonic()) if deadline is not None else self.timeout
+        budget = max(FLOOR, left - MARGIN)
         try:
-            proc = subprocess.run([self.binary, action, "--event", "-", "--timeout", "%.3f" % self.budget],
+            proc = subprocess.run([self.binary, action, "--event", "-", "--timeout", "%.3f" % budget],
                                   input=json.dumps(record).encode(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=self.timeout)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=budget + MARGIN)
         except subprocess.TimeoutExpired:
-            LOG.error("nova-dirsvc %s %s: no answer within %ss; the event was not confirmed", action, uuid, self.timeout)
+            LOG.error("nova-dirsvc %s %s: no answer within %.1fs; the event was not confirmed", action, uuid, budget + MARGIN)
             return None
         except Exception as error:  # binary missing, not executable, ...
             LOG.error("nova-dirsvc %s %s: could not run %s: %s", action, uuid, self.binary, error)
@@ -139,8 +144,13 @@ class CreateInstanceHook(_Hook):
             context = args[1] if len(args) > 1 else kwargs.get("context")
             image_href = args[3] if len(args) > 3 else kwargs.get("image_href")
             instances = rv[0] if isinstance(rv, tuple) else rv
+            deadline = time.monotonic() + self.timeout
             for instance in instances or []:
-                self._run("register", build_record(instance, context, image_href))
+                status = self._run("register", build_record(instance, context, image_href), deadline)
+                if status in (None, 69, 75):
+                    # the directory did not answer: the rest of this call's instances go
+                    # straight to the spool, each with the least budget
+                    deadline = time.monotonic()
         except Exception:
             LOG.exception("nova-dirsvc create_instance hook failed")
 
