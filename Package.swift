@@ -36,7 +36,7 @@ let package = Package(
         ),
         // Shared by the test targets: finds the throwaway 389-ds, runs ldapsearch.
         .target(name: "TestSupport", dependencies: ["LDAP"], path: "Tests/TestSupport"),
-        .testTarget(name: "LDAPTests", dependencies: ["LDAP", "TestSupport"]),
+        .testTarget(name: "LDAPTests", dependencies: ["LDAP", "CLDAP", "TestSupport"]),
         .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

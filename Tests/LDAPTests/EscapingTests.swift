@@ -1,3 +1,4 @@
+import CLDAP
 import LDAP
 import Testing
 
@@ -94,7 +95,15 @@ struct FilterEscapingTests {
 struct ResultCodeTests {
     @Test func namesAndMatching() {
         #expect(LDAPResultCode.noSuchObject.description == "noSuchObject (32)")
-        #expect(LDAPResultCode(rawValue: -1) == .serverDown)
+        // the Swift names carry libldap's own values (ldap.h), not copies that could drift
+        #expect(LDAPResultCode.serverDown.rawValue == LDAP_SERVER_DOWN)
+        #expect(LDAPResultCode.timeout.rawValue == LDAP_TIMEOUT)
+        #expect(LDAPResultCode.noSuchObject.rawValue == LDAP_NO_SUCH_OBJECT)
+        #expect(LDAPResultCode.entryAlreadyExists.rawValue == LDAP_ALREADY_EXISTS)
+        #expect(LDAPResultCode.insufficientAccessRights.rawValue == LDAP_INSUFFICIENT_ACCESS)
+        #expect(LDAPResultCode.unwillingToPerform.rawValue == LDAP_UNWILLING_TO_PERFORM)
+        #expect(LDAPResultCode.notAllowedOnNonLeaf.rawValue == LDAP_NOT_ALLOWED_ON_NONLEAF)
+        #expect(LDAPResultCode.connectError.rawValue == LDAP_CONNECT_ERROR)
         let error: any Error = LDAPError(code: .entryAlreadyExists, operation: "add", dn: "cn=x")
         #expect(LDAPResultCode.entryAlreadyExists ~= error)
         #expect(!(LDAPResultCode.noSuchObject ~= error))

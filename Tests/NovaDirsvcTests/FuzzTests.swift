@@ -103,4 +103,33 @@ struct FuzzTests {
         check(Data((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8), as: .register)
         check(Data((String(repeating: "{\"a\":", count: 50_000) + "1" + String(repeating: "}", count: 50_000)).utf8), as: .register)
     }
+
+    /// Valid records in every shape the DICT allows decode to exactly the record they describe
+    /// (a round trip: a parser that refused or mangled good input would fail here, where the
+    /// tests above only check that bad input is refused).
+    @Test func validRecordsRoundTrip() throws {
+        var rng = SplitMix64(state: 4514)
+        func hex(_ n: Int) -> String { String((0..<n).map { _ in "0123456789abcdef".randomElement(using: &rng)! }) }
+        func uuid() -> String { "\(hex(8))-\(hex(4))-\(hex(4))-\(hex(4))-\(hex(12))" }
+        func mac() -> String { (0..<6).map { _ in hex(2) }.joined(separator: ":") }
+        let names = ["admin", "demo", "Lučić", "datanode ü1", "a,b=c+d;<>\"#", "x"]
+        for _ in 0..<500 {
+            let expected = InstanceRecord(
+                instanceUUID: uuid(), imageUUID: Bool.random(using: &rng) ? uuid() : nil,
+                macAddresses: (0..<Int.random(in: 1...3, using: &rng)).map { _ in mac() },
+                projectName: names.randomElement(using: &rng)!, userName: names.randomElement(using: &rng)!,
+                userRemoteAddress: Bool.random(using: &rng) ? "192.0.2.\(Int.random(in: 1...254, using: &rng))" : "2001:db8::\(String(Int.random(in: 1...0xfff, using: &rng), radix: 16))",
+                hostname: Bool.random(using: &rng) ? "host-\(hex(4))" : nil,
+                ipAddresses: Bool.random(using: &rng) ? ["10.0.\(Int.random(in: 0...255, using: &rng)).1"] : nil)
+            var dict: [String: Any] = ["instance_uuid": Bool.random(using: &rng) ? expected.instanceUUID.uppercased() : expected.instanceUUID,
+                                       "image_uuid": expected.imageUUID ?? "", "mac_address": expected.macAddresses!,
+                                       "project_name": expected.projectName!, "user_name": expected.userName!,
+                                       "user_remote_address": expected.userRemoteAddress!]
+            if let hostname = expected.hostname { dict["hostname"] = hostname }
+            if let ips = expected.ipAddresses { dict["ip_addresses"] = ips }
+            let decoded = try EventDecoder.decode(JSONSerialization.data(withJSONObject: dict), for: .register)
+            #expect(decoded.dropped.isEmpty)
+            #expect(decoded.event == .register(expected))
+        }
+    }
 }

@@ -68,3 +68,43 @@ class Garbage(FakeServer):
                 conn.sendall(b"\x30\x84\xff\xff\xff\xff garbage, not BER\r\n" * 4)
             except OSError:
                 return
+
+
+def _message_id(request):
+    """The message ID of a BER-encoded LDAPMessage (short lengths only: what libldap sends for a bind)."""
+    if len(request) < 5:
+        return None
+    i = 2 if request[1] < 0x80 else 2 + (request[1] & 0x7F)  # skip the SEQUENCE length
+    idlen = request[i + 1]
+    return request[i + 2:i + 2 + idlen]
+
+
+def _bind_success(msgid):
+    body = bytes([0x02, len(msgid)]) + msgid + bytes([0x61, 0x07, 0x0A, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00])
+    return bytes([0x30, len(body)]) + body
+
+
+class BindThenSilent(FakeServer):
+    """Accepts the bind, then never answers anything (a server that stalls after the bind)."""
+
+    def serve(self, conn):
+        msgid = _message_id(conn.recv(4096))
+        if msgid is not None:
+            conn.sendall(_bind_success(msgid))
+
+
+class BindThenReset(FakeServer):
+    """Accepts the bind, then resets the connection (a server killed between the bind and the
+    next request): the client's next write meets a reset socket (EPIPE, and SIGPIPE unless the
+    process ignores it)."""
+
+    def serve(self, conn):
+        import socket
+        import struct
+        import time
+        msgid = _message_id(conn.recv(4096))
+        if msgid is not None:
+            conn.sendall(_bind_success(msgid))
+            time.sleep(0.05)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()

@@ -175,16 +175,55 @@ def test_tls_verifies_the_server_certificate(tool, container, wrong_ca, mode):
 
 
 def test_insecure_simple_bind_is_refused_before_connecting(tool):
-    # the check is textual and comes before any connection: nothing is sent anywhere
-    proc = tool.run("register", "--event", "-", input=json.dumps(record()), uri="ldap://ds.example.com")
-    assert proc.returncode == 64
-    assert "refusing a simple bind" in proc.stderr and "--allow-insecure-bind" in proc.stderr
+    # ldap://0.0.0.0:PORT is not loopback by the rule (127.0.0.0/8, ::1, localhost), yet on
+    # Linux a connection to it reaches this machine's listener: so the listener can see
+    # whether anything was sent. Refused: nothing; allowed in so many words: a connection.
+    from fake_servers import FakeServer
+    with FakeServer() as server:
+        proc = tool.run("register", "--event", "-", input=json.dumps(record()), uri=f"ldap://0.0.0.0:{server.port}")
+        assert proc.returncode == 64
+        assert "refusing a simple bind" in proc.stderr and "--allow-insecure-bind" in proc.stderr
+        time.sleep(0.2)
+        assert server.connections == 0
+        tool.run("register", "--event", "-", "--allow-insecure-bind", input=json.dumps(record()),
+                 uri=f"ldap://0.0.0.0:{server.port}", timeout="1")
+        time.sleep(0.2)
+        assert server.connections >= 1  # the observation works
 
 
 def test_password_never_in_argv_log_or_error(tool, tmp_path):
+    from fake_servers import BindThenSilent
     secret = open(SERVICE_PW_FILE).read().strip()
-    tool.run("register", "--event", "-", input=json.dumps(record()))
-    tool.run("register", "--event", "-", input=json.dumps(record()), uri=f"ldap://127.0.0.1:{free_port()}")
+    outputs = []
+    for uri in (URI, f"ldap://127.0.0.1:{free_port()}"):  # applied; queued
+        proc = tool.run("register", "--event", "-", input=json.dumps(record()), uri=uri)
+        outputs += [proc.stdout, proc.stderr]
+    wrong = tmp_path / "wrong.pw"
+    wrong.write_text(secret + "-but-wrong\n")
+    wrong.chmod(0o600)
+    proc = tool.run("register", "--event", "-", input=json.dumps(record()), password_file=str(wrong))
+    assert proc.returncode == 77  # the error path: the bind refused
+    outputs += [proc.stdout, proc.stderr]
+    # while the tool runs (its bind hangs), its argument vector and environment
+    with BindThenSilent() as server:
+        argv = [BIN, "unregister", "--instance-uuid", str(uuidlib.uuid4()), *tool.connection_args(
+            uri=f"ldap://127.0.0.1:{server.port}", timeout="3")]
+        running = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        cmdline = Path(f"/proc/{running.pid}/cmdline").read_bytes().decode(errors="replace")
+        environ = Path(f"/proc/{running.pid}/environ").read_bytes().decode(errors="replace")
+        children = list(Path("/proc").glob(f"*/task/*/children"))
+        out, err = running.communicate(timeout=10)
+        outputs += [out.decode(), err.decode()]
+    assert secret not in cmdline and secret not in environ
+    for child in children:  # the tool starts no process of its own; if it did, none holds it
+        try:
+            for pid in child.read_text().split():
+                assert secret not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            pass
+    for text in outputs:
+        assert secret not in text
     assert secret not in tool.log_file.read_text()
     for f in tool.spool_dir.glob("*.event"):
         assert secret not in f.read_text()
