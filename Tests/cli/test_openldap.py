@@ -85,3 +85,10 @@ def test_register_reconcile_unregister_on_openldap(slapd, tmp_path):
     assert check.returncode == 0, check.stderr
     proc = subprocess.run([BIN, "unregister", "--instance-uuid", r["instance_uuid"], *args], capture_output=True, text=True)
     assert proc.returncode == 0 and "deleted" in proc.stdout, proc.stderr
+    # OpenLDAP answers noSuchObject (32) for a base search on an entry that is not there
+    # (389-ds answers "success, nothing"): both mean "absent", the base DN being there
+    proc = subprocess.run([BIN, "unregister", "--instance-uuid", r["instance_uuid"], *args], capture_output=True, text=True)
+    assert proc.returncode == 0 and "absent" in proc.stdout, proc.stderr
+    missing = [a if a != base else f"ou=nowhere,{SUFFIX}" for a in args]
+    proc = subprocess.run([BIN, "unregister", "--instance-uuid", r["instance_uuid"], *missing], capture_output=True, text=True)
+    assert proc.returncode == 64 and "does not exist" in proc.stderr, proc.stderr
