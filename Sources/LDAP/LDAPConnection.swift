@@ -36,7 +36,8 @@ public final class LDAPConnection {
         let uriList: String? = configuration.uris.isEmpty ? nil : configuration.uris.joined(separator: " ")
         let rc = ldap_initialize(&handle, uriList)
         guard rc == LDAP_SUCCESS, let handle else {
-            socketWatch.deallocate()
+            // (deinit runs for a class whose init throws once every property is set: it
+            // frees socketWatch; freeing it here too was a double free, found by a test)
             throw LDAPError(code: .init(rc), operation: "initialize",
                             diagnosticMessage: "bad URI list \(uriList ?? "(ldap.conf default)"): "
                                 + String(cString: ldap_err2string(rc)))

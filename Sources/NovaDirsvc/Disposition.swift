@@ -27,6 +27,7 @@ public enum Disposition: Sendable, Equatable {
     private static func disposition(of code: LDAPResultCode) -> Disposition {
         if code.isUnavailable { return .retryLater }
         if code.isAuthorizationFailure { return .callerProblem }
+        if code == .paramError || code == .notSupported { return .callerProblem }  // e.g. a URI libldap cannot parse
         switch code {
         case .namingViolation, .objectClassViolation, .invalidDNSyntax, .invalidAttributeSyntax,
              .constraintViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .undefinedAttributeType,

@@ -31,6 +31,7 @@ public enum ExitStatus: Int32, Sendable {
         case let error as LDAPError:
             if error.code.isUnavailable { self = .unavailable }
             else if error.code.isAuthorizationFailure { self = .noPermission }
+            else if error.code == .paramError || error.code == .notSupported { self = .usage }
             else if error.code == .invalidDNSyntax || error.code == .invalidAttributeSyntax
                         || error.code == .objectClassViolation || error.code == .constraintViolation { self = .dataError }
             else { self = .failure }

@@ -64,6 +64,14 @@ extension Spool {
         var target = "\(failedDirectory)/\(name)"
         var attempt = 1
         while link(source, target) != 0 {
+            if errno == EPERM {
+                // not a file (a folder named like an event): link(2) cannot move it; rename(2)
+                // can, to a name that is free (the spool's lock keeps it free)
+                var info = stat()
+                guard lstat(target, &info) != 0, rename(source, target) == 0 else { throw failure("cannot move \(name) to failed/") }
+                writeReason(for: target, reason)
+                return
+            }
             guard errno == EEXIST, attempt < 1000 else { throw failure("cannot move \(name) to failed/") }
             target = "\(failedDirectory)/\(name).\(attempt)"
             attempt += 1

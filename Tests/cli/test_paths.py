@@ -110,3 +110,69 @@ def test_reconcile_refuses_flag_combinations(tool):
     for flags in (["--dry-run", "--check"], ["--max-delete-ratio", "2"], ["--grace", "-1"]):
         proc = tool.run("reconcile", "--instances", "-", *flags, input=r)
         assert proc.returncode == 64, (flags, proc.stderr)
+
+
+def test_odd_things_in_the_spool_are_set_aside_and_the_rest_applied(tool, container):
+    tool.spool_dir.mkdir(mode=0o700)
+    (tool.spool_dir / "00000000000000000001.event").mkdir()                     # a folder
+    (tool.spool_dir / "00000000000000000002.event").write_text(
+        json.dumps({"version": 1, "action": "explode", "instance_uuid": str(uuidlib.uuid4())}) + "\n")
+    (tool.spool_dir / "failed").mkdir(mode=0o700)
+    (tool.spool_dir / "failed" / "00000000000000000002.event").write_text("an older failure, kept\n")
+    good = record()
+    (tool.spool_dir / "00000000000000000003.event").write_text(
+        json.dumps({"version": 1, "action": "register", "record": good}) + "\n")
+    proc = tool.run("flush")
+    assert proc.returncode == 1, proc.stderr
+    assert "applied 1, remaining 0, set aside 2" in proc.stdout
+    failed = tool.spool_dir / "failed"
+    assert "not a regular file" in (failed / "00000000000000000001.event.reason").read_text()
+    assert (failed / "00000000000000000002.event").read_text() == "an older failure, kept\n"  # not overwritten
+    assert "not register, unregister or update" in (failed / "00000000000000000002.event.1.reason").read_text()
+    assert good["instance_uuid"] in managed(container)
+
+
+def test_a_spool_owned_by_someone_else_is_refused(tool):
+    import pwd
+    tool.spool_dir.mkdir(mode=0o700)
+    os.chown(tool.spool_dir, pwd.getpwnam("nobody").pw_uid, -1)
+    proc = tool.run("flush")
+    assert proc.returncode == 64 and "owned by uid" in proc.stderr, proc.stderr
+
+
+def test_a_uri_libldap_cannot_parse_is_a_configuration_error(tool):
+    proc = tool.run("register", "--event", "-", input=json.dumps(record()), uri="ldap://[::1")
+    assert proc.returncode == 64, proc.stderr
+    assert "bad URI" in proc.stderr and len(queued(tool)) == 1  # and the event is kept
+
+
+def test_no_spool_and_a_refused_bind_says_the_event_was_not_kept(tool, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    wrong = tmp_path / "wrong.pw"
+    wrong.write_text("nope\n")
+    wrong.chmod(0o600)
+    proc = tool.run("register", "--event", "-", input=json.dumps(record()), spool_dir=str(blocker / "spool"),
+                    password_file=str(wrong))
+    assert proc.returncode == 77, proc.stderr
+    assert "not kept" in proc.stderr
+
+
+def test_reconcile_names_an_instance_list_it_cannot_read(tool, tmp_path):
+    proc = tool.run("reconcile", "--instances", str(tmp_path / "missing.json"))
+    assert proc.returncode == 64 and "does not exist" in proc.stderr, proc.stderr
+
+
+def test_a_register_waits_behind_a_writer_and_is_applied_when_it_is_done(tool, container):
+    import threading
+    tool.spool_dir.mkdir(mode=0o700)
+    r = record()
+    with open(tool.spool_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        threading.Timer(1.0, lambda: fcntl.flock(lock, fcntl.LOCK_UN)).start()
+        proc = tool.run("register", "--event", "-", input=json.dumps(r), timeout="5")
+    assert proc.returncode == 0, proc.stderr
+    assert "applied from the spool" in proc.stdout
+    assert r["instance_uuid"] in managed(container)
+    lines = [line["outcome"] for line in tool.log_lines()]
+    assert lines[:2] == ["queued", "added"]  # queued behind the writer, then applied in order
