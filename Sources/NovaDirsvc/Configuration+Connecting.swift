@@ -7,6 +7,11 @@ import Glibc
 import LDAP
 
 extension Configuration {
+    /// What the processes of this machine know about the servers (beside the spool).
+    var serverHealth: ServerHealth {
+        ServerHealth(spoolDirectory: spoolDirectory, backoff: serverBackoff, settle: failbackSettle)
+    }
+
     public var connectionConfiguration: LDAPConnection.Configuration {
         LDAPConnection.Configuration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
                                 caCertificateFile: caCertificateFile,

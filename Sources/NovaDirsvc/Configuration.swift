@@ -39,6 +39,11 @@ public struct Configuration: Sendable {
     public var verifyTLS: Bool
     /// Where events wait when the directory is unavailable.
     public var spoolDirectory: String
+    /// How long a server that failed is passed over (several URIs; see `ServerHealth`).
+    public var serverBackoff: Duration = .seconds(30)
+    /// How long after a failover the servers before the one that answered must go without a
+    /// failure before nova-dirsvc fails back to them.
+    public var failbackSettle: Duration = .seconds(60)
     /// What was odd but not wrong (an unknown key or section in the file), for the caller to show.
     public var warnings: [String] = []
 
@@ -56,6 +61,7 @@ public struct Configuration: Sendable {
         case uri, bindDN = "bind_dn", passwordFile = "password_file", baseDN = "base_dn", caCert = "ca_cert"
         case startTLS = "start_tls", saslMech = "sasl_mech", timeout, logFile = "log_file", spoolDir = "spool_dir"
         case allowInsecureBind = "allow_insecure_bind", insecureNoTLSVerify = "insecure_no_tls_verify"
+        case serverBackoff = "server_backoff", failbackSettle = "failback_settle"
 
         /// `uri` -> `NOVA_DIRSVC_URI`.
         public var environmentVariable: String { "NOVA_DIRSVC_" + rawValue.uppercased() }
@@ -135,6 +141,15 @@ public struct Configuration: Sendable {
             seconds = parsed
         }
         timeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
+        func duration(_ key: Key, default fallback: Duration) throws -> Duration {
+            guard let value = text(key) else { return fallback }
+            guard let parsed = Double(value), parsed.isFinite, parsed >= 0, parsed <= 86400 else {
+                throw ConfigurationError("\(source(key)): \"\(value)\" is not a number of seconds from 0 to 86400")
+            }
+            return .milliseconds(Int64((parsed * 1000).rounded()))
+        }
+        serverBackoff = try duration(.serverBackoff, default: .seconds(30))
+        failbackSettle = try duration(.failbackSettle, default: .seconds(60))
         uris = text(.uri).map(Self.splitURIs) ?? []
         for uri in uris where !["ldap://", "ldaps://", "ldapi://"].contains(where: { uri.lowercased().hasPrefix($0) }) {
             throw ConfigurationError("\(source(.uri)): \"\(uri)\" is not ldap://, ldaps:// or ldapi://")

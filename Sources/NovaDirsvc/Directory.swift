@@ -12,9 +12,26 @@ import LDAP
 public enum Directory {
     /// A bound connection to the first URI that answers, before `deadline`.
     public static func connect(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> LDAPConnection {
+        try connectReporting(configuration, deadline: deadline).connection
+    }
+
+    /// A connection, the server it is to, and the servers passed over on the way (with why).
+    public struct Connected {
+        public let connection: LDAPConnection
+        public let uri: String
+        public let passedOver: [String]
+    }
+
+    /// `connect`, saying which server answered and which were passed over. With several URIs,
+    /// what one process learns (a server failed; the one a failover went to) is shared with the
+    /// others through `ServerHealth`, beside the spool.
+    public static func connectReporting(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Connected {
         try configuration.checkFiles()
         let credentials = try configuration.credentials()
-        let uris: [[String]] = configuration.uris.isEmpty ? [[]] : configuration.uris.map { [$0] }
+        let health = configuration.uris.count > 1 ? configuration.serverHealth : nil
+        let now = ServerHealth.now()
+        let (ordered, skipped) = health.map { $0.order(configuration.uris, state: $0.load(), now: now) } ?? (configuration.uris, [])
+        let uris: [[String]] = ordered.isEmpty ? [[]] : ordered.map { [$0] }
         var failures: [(uri: String, error: LDAPError)] = []
         for round in 0..<2 {
             if round == 1 {
@@ -30,17 +47,22 @@ public enum Directory {
                 settings.uris = uri
                 settings.networkTimeout = share
                 do {
-                    return try LDAPConnection.connect(settings, credentials: credentials, deadline: .now + share)
+                    let connection = try LDAPConnection.connect(settings, credentials: credentials, deadline: .now + share)
+                    let name = uri.first ?? "(ldap.conf default)"
+                    health?.record(failed: failures.map(\.uri), answered: name, configured: configuration.uris, now: now)
+                    let passedOver = skipped + failures.map { "\($0.uri): \($0.error.code)" }
+                    return Connected(connection: connection, uri: name, passedOver: passedOver)
                 } catch let error as LDAPError where error.code.isUnavailable {
                     failures.append((uri.first ?? "(ldap.conf default)", error))
                 }
             }
         }
+        health?.record(failed: failures.map(\.uri), answered: nil, configured: configuration.uris, now: now)
         guard let last = failures.last else {
             throw LDAPError(code: .timeout, operation: "connect", diagnosticMessage: "the time budget ran out before a server was tried")
         }
         // name every server tried and why it was passed over
-        let tried = failures.map { "\($0.uri): \($0.error.code)\($0.error.diagnosticMessage.map { " (\($0))" } ?? "")" }
+        let tried = skipped + failures.map { "\($0.uri): \($0.error.code)\($0.error.diagnosticMessage.map { " (\($0))" } ?? "")" }
         var error = last.error
         error.operation = "connect"
         error.diagnosticMessage = "no server could be used within the time budget; tried " + tried.uniqued().joined(separator: "; ")
@@ -76,6 +98,9 @@ public enum Directory {
 public final class DirectorySession {
     public let configuration: Configuration
     private var connection: LDAPConnection?
+    /// The server the connection is to, and those passed over when it was made.
+    public private(set) var server: String?
+    public private(set) var passedOver: [String] = []
 
     public init(configuration: Configuration) { self.configuration = configuration }
 
@@ -84,9 +109,11 @@ public final class DirectorySession {
     /// on servers that do not answer).
     public func connection(before deadline: ContinuousClock.Instant) throws -> LDAPConnection {
         if let connection { return connection }
-        let fresh = try Directory.connect(configuration, deadline: min(deadline, .now + configuration.timeout))
-        connection = fresh
-        return fresh
+        let fresh = try Directory.connectReporting(configuration, deadline: min(deadline, .now + configuration.timeout))
+        connection = fresh.connection
+        server = fresh.uri
+        passedOver = fresh.passedOver
+        return fresh.connection
     }
 
     /// Runs `body` with the connection under `deadline`; a connection that failed for lack of
@@ -96,9 +123,24 @@ public final class DirectorySession {
         do {
             return try connection.withDeadline(deadline) { try body(connection) }
         } catch let error as LDAPError where error.code.isUnavailable {
+            // the server stopped answering: note it, so that the next attempt (this process's or
+            // another's) tries the others first
+            if let server, configuration.uris.count > 1 {
+                configuration.serverHealth.record(failed: [server], answered: nil, configured: configuration.uris,
+                                                  now: ServerHealth.now())
+            }
             close()
             throw error
         }
+    }
+
+    /// The configured servers other than the one this session is connected to, when a failover
+    /// happened lately: an entry found absent here may still live there.
+    var othersToCheck: [String] {
+        guard configuration.uris.count > 1, let server else { return [] }
+        let health = configuration.serverHealth
+        guard health.failedOverRecently(health.load(), now: ServerHealth.now()) else { return [] }
+        return configuration.uris.filter { $0 != server }
     }
 
     public func close() {

@@ -19,13 +19,16 @@ public struct EventLog: Sendable {
     /// Appends one line; returns a description of the failure, or nil.
     @discardableResult
     public func append(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
-                       error: String? = nil, detail: String? = nil, warnings: [String] = [], time: Date = Date()) -> String? {
+                       error: String? = nil, detail: String? = nil, warnings: [String] = [], server: String? = nil,
+                       passedOver: [String] = [], time: Date = Date()) -> String? {
         var line: [String: JSONValue] = ["time": .string(Self.timestamp(time)), "action": .string(action), "outcome": .string(outcome)]
         if let instanceUUID { line["instance_uuid"] = .string(instanceUUID) }
         if let record { line["record"] = record.json }
         if let error { line["error"] = .string(error) }
         if let detail { line["detail"] = .string(detail) }
         if !warnings.isEmpty { line["warnings"] = .strings(warnings) }
+        if let server { line["server"] = .string(server) }
+        if !passedOver.isEmpty { line["passed_over"] = .strings(passedOver) }
         let data = Array((JSONValue.object(line).text + "\n").utf8)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard fd >= 0 else { return "cannot open the event log \(path): \(POSIX.errorText)" }

@@ -87,7 +87,7 @@ extension EventPath {
                 do {
                     for event in Self.collapse(group.map(\.1)) {
                         let outcome = try apply(event, through: session, deadline: deadline)
-                        record(event, outcome: outcome.rawValue, detail: "from the spool")
+                        record(event, outcome: outcome.rawValue, detail: "from the spool", server: session)
                     }
                     for (item, _) in group { spool.remove(item) }
                     if result.applied == 0 { spool.clearUnavailable() }

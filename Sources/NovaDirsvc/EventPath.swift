@@ -98,7 +98,7 @@ public struct EventPath: Sendable {
             if try spool.pending().isEmpty {
                 do {
                     let outcome = try apply(event, through: session, deadline: deadline)
-                    record(event, outcome: outcome.rawValue)
+                    record(event, outcome: outcome.rawValue, server: session)
                     return .applied(outcome)
                 } catch {
                     return try keep(event, after: error)
@@ -169,7 +169,7 @@ public struct EventPath: Sendable {
         warn("warning: \(spoolError); trying the directory without the spool")
         do {
             let outcome = try apply(event, through: session, deadline: deadline)
-            record(event, outcome: outcome.rawValue)
+            record(event, outcome: outcome.rawValue, server: session)
             return .applied(outcome)
         } catch {
             record(event, outcome: "failed", error: error, detail: "\(spoolError)")
@@ -197,9 +197,32 @@ public struct EventPath: Sendable {
 
     func apply(_ event: InstanceEvent, through session: DirectorySession,
                        deadline: ContinuousClock.Instant) throws -> Registrar.Outcome {
-        try session.run(before: deadline) { connection in
+        let outcome = try session.run(before: deadline) { connection in
             try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN)).apply(event)
         }
+        guard case .unregister(let uuid) = event, outcome == .absent else { return outcome }
+        // After a failover, "absent" here may only mean this supplier has not received the
+        // entry yet: look on the others, delete it there, or keep the event queued if one of
+        // them cannot be asked (never leave an orphan that replication would bring back).
+        let others = session.othersToCheck
+        for (index, uri) in others.enumerated() {
+            var single = configuration
+            single.uris = [uri]
+            let share = (deadline - .now) / (others.count - index)
+            do {
+                let other = try Directory.connect(single, deadline: .now + share)
+                defer { other.close() }
+                let there = try other.withDeadline(deadline) {
+                    try Registrar(connection: other, mapping: EntryMapping(baseDN: configuration.baseDN)).unregister(uuid)
+                }
+                if there == .deleted { return .deleted }
+            } catch let error as LDAPError where error.code.isUnavailable {
+                throw LDAPError(code: .unavailable, operation: "unregister", dn: EntryMapping(baseDN: configuration.baseDN).dn(for: uuid).string,
+                                diagnosticMessage: "absent on \(session.server ?? "the server"), and \(uri) could not be asked after a "
+                                    + "recent failover (\(error.code)): kept queued rather than leave an orphan")
+            }
+        }
+        return outcome
     }
 
     private func enqueue(_ event: InstanceEvent, because reason: String) throws -> Spool.Item {
@@ -215,16 +238,17 @@ public struct EventPath: Sendable {
 
     /// Appends one line to the event log; a failure to log is a warning, never lost work.
     func record(_ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil,
-                detail: String? = nil, warnings: [String] = []) {
+                detail: String? = nil, warnings: [String] = [], server session: DirectorySession? = nil) {
         logLine(action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: event?.record,
-                outcome: outcome, error: error.map { "\($0)" }, detail: detail, warnings: warnings)
+                outcome: outcome, error: error.map { "\($0)" }, detail: detail, warnings: warnings,
+                server: session?.server, passedOver: session?.passedOver ?? [])
     }
 
     private func logLine(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
-                         error: String?, detail: String?, warnings: [String]) {
+                         error: String?, detail: String?, warnings: [String], server: String? = nil, passedOver: [String] = []) {
         guard let log else { return }
         if let failure = log.append(action: action, instanceUUID: instanceUUID, record: record, outcome: outcome,
-                                    error: error, detail: detail, warnings: warnings) {
+                                    error: error, detail: detail, warnings: warnings, server: server, passedOver: passedOver) {
             warn("warning: \(failure) (the event was \(outcome))")
         }
     }

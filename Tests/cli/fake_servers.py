@@ -108,3 +108,67 @@ class BindThenReset(FakeServer):
             time.sleep(0.05)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
+
+
+class Proxy(FakeServer):
+    """Forwards to a real server, until `hang` is set: then accepts and says nothing (a supplier
+    stopped with SIGSTOP: TCP accepts, LDAP never answers). Connections made while it hangs stay
+    silent."""
+
+    def __init__(self, target_port):
+        super().__init__()
+        self.target_port = target_port
+        self.hang = False
+
+    def serve(self, conn):
+        import socket
+        if self.hang:
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        self.held.append(upstream)
+
+        def pump(src, dst):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(conn, upstream), daemon=True).start()
+        threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
+
+
+class DropsSYNs:
+    """A loopback port whose accept queue is full, so that the kernel drops new SYNs: a
+    connection to it neither succeeds nor is refused."""
+
+    def __enter__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fillers = []
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self.fillers.append(c)
+        return self
+
+    def __exit__(self, *exc):
+        for c in self.fillers:
+            c.close()
+        self.sock.close()
