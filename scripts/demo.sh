@@ -35,6 +35,9 @@ search() { ldapsearch -LLL -o ldif-wrap=no -x -H "$NOVA_DIRSVC_TEST_URI" -D "$NO
              -y "$NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE" -b "$NOVA_DIRSVC_TEST_BASE_DN" \
              '(novaInstanceUUID=2cb805cf-debe-43ae-a555-28a4a5d84694)' | sed 's/^/  /'; }
 
+step "check the settings: strict, and the directory reached with them"
+"$bin" check-config --config "$work/nova-dirsvc.conf" | sed 's/^/  /'
+
 step "schema: the novaInstance object class as the server knows it"
 ldapsearch -LLL -o ldif-wrap=no -x -H "$NOVA_DIRSVC_TEST_URI" -b cn=schema -s base objectClasses \
   | grep -i "NAME 'novaInstance'" | sed 's/^/  /'
@@ -56,6 +59,10 @@ step "unregister it"
 step "ldapsearch again: nothing"
 search
 echo "  (no entry)"
+
+step "Nova's own instance.create.end notification, as it comes off the bus, through apply"
+"$bin" apply --config "$work/nova-dirsvc.conf" --event Tests/Fixtures/nova/instance-create-end.oslo-envelope.json
+"$bin" apply --config "$work/nova-dirsvc.conf" --event Tests/Fixtures/nova/instance-delete-end.json
 
 step "the event log ($work/events.log)"
 sed 's/^/  /' "$work/events.log"

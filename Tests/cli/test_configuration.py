@@ -65,3 +65,9 @@ def test_files_that_cannot_be_read_say_why(tool, tmp_path):
 def test_schema_takes_config_like_every_command(tool, tmp_path):
     proc = tool.run("schema", "--config", conf(tmp_path, good(tool)), connection=False)
     assert proc.returncode == 0 and "novaInstance" in proc.stdout, proc.stderr
+
+
+def test_server_timings_are_checked(tool, tmp_path):
+    for key in ("server_backoff", "failback_settle"):
+        proc = tool.run("check-config", "--config", conf(tmp_path, good(tool, **{key: "-1"})), connection=False)
+        assert proc.returncode == 64 and key in proc.stderr and "number of seconds" in proc.stderr, proc.stderr

@@ -87,3 +87,24 @@ def test_absent_after_a_failover_is_checked_on_the_others(tool, container):
 def test_a_single_server_keeps_no_health_file(tool, container):
     assert tool.run("register", "--event", "-", input=json.dumps(record())).returncode == 0
     assert not (tool.spool_dir / ".servers").exists()
+
+
+def test_a_server_that_stops_answering_after_the_bind_is_marked_and_the_next_event_moves_on(tool, container):
+    from fake_servers import BindThenSilent
+    with BindThenSilent() as a:
+        uri_a = f"ldap://127.0.0.1:{a.port}"
+        first = record()
+        proc = tool.run("register", "--event", "-", "--uri", uri_a, "--uri", URI, input=json.dumps(first), uri=None, timeout="2")
+        assert proc.returncode == 75, proc.stderr  # the bind went through, the add never came back
+        assert uri_a in json.loads((tool.spool_dir / ".servers").read_text())["failed"]
+        proc, elapsed = timed(tool, "register", "--event", "-", "--uri", uri_a, "--uri", URI, input=json.dumps(record()),
+                              uri=None, timeout="2")
+        assert proc.returncode == 0, proc.stderr  # straight to the other server, the queued one first
+        assert elapsed < 1.5
+    assert first["instance_uuid"] in managed(container)
+
+
+def test_a_budget_too_small_to_try_any_server_says_so(tool):
+    proc = tool.run("show", "--instance-uuid", str(uuidlib.uuid4()), timeout="0.001")
+    assert proc.returncode == 69, proc.stderr
+    assert "before a server was tried" in proc.stderr
