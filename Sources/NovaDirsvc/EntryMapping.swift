@@ -25,6 +25,9 @@ public struct EntryMapping: Sendable {
     /// The only filter nova-dirsvc uses to find its entries.
     public static let managedFilter = Filter.equality("objectClass", NovaSchema.objectClassName)
 
+    /// What marks a 389-ds replication conflict entry (and makes a search return it at all).
+    public static let conflictFilter = Filter.equality("objectClass", "ldapsubentry")
+
     public func dn(for instanceUUID: String) -> DistinguishedName {
         baseDN.child("cn", instanceUUID)
     }

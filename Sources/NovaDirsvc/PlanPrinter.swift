@@ -18,7 +18,8 @@ public struct PlanPrinter {
 
     /// LDIF change records (RFC 2849): changetype add / modify / delete.
     public func ldif(_ plan: ReconcilePlan) {
-        write("# nova-dirsvc reconcile: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete\n")
+        write("# nova-dirsvc reconcile: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
+              + "\(plan.conflicts.count) replication conflict entries to remove\n")
         for change in plan.changes {
             var text = "\n" + LDIF.line("dn", change.dn.string) + "\n"
             switch change {
@@ -36,6 +37,8 @@ public struct PlanPrinter {
                 }
             case .delete:
                 text += "changetype: delete\n"
+            case .deleteConflict:
+                text = "\n# a replication conflict entry" + text + "changetype: delete\n"
             }
             write(text)
         }
@@ -60,6 +63,9 @@ public struct PlanPrinter {
                 })
             case .delete(_, let uuid):
                 item["action"] = .string("delete")
+                item["instance_uuid"] = .string(uuid)
+            case .deleteConflict(_, let uuid):
+                item["action"] = .string("delete-replication-conflict")
                 item["instance_uuid"] = .string(uuid)
             }
             write((i == 0 ? "\n" : ",\n") + JSONValue.object(item).text)

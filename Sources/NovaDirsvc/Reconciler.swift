@@ -10,10 +10,14 @@ public enum PlannedChange: Sendable {
     case add(DistinguishedName, InstanceRecord)
     case modify(DistinguishedName, instanceUUID: String, [Modification])
     case delete(DistinguishedName, instanceUUID: String)
+    /// A replication conflict entry (389-ds: `cn=<uuid>+nsuniqueid=...`, ldapsubentry, with
+    /// nsds5ReplConflict), left when two suppliers added the same instance at once; the live
+    /// entry is made right by the rest of the plan, and this copy goes.
+    case deleteConflict(DistinguishedName, instanceUUID: String)
 
     public var dn: DistinguishedName {
         switch self {
-        case .add(let dn, _), .modify(let dn, _, _), .delete(let dn, _): return dn
+        case .add(let dn, _), .modify(let dn, _, _), .delete(let dn, _), .deleteConflict(let dn, _): return dn
         }
     }
 }
@@ -37,6 +41,8 @@ public struct ReconcilePlan: Sendable {
     public var additions: Int { changes.count { if case .add = $0 { true } else { false } } }
     public var modifications: Int { changes.count { if case .modify = $0 { true } else { false } } }
     public var deletions: Int { changes.count { if case .delete = $0 { true } else { false } } }
+    /// Replication conflict entries found (and to be removed).
+    public var conflicts: [DistinguishedName] { changes.compactMap { if case .deleteConflict(let dn, _) = $0 { dn } else { nil } } }
     public var hasDrift: Bool { !changes.isEmpty }
 }
 
@@ -105,6 +111,14 @@ public struct Reconciler {
         for uuid in order where !seen.contains(uuid) {
             plan.changes.append(.add(mapping.dn(for: uuid), wanted[uuid]!))
         }
+        // 389-ds hides replication conflict entries from every search that does not ask for
+        // ldapsubentry; they carry novaInstance like the entry they shadow.
+        try connection.search(base: mapping.baseDN, scope: .oneLevel,
+                              filter: .and([EntryMapping.managedFilter, EntryMapping.conflictFilter]),
+                              attributes: ["novaInstanceUUID"]) { entry in
+            let uuid = entry["novaInstanceUUID"].first?.lowercased() ?? ""
+            if !leaveAlone.contains(uuid) { plan.changes.append(.deleteConflict(entry.dn, instanceUUID: uuid)) }
+        }
         let deletions = plan.deletions
         if deletions > 0, !limits.allowMassDelete,
            Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount) {
@@ -116,12 +130,12 @@ public struct Reconciler {
 
     /// The outcome of applying a plan.
     public struct Summary: Sendable {
-        public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0
+        public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0, conflictsRemoved = 0
         public var failures: [(dn: String, error: LDAPError)] = []
         public var elapsed: Duration = .zero
         public var description: String {
             "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
-                + "kept (grace) \(keptByGrace), failed \(failures.count), elapsed \(elapsed)"
+                + "kept (grace) \(keptByGrace), replication conflicts removed \(conflictsRemoved), failed \(failures.count), elapsed \(elapsed)"
         }
     }
 
@@ -138,7 +152,7 @@ public struct Reconciler {
             switch change {
             case .add(let dn, let record): return .add(dn, mapping.attributes(for: record))
             case .modify(let dn, _, let modifications): return .modify(dn, modifications)
-            case .delete(let dn, _): return .delete(dn)
+            case .delete(let dn, _), .deleteConflict(let dn, _): return .delete(dn)
             }
         }
         try connection.perform(operations, window: window) { index, error in
@@ -153,6 +167,7 @@ public struct Reconciler {
             case .add: summary.added += 1
             case .modify: summary.modified += 1
             case .delete: summary.deleted += 1
+            case .deleteConflict: summary.conflictsRemoved += 1
             }
         }
         return summary

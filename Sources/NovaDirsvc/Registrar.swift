@@ -112,6 +112,14 @@ public struct Registrar {
         }
     }
 
+    /// The replication conflict entries of an instance (389-ds), which normal searches never show.
+    public func conflicts(_ instanceUUID: String) throws -> [DistinguishedName] {
+        try connection.search(base: mapping.baseDN, scope: .oneLevel,
+                              filter: .and([EntryMapping.managedFilter, EntryMapping.conflictFilter,
+                                            .equality("novaInstanceUUID", instanceUUID)]),
+                              attributes: ["1.1"]).map(\.dn)
+    }
+
     /// The entry of an instance, or nil.
     public func show(_ instanceUUID: String) throws -> Entry? {
         try connection.read(mapping.dn(for: instanceUUID), filter: EntryMapping.managedFilter,

@@ -76,7 +76,9 @@ struct ReconcileCommand: ParsableCommand {
 
         if check {
             warn("reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
-                 + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace), \(plan.leftAlone.count) left alone (cell down)")
+                 + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace), \(plan.leftAlone.count) left alone (cell down), "
+                 + "\(plan.conflicts.count) replication conflict entries")
+            for dn in plan.conflicts { warn("replication conflict entry: \(dn)") }
             if let refusal = plan.refusal { warn("a real run would refuse: \(refusal)") }
             if plan.hasDrift { throw ExitCode(1) }  // drift, whether or not a real run would refuse it
             return

@@ -26,8 +26,12 @@ struct ShowCommand: ParsableCommand {
         let uuid = try InstanceRecord(instanceUUID: instanceUUID).validated().instanceUUID
         let session = DirectorySession(configuration: configuration)
         defer { session.close() }
-        let found = try session.run(before: .now + configuration.timeout) { ldap in
-            try Registrar(connection: ldap, mapping: EntryMapping(baseDN: configuration.baseDN)).show(uuid)
+        let (found, conflicts) = try session.run(before: .now + configuration.timeout) { ldap in
+            let registrar = Registrar(connection: ldap, mapping: EntryMapping(baseDN: configuration.baseDN))
+            return (try registrar.show(uuid), try registrar.conflicts(uuid))
+        }
+        for dn in conflicts {
+            warn("warning: a replication conflict entry exists for this instance: \(dn) (`nova-dirsvc reconcile` removes it)")
         }
         guard let entry = found else {
             warn("\(uuid) is not registered")
