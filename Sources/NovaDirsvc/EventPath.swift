@@ -151,14 +151,15 @@ public struct EventPath: Sendable {
             record(event, outcome: "queued", error: error, detail: "not applied: fix the cause, then run `nova-dirsvc flush`")
             throw EventNotAppliedError(error: error, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`")
         case .eventRefused:
+            let path: String
             do {
-                let path = try spool.setAside(event, reason: "\(error)")
-                record(event, outcome: "failed", error: error, detail: "kept in \(path)")
-                throw EventNotAppliedError(error: error, kept: "kept in \(path)")
-            } catch let spoolError as Spool.Failure {
+                path = try spool.setAside(event, reason: "\(error)")
+            } catch let spoolError {  // any failure of the spool: the refusal is still what is reported
                 record(event, outcome: "failed", error: error, detail: "\(spoolError)")
                 throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)")
             }
+            record(event, outcome: "failed", error: error, detail: "kept in \(path)")
+            throw EventNotAppliedError(error: error, kept: "kept in \(path)")
         }
     }
 

@@ -176,3 +176,16 @@ def test_a_register_waits_behind_a_writer_and_is_applied_when_it_is_done(tool, c
     assert r["instance_uuid"] in managed(container)
     lines = [line["outcome"] for line in tool.log_lines()]
     assert lines[:2] == ["queued", "added"]  # queued behind the writer, then applied in order
+
+
+def test_a_refused_event_whose_failed_folder_is_unsafe_still_reports_the_refusal(tool, container, tmp_path):
+    from helpers import ldap
+    uuid = str(uuidlib.uuid4())
+    ldap("ldapadd", input=f"dn: cn={uuid},{container}\nobjectClass: top\nobjectClass: person\ncn: {uuid}\nsn: not ours\n")
+    tool.spool_dir.mkdir(mode=0o700)
+    (tmp_path / "elsewhere").mkdir()
+    (tool.spool_dir / "failed").symlink_to(tmp_path / "elsewhere")
+    proc = tool.run("unregister", "--instance-uuid", uuid)
+    assert proc.returncode == 77, proc.stderr  # the entry is not ours: that is the answer
+    assert "novaInstance" in proc.stderr and "not kept" in proc.stderr and "symbolic link" in proc.stderr
+    assert list((tmp_path / "elsewhere").iterdir()) == []
