@@ -113,3 +113,15 @@ struct ConfigurationFileTests {
             throws: { "\($0)".hasSuffix("it is not a regular file") }
     }
 }
+
+@Suite("the example configuration")
+struct ExampleConfigurationTests {
+    @Test func itUsesOnlyKnownKeysAndSections() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/config/nova-dirsvc.conf").path
+        let file = try ConfigurationFile.read(path)
+        #expect(file.warnings == [])
+        #expect(file.settings[.baseDN] == "ou=Instances,dc=example,dc=com")
+        #expect(file.settings[.timeout] == "5")
+    }
+}
