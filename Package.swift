@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "nova-dirsvc", targets: ["nova-dirsvc"]),
         .library(name: "LDAP", targets: ["LDAP"]),
         .library(name: "NovaDirsvc", targets: ["NovaDirsvc"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
     ],
     dependencies: [
         // The only third-party dependency: keeps a clean CI build well under a minute.
@@ -23,6 +24,16 @@ let package = Package(
         // LDAP client over libldap: connection, bind, add/modify/delete, paged search,
         // pipelined (asynchronous) operations, DN and filter escaping. Knows nothing of Nova.
         .target(name: "LDAP", dependencies: ["CLDAP"]),
+        // rabbitmq-c, the RabbitMQ team's C client (Debian's librabbitmq-dev), as a system module.
+        // Nothing but the AMQP target imports it.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // AMQP 0-9-1 client over rabbitmq-c: connect, declare, bind, consume, acknowledge,
+        // publish; typed errors, owned handles, timeouts. No C type in its API; knows nothing of Nova.
+        .target(name: "AMQP", dependencies: ["CRabbitMQ"]),
         // The domain: instance records, event decoding, the entry mapping, register/unregister,
         // configuration, the event log, the schema definitions.
         .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
@@ -37,6 +48,7 @@ let package = Package(
         // Shared by the test targets: finds the throwaway 389-ds, runs ldapsearch.
         .target(name: "TestSupport", dependencies: ["LDAP"], path: "Tests/TestSupport"),
         .testTarget(name: "LDAPTests", dependencies: ["LDAP", "CLDAP", "TestSupport"]),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

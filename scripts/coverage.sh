@@ -13,7 +13,7 @@ nd_prepare
 FLOOR=${COVERAGE_FLOOR:-97.0}   # the floor this suite holds (measured 97.4% on 2026-11-26); raise it as coverage rises
 scratch=$top/.build-coverage
 work=$(mktemp -d /tmp/nova-dirsvc-coverage.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'scripts/rabbitmq-stop.sh "$work/rabbitmq" --remove; rm -rf "$work"' EXIT
 mkdir -p "$work/profiles"
 
 build_log=$work/build.log
@@ -28,6 +28,9 @@ if ! cmp -s Tests/requirements.txt .venv/requirements.installed 2>/dev/null; the
 fi
 .venv/bin/pip install -q --disable-pip-version-check --no-deps -e examples/nova-hook
 
+amqp_port=$(nd_free_port)
+scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" > /dev/null
+export NOVA_DIRSVC_TEST_AMQP_PORT=$amqp_port
 export LLVM_PROFILE_FILE=$work/profiles/%p-%m.profraw NOVA_DIRSVC_BIN=$bin NOVA_DIRSVC_TEST_REQUIRE_ALL=1
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e

@@ -9,8 +9,11 @@
 #   slapd                     OpenLDAP's server: the tests load schema/'s cn=config form into it
 #   time                      /usr/bin/time -v: the benchmark's peak memory
 #   openssl                   the throwaway directory's CA and server certificate
+#   librabbitmq-dev           rabbitmq-c, the C client the AMQP module links
+#   rabbitmq-server           the broker the AMQP tests run (started by the tests, never as a service)
 set -euo pipefail
-packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl)
+packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl
+          librabbitmq-dev rabbitmq-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   # slapd: no default database, and no daemon started by its postinst (the tests start their
   # own slapd on loopback): debconf's no_configuration and a policy-rc.d for the install only.
+  # The same policy-rc.d keeps rabbitmq-server's postinst from starting a system broker.
   echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   policy=/usr/sbin/policy-rc.d; made_policy=
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; made_policy=1; fi

@@ -25,7 +25,11 @@ fi
 # for the Swift suites, the pytest_no_skips plugin for pytest).
 export NOVA_DIRSVC_TEST_REQUIRE_ALL=1
 work=$(mktemp -d /tmp/nova-dirsvc-test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'scripts/rabbitmq-stop.sh "$work/rabbitmq" --remove; rm -rf "$work"' EXIT
+# A throwaway RabbitMQ for the AMQP layer's tests (about 6 s), beside the directory.
+amqp_port=$(nd_free_port)
+scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" > /dev/null
+export NOVA_DIRSVC_TEST_AMQP_PORT=$amqp_port
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
   swift test --skip-build --disable-xctest   # the suites are Swift Testing; no empty XCTest pass

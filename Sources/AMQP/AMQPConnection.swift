@@ -1,0 +1,252 @@
+import CRabbitMQ
+import Glibc
+
+/// One connection to an AMQP 0-9-1 broker (RabbitMQ) over rabbitmq-c, with one channel: an
+/// explicit lifetime (`close()`, or deinit), synchronous calls with timeouts.
+///
+/// Not thread-safe: use one connection from one thread at a time. The process should ignore
+/// SIGPIPE (as the nova-dirsvc executable does): a broker that goes away mid-write would
+/// otherwise kill it.
+public final class AMQPConnection {
+    /// Where and how to connect.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var virtualHost: String
+        public var user: String
+        /// Sent in the login and nowhere else (not in errors, not in descriptions).
+        public var password: Secret
+        public var connectTimeout: Duration
+        /// AMQP heartbeat in seconds (0: none).
+        public var heartbeat: Int
+
+        public init(host: String, port: Int = 5672, virtualHost: String = "/", user: String = "guest",
+                    password: Secret = Secret("guest"), connectTimeout: Duration = .seconds(5), heartbeat: Int = 60) {
+            self.host = host
+            self.port = port
+            self.virtualHost = virtualHost
+            self.user = user
+            self.password = password
+            self.connectTimeout = connectTimeout
+            self.heartbeat = heartbeat
+        }
+    }
+
+    /// A message taken from a queue; acknowledge it with `ack(_:)` once it is safe.
+    public struct Delivery: Sendable {
+        public let body: [UInt8]
+        public let deliveryTag: UInt64
+        public let redelivered: Bool
+        public let exchange: String
+        public let routingKey: String
+        public let messageID: String?
+    }
+
+    private var state: amqp_connection_state_t?
+    public let configuration: Configuration
+    private let channel: amqp_channel_t = 1
+
+    private init(_ configuration: Configuration) {
+        self.configuration = configuration
+    }
+
+    /// Connects (within `connectTimeout`), logs in with PLAIN, opens the channel.
+    public static func connect(_ configuration: Configuration) throws -> AMQPConnection {
+        let connection = AMQPConnection(configuration)
+        guard let state = amqp_new_connection() else {
+            throw AMQPError(.library, operation: "connect", message: "cannot allocate a connection")
+        }
+        connection.state = state
+        guard let socket = amqp_tcp_socket_new(state) else {
+            throw AMQPError(.library, operation: "connect", message: "cannot create a socket")
+        }
+        var timeout = Self.timeval(configuration.connectTimeout)
+        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        if status != AMQP_STATUS_OK.rawValue {
+            throw AMQPError(status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout : .connection, operation: "connect",
+                            message: "\(configuration.host):\(configuration.port): " + String(cString: amqp_error_string2(status)))
+        }
+        let reply = configuration.password.value.withCString { password in
+            crabbitmq_login_plain(state, configuration.virtualHost, 0, 131072, Int32(configuration.heartbeat),
+                                  configuration.user, password)
+        }
+        try connection.check(reply, "login as \(configuration.user) on \(configuration.host):\(configuration.port)")
+        _ = amqp_channel_open(state, connection.channel)
+        try connection.check(amqp_get_rpc_reply(state), "open a channel")
+        return connection
+    }
+
+    deinit { close() }
+
+    /// Closes the channel and the connection, and frees them. Safe to call more than once.
+    public func close() {
+        guard let state else { return }
+        _ = amqp_channel_close(state, channel, Int32(AMQP_REPLY_SUCCESS))
+        _ = amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
+        amqp_destroy_connection(state)
+        self.state = nil
+    }
+
+    private func handle(_ operation: String) throws -> amqp_connection_state_t {
+        guard let state else { throw AMQPError(.connection, operation: operation, message: "the connection is closed") }
+        return state
+    }
+
+    // MARK: - Topology
+
+    /// Declares a topic (or other) exchange; one that exists with other properties (durable or
+    /// not) is refused by the broker with 406, named as such.
+    public func declareExchange(_ name: String, type: String = "topic", durable: Bool) throws {
+        let state = try handle("declare exchange")
+        withBytes(name, type) { b in
+            _ = amqp_exchange_declare(state, channel, b[0], b[1], 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
+        }
+        try check(amqp_get_rpc_reply(state), "declare exchange \(name) (\(type), durable: \(durable))")
+    }
+
+    /// Declares a queue of this service's own (not exclusive, not auto-deleted: it outlives
+    /// the consumer, so messages sent while it is away wait for it).
+    public func declareQueue(_ name: String, durable: Bool) throws {
+        let state = try handle("declare queue")
+        withBytes(name) { b in _ = amqp_queue_declare(state, channel, b[0], 0, durable ? 1 : 0, 0, 0, amqp_empty_table) }
+        try check(amqp_get_rpc_reply(state), "declare queue \(name) (durable: \(durable))")
+    }
+
+    public func bindQueue(_ queue: String, exchange: String, routingKey: String) throws {
+        let state = try handle("bind queue")
+        withBytes(queue, exchange, routingKey) { b in _ = amqp_queue_bind(state, channel, b[0], b[1], b[2], amqp_empty_table) }
+        try check(amqp_get_rpc_reply(state), "bind queue \(queue) to \(exchange) with \(routingKey)")
+    }
+
+    /// How many messages the broker sends before they are acknowledged.
+    public func setPrefetch(_ count: UInt16) throws {
+        let state = try handle("set prefetch")
+        _ = amqp_basic_qos(state, channel, 0, count, 0)
+        try check(amqp_get_rpc_reply(state), "set prefetch \(count)")
+    }
+
+    // MARK: - Messages
+
+    /// Starts consuming from `queue` with acknowledgements.
+    public func consume(_ queue: String) throws {
+        let state = try handle("consume")
+        withBytes(queue) { b in _ = amqp_basic_consume(state, channel, b[0], amqp_empty_bytes, 0, 0, 0, amqp_empty_table) }
+        try check(amqp_get_rpc_reply(state), "consume from \(queue)")
+    }
+
+    /// The next message, waiting up to `timeout`; nil when none came in that time.
+    public func next(timeout: Duration) throws -> Delivery? {
+        let state = try handle("receive")
+        amqp_maybe_release_buffers(state)
+        var envelope = amqp_envelope_t()
+        var wait = Self.timeval(timeout)
+        let reply = amqp_consume_message(state, &envelope, &wait, 0)
+        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT.rawValue {
+            return nil
+        }
+        try check(reply, "receive")
+        defer { amqp_destroy_envelope(&envelope) }
+        let body = Self.bytes(envelope.message.body)
+        let properties = envelope.message.properties
+        let messageID = (properties._flags & UInt32(AMQP_BASIC_MESSAGE_ID_FLAG)) != 0
+            ? String(decoding: Self.bytes(properties.message_id), as: UTF8.self) : nil
+        return Delivery(body: body, deliveryTag: envelope.delivery_tag, redelivered: envelope.redelivered != 0,
+                        exchange: String(decoding: Self.bytes(envelope.exchange), as: UTF8.self),
+                        routingKey: String(decoding: Self.bytes(envelope.routing_key), as: UTF8.self),
+                        messageID: messageID)
+    }
+
+    /// Acknowledges one message: the broker forgets it.
+    public func ack(_ deliveryTag: UInt64) throws {
+        let state = try handle("acknowledge")
+        let status = amqp_basic_ack(state, channel, deliveryTag, 0)
+        if status != AMQP_STATUS_OK.rawValue {
+            throw AMQPError(.connection, operation: "acknowledge", message: String(cString: amqp_error_string2(status)))
+        }
+    }
+
+    /// Publishes a persistent message (used by tests and tools; the service only consumes).
+    public func publish(exchange: String, routingKey: String, body: [UInt8]) throws {
+        let state = try handle("publish")
+        var properties = amqp_basic_properties_t()
+        properties._flags = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG)
+        properties.delivery_mode = 2
+        let status = withBytes("application/json", exchange, routingKey) { b -> Int32 in
+            properties.content_type = b[0]
+            return body.withUnsafeBytes { raw in
+                let bytes = amqp_bytes_t(len: raw.count, bytes: UnsafeMutableRawPointer(mutating: raw.baseAddress))
+                return amqp_basic_publish(state, channel, b[1], b[2], 0, 0, &properties, bytes)
+            }
+        }
+        if status != AMQP_STATUS_OK.rawValue {
+            throw AMQPError(.connection, operation: "publish", message: String(cString: amqp_error_string2(status)))
+        }
+    }
+
+    // MARK: -
+
+    private func check(_ reply: amqp_rpc_reply_t, _ operation: String) throws {
+        switch reply.reply_type {
+        case AMQP_RESPONSE_NORMAL:
+            return
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+            let status = reply.library_error
+            let kind: AMQPError.Kind = status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout
+                : (status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue
+                   || status == AMQP_STATUS_SSL_ERROR.rawValue || status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue) ? .connection : .library
+            throw AMQPError(kind, operation: operation, message: String(cString: amqp_error_string2(status)))
+        case AMQP_RESPONSE_SERVER_EXCEPTION:
+            // connection.close or channel.close from the broker: its code and text
+            if reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD, let decoded = reply.reply.decoded {
+                let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+                if let state { _ = amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, nil) }
+                self.destroyAfterServerClose()
+                throw AMQPError(.refused(code: close.reply_code), operation: operation,
+                                message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
+            }
+            if reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD, let decoded = reply.reply.decoded {
+                let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+                if let state { _ = amqp_send_method(state, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, nil) }
+                self.destroyAfterServerClose()
+                throw AMQPError(.refused(code: close.reply_code), operation: operation,
+                                message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
+            }
+            throw AMQPError(.library, operation: operation, message: "an unexpected method from the broker (\(reply.reply.id))")
+        default:
+            throw AMQPError(.library, operation: operation, message: "no reply")
+        }
+    }
+
+    /// After the broker closed the channel or the connection, this connection is of no more use.
+    private func destroyAfterServerClose() {
+        if let state { amqp_destroy_connection(state) }
+        state = nil
+    }
+
+    /// Calls `body` with the strings as amqp_bytes_t that stay valid for the whole call
+    /// (amqp_cstring_bytes only points at a C string: a Swift string's bridged one would be gone).
+    private func withBytes<R>(_ strings: String..., body: ([amqp_bytes_t]) throws -> R) rethrows -> R {
+        let copies = strings.map { strdup($0)! }
+        defer { copies.forEach { free($0) } }
+        return try body(copies.map { amqp_bytes_t(len: strlen($0), bytes: UnsafeMutableRawPointer($0)) })
+    }
+
+    private static func bytes(_ value: amqp_bytes_t) -> [UInt8] {
+        guard let base = value.bytes, value.len > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: value.len))
+    }
+
+    static func timeval(_ duration: Duration) -> timeval {
+        let (seconds, attoseconds) = duration.components
+        return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}
+
+/// A secret (a broker password): its description is redacted, so it can be put in any value
+/// that gets printed or logged.
+public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+}

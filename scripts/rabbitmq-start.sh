@@ -1,0 +1,29 @@
+#!/bin/bash
+# rabbitmq-start.sh DIR PORT  -- start a throwaway RabbitMQ broker whose whole state lives under
+# DIR, listening on 127.0.0.1:PORT (AMQP 0-9-1), as root without systemd. Runs the Erlang
+# release's own script (/usr/sbin/rabbitmq-server switches to the rabbitmq user, which cannot
+# write DIR). Node name and distribution port are derived from PORT, so several brokers can run
+# at once. Default user guest/guest (allowed from loopback only... and here from anywhere:
+# loopback_users = none, since the broker listens on 127.0.0.1 alone). About 6 s.
+# Prints shell assignments: AMQP_URL (rabbit://guest:guest@127.0.0.1:PORT/), RABBITMQ_PID.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+[ $# -eq 2 ] || { echo "usage: $0 DIR PORT" >&2; exit 2; }
+D=$(realpath -m "$1"); PORT=$2
+mkdir -p "$D/mnesia" "$D/log"
+export RABBITMQ_NODENAME=nd$PORT@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$PORT \
+       RABBITMQ_DIST_PORT=$((PORT + 20000 > 65000 ? PORT - 20000 : PORT + 20000)) \
+       RABBITMQ_MNESIA_BASE=$D/mnesia RABBITMQ_LOG_BASE=$D/log RABBITMQ_PID_FILE=$D/pid \
+       RABBITMQ_ENABLED_PLUGINS_FILE=$D/enabled_plugins RABBITMQ_CONFIG_FILE=$D/rabbitmq HOME=$D
+echo '[].' > "$D/enabled_plugins"
+printf 'loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%s\n' "$PORT" > "$D/rabbitmq.conf"
+env > "$D/env"  # the same environment stops it (rabbitmq-stop.sh)
+setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$D/out.log" 2>&1 < /dev/null &
+for _ in $(seq 600); do   # ready when the AMQP port takes a connection and the pid file is there (max 60 s)
+  if [ -s "$D/pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    printf 'AMQP_URL=rabbit://guest:guest@127.0.0.1:%s/\nRABBITMQ_PID=%s\n' "$PORT" "$(cat "$D/pid")"
+    exit 0
+  fi
+  sleep 0.1
+done
+echo "rabbitmq did not come up" >&2; tail -20 "$D/out.log" >&2; exit 1
