@@ -116,21 +116,29 @@ public final class DirectorySession {
         return fresh.connection
     }
 
-    /// Runs `body` with the connection under `deadline`; a connection that failed for lack of
-    /// an answer is dropped (the next call reconnects).
+    /// Runs `body` with the connection under `deadline`. With several servers, each gets a
+    /// share of what is left: one that stops answering (after the bind, mid-operation) costs its
+    /// share, is marked down, and `body` runs again on the next (it is idempotent: register and
+    /// unregister are). A connection that failed for lack of an answer is dropped.
     public func run<T>(before deadline: ContinuousClock.Instant, _ body: (LDAPConnection) throws -> T) throws -> T {
-        let connection = try connection(before: deadline)
-        do {
-            return try connection.withDeadline(deadline) { try body(connection) }
-        } catch let error as LDAPError where error.code.isUnavailable {
-            // the server stopped answering: note it, so that the next attempt (this process's or
-            // another's) tries the others first
-            if let server, configuration.uris.count > 1 {
-                configuration.serverHealth.record(failed: [server], answered: nil, configured: configuration.uris,
-                                                  now: ServerHealth.now())
+        var failedServers = 0
+        while true {
+            let connection = try connection(before: deadline)
+            let othersLeft = max(0, configuration.uris.count - 1 - failedServers)
+            let share = (deadline - .now) / (othersLeft + 1)
+            do {
+                return try connection.withDeadline(min(deadline, .now + share)) { try body(connection) }
+            } catch let error as LDAPError where error.code.isUnavailable {
+                // the server stopped answering: note it, so that the next attempt (this one's or
+                // another process's) tries the others first
+                if let server, configuration.uris.count > 1 {
+                    configuration.serverHealth.record(failed: [server], answered: nil, configured: configuration.uris,
+                                                      now: ServerHealth.now())
+                }
+                close()
+                failedServers += 1
+                guard othersLeft > 0, deadline - .now > .milliseconds(50) else { throw error }
             }
-            close()
-            throw error
         }
     }
 
