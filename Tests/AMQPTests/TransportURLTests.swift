@@ -23,3 +23,22 @@ struct TransportURLTests {
         #expect(throws: TransportURL.Invalid.self) { try TransportURL(parsing: text) }
     }
 }
+
+@Suite("transport_url into connections")
+struct TransportURLConnectionTests {
+    @Test func aUserWithoutAPasswordAndTheConfigurations() throws {
+        let url = try TransportURL(parsing: "rabbit://nova@h1,h2:5673/")
+        #expect(url.hosts.map(\.user) == ["nova", "nova"])
+        #expect(String(reflecting: url.hosts[0].password) == "<redacted>")
+        let configurations = url.configurations(connectTimeout: .seconds(2))
+        #expect(configurations.map(\.host) == ["h1", "h2"] && configurations.map(\.port) == [5672, 5673])
+        #expect(configurations.allSatisfy { $0.virtualHost == "/" && $0.connectTimeout == .seconds(2) })
+    }
+
+    @Test(.enabled(if: TestBroker.isAvailable, "no test broker: run scripts/test.sh"))
+    func aTransportURLReachesTheBroker() throws {
+        let url = try TransportURL(parsing: "rabbit://guest:guest@127.0.0.1:\(TestBroker.port!)/")
+        let connection = try AMQPConnection.connect(try #require(url.configurations(connectTimeout: .seconds(3)).first))
+        connection.close()
+    }
+}

@@ -1,5 +1,5 @@
 import CLDAP
-import LDAP
+@testable import LDAP
 import Testing
 
 @Suite("RFC 4514 DN escaping")
@@ -114,5 +114,23 @@ struct ResultCodeTests {
         let password = Password("s3cret-value")
         #expect("\(password)" == "<redacted>")
         #expect(!String(reflecting: Credentials.simple(dn: "cn=x", password: password)).contains("s3cret"))
+    }
+}
+
+@Suite("time")
+struct TimeTests {
+    @Test func secondsAsMessagesShowThem() {
+        #expect(Duration.milliseconds(2500).secondsText == "2.5")
+        #expect(Duration.seconds(3).secondsText == "3")
+        #expect(Duration.milliseconds(1250).secondsText == "1.25")
+        #expect(Duration.milliseconds(5).secondsText == "0.005")
+    }
+
+    @Test func aDeadlineAlreadyPastIsATimeoutBeforeAnythingIsSent() {
+        #expect {
+            _ = try LDAPConnection(LDAPConnection.Configuration(uris: ["ldap://127.0.0.1:1"]), deadline: .now - .seconds(1))
+        } throws: { error in
+            (error as? LDAPError)?.code == .timeout && "\(error)".contains("the time budget ran out")
+        }
     }
 }

@@ -51,3 +51,26 @@ struct EntryMappingTests {
         #expect(!EntryMapping.isManaged(Entry(dn: entry.dn, attributes: [Attribute("objectClass", ["top", "person"])])))
     }
 }
+
+@Suite("plan printer")
+struct PlanPrinterTests {
+    @Test func deletionsAndReplicationConflictsInBothFormats() throws {
+        let base = try DistinguishedName(validating: "ou=Instances,dc=example,dc=com")
+        let mapping = EntryMapping(baseDN: base)
+        let uuid = "2cb805cf-debe-43ae-a555-28a4a5d84694"
+        var plan = ReconcilePlan()
+        plan.changes = [.delete(mapping.dn(for: uuid), instanceUUID: uuid),
+                        .deleteConflict(try DistinguishedName(validating: "cn=\(uuid)+nsuniqueid=0ffd9e9b-e95411f1-84fcc7c7-1e4b683a,\(base)"),
+                                        instanceUUID: uuid)]
+        var ldif = ""
+        PlanPrinter(mapping: mapping) { ldif += $0 }.ldif(plan)
+        #expect(ldif.contains("1 to delete, 1 replication conflict entries to remove"))
+        #expect(ldif.contains("# a replication conflict entry\ndn: cn=\(uuid)+nsuniqueid="))
+        #expect(ldif.components(separatedBy: "changetype: delete").count == 3)
+        var json = ""
+        PlanPrinter(mapping: mapping) { json += $0 }.json(plan)
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: String]])
+        #expect(items.map { $0["action"] } == ["delete", "delete-replication-conflict"])
+        #expect(items.allSatisfy { $0["instance_uuid"] == uuid })
+    }
+}
