@@ -24,15 +24,23 @@ public enum Disposition: Sendable, Equatable {
         }
     }
 
+    /// Refusals of an entry's shape (its classes, attributes, syntaxes, DN). Every value is
+    /// validated before it is written and the DN is built from the UUID, so from a server these
+    /// mean that its schema is not nova-dirsvc's (schema/ not loaded, or another version): the
+    /// server's setup, not the event. Seen with a slapd without the schema, which moved every
+    /// queued event to failed/ while they were counted as the events' own refusals.
+    static let schemaMismatch: Set<LDAPResultCode> = [
+        .objectClassViolation, .undefinedAttributeType, .invalidAttributeSyntax, .inappropriateMatching,
+        .objectClassModsProhibited, .namingViolation, .invalidDNSyntax,
+    ]
+
     private static func disposition(of code: LDAPResultCode) -> Disposition {
         if code.isUnavailable { return .retryLater }
-        if code.isAuthorizationFailure { return .callerProblem }
+        if code.isAuthorizationFailure || schemaMismatch.contains(code) { return .callerProblem }
         if code == .paramError || code == .notSupported { return .callerProblem }  // e.g. a URI libldap cannot parse
         switch code {
-        case .namingViolation, .objectClassViolation, .invalidDNSyntax, .invalidAttributeSyntax,
-             .constraintViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .undefinedAttributeType,
-             .objectClassModsProhibited, .attributeOrValueExists, .noSuchAttribute, .referral,
-             .inappropriateMatching, .aliasProblem:
+        case .constraintViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .attributeOrValueExists,
+             .noSuchAttribute, .referral, .aliasProblem:
             return .eventRefused
         default:
             // unwillingToPerform (a read-only backend), protocolError and decodingError (a

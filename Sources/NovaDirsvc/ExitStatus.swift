@@ -31,9 +31,10 @@ public enum ExitStatus: Int32, Sendable {
         case let error as LDAPError:
             if error.code.isUnavailable { self = .unavailable }
             else if error.code.isAuthorizationFailure { self = .noPermission }
-            else if error.code == .paramError || error.code == .notSupported { self = .usage }
-            else if error.code == .invalidDNSyntax || error.code == .invalidAttributeSyntax
-                        || error.code == .objectClassViolation || error.code == .constraintViolation { self = .dataError }
+            else if error.code == .paramError || error.code == .notSupported || Disposition.schemaMismatch.contains(error.code) {
+                self = .usage  // the setup: a URI libldap cannot parse, a server without nova-dirsvc's schema
+            }
+            else if error.code == .constraintViolation { self = .dataError }
             else { self = .failure }
         default: self = .failure
         }

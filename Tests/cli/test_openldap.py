@@ -92,3 +92,26 @@ def test_register_reconcile_unregister_on_openldap(slapd, tmp_path):
     missing = [a if a != base else f"ou=nowhere,{SUFFIX}" for a in args]
     proc = subprocess.run([BIN, "unregister", "--instance-uuid", r["instance_uuid"], *missing], capture_output=True, text=True)
     assert proc.returncode == 64 and "does not exist" in proc.stderr, proc.stderr
+
+
+def test_a_server_without_the_schema_keeps_every_event_queued(tmp_path):
+    # A server whose schema is not nova-dirsvc's refuses the entry's shape (slapd:
+    # invalidAttributeSyntax on objectClass). That is the server's setup, not the events':
+    # queued events stay queued (they were moved to failed/), the new one joins them, exit 64.
+    server = Slapd(tmp_path / "slapd", [])
+    try:
+        server.ldap("ldapadd", input=f"dn: ou=Instances,{SUFFIX}\nobjectClass: organizationalUnit\nou: Instances\n")
+        spool = tmp_path / "spool"
+        args = ["--bind-dn", server.root_dn, "--password-file", str(server.password_file), "--base-dn",
+                f"ou=Instances,{SUFFIX}", "--log-file", str(tmp_path / "events.log"), "--spool-dir", str(spool)]
+        down = subprocess.run([BIN, "register", "--event", "-", "--uri", f"ldap://127.0.0.1:{free_port()}", *args],
+                              input=json.dumps(record()), capture_output=True, text=True)
+        assert down.returncode == 75, down.stderr
+        proc = subprocess.run([BIN, "register", "--event", "-", "--uri", server.uri, *args],
+                              input=json.dumps(record()), capture_output=True, text=True)
+        assert proc.returncode == 64, proc.stderr
+        assert "invalidAttributeSyntax" in proc.stderr and "queued" in proc.stderr
+        assert len(list(spool.glob("*.event"))) == 2
+        assert not (spool / "failed").exists() or not list((spool / "failed").iterdir())
+    finally:
+        server.stop()
