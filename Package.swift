@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "LDAP", targets: ["LDAP"]),
         .library(name: "NovaDirsvc", targets: ["NovaDirsvc"]),
         .library(name: "AMQP", targets: ["AMQP"]),
+        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         // The only third-party dependency: keeps a clean CI build well under a minute.
@@ -37,11 +38,14 @@ let package = Package(
         // The domain: instance records, event decoding, the entry mapping, register/unregister,
         // configuration, the event log, the schema definitions.
         .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
+        // `nova-dirsvc serve`: the resident service (the bus intake, the loop, signals, backoff).
+        .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP"]),
         // The command-line tool: one file per subcommand, no logic of its own.
         .executableTarget(
             name: "nova-dirsvc",
             dependencies: [
                 "NovaDirsvc",
+                "Service",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -19,9 +19,16 @@ public final class AMQPConnection {
         public var connectTimeout: Duration
         /// AMQP heartbeat in seconds (0: none).
         public var heartbeat: Int
+        /// TLS (amqps): the broker's certificate is verified, its name included, against
+        /// `caCertificateFile` (or the system's CA store when nil). Never unverified.
+        public var tls: Bool
+        public var caCertificateFile: String?
 
         public init(host: String, port: Int = 5672, virtualHost: String = "/", user: String = "guest",
-                    password: Secret = Secret("guest"), connectTimeout: Duration = .seconds(5), heartbeat: Int = 60) {
+                    password: Secret = Secret("guest"), connectTimeout: Duration = .seconds(5), heartbeat: Int = 60,
+                    tls: Bool = false, caCertificateFile: String? = nil) {
+            self.tls = tls
+            self.caCertificateFile = caCertificateFile
             self.host = host
             self.port = port
             self.virtualHost = virtualHost
@@ -57,10 +64,25 @@ public final class AMQPConnection {
             throw AMQPError(.library, operation: "connect", message: "cannot allocate a connection")
         }
         connection.state = state
-        guard let socket = amqp_tcp_socket_new(state) else {
+        guard let socket = configuration.tls ? amqp_ssl_socket_new(state) : amqp_tcp_socket_new(state) else {
             throw AMQPError(.library, operation: "connect", message: "cannot create a socket")
         }
+        if configuration.tls {
+            amqp_ssl_socket_set_verify_peer(socket, 1)
+            amqp_ssl_socket_set_verify_hostname(socket, 1)
+            if let file = configuration.caCertificateFile {
+                let status = amqp_ssl_socket_set_cacert(socket, file)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    throw AMQPError(.library, operation: "connect", message: "cannot use the CA certificate file \(file): "
+                                    + String(cString: amqp_error_string2(status)))
+                }
+            }
+        }
+        // a broker that takes the connection and then says nothing: every RPC (login, declare,
+        // bind) and the AMQP handshake give up after the connect timeout
         var timeout = Self.timeval(configuration.connectTimeout)
+        _ = amqp_set_handshake_timeout(state, &timeout)
+        _ = amqp_set_rpc_timeout(state, &timeout)
         let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
         if status != AMQP_STATUS_OK.rawValue {
             throw AMQPError(status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout : .connection, operation: "connect",

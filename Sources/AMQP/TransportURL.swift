@@ -70,9 +70,11 @@ public struct TransportURL: Sendable, CustomStringConvertible {
     }
 
     /// One connection configuration a host, in order.
-    public func configurations(connectTimeout: Duration) -> [AMQPConnection.Configuration] {
+    public func configurations(connectTimeout: Duration, heartbeat: Int = 60, tls: Bool = false,
+                               caCertificateFile: String? = nil) -> [AMQPConnection.Configuration] {
         hosts.map { .init(host: $0.host, port: $0.port, virtualHost: virtualHost, user: $0.user, password: $0.password,
-                          connectTimeout: connectTimeout) }
+                          connectTimeout: connectTimeout, heartbeat: heartbeat, tls: tls || self.tls,
+                          caCertificateFile: caCertificateFile) }
     }
 
     private static func port(_ text: String) throws -> Int {

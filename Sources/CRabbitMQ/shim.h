@@ -7,6 +7,7 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <amqp_ssl_socket.h>
 #include <sys/time.h>
 
 // amqp_login with the PLAIN mechanism (user, password): the variadic call, made from C.

@@ -69,24 +69,25 @@ extension Configuration {
         }
     }
 
-    /// Reads a password file: refused when other users can read it; one trailing newline dropped.
-    static func readPasswordFile(_ path: String) throws -> String {
+    /// Reads a file holding a secret (a password, a transport URL): refused when other users
+    /// can read it; one trailing newline dropped.
+    static func readPasswordFile(_ path: String, what: String = "password file") throws -> String {
         var info = stat()
-        if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the password file \(path): \(problem)") }
-        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the password file \(path): \(POSIX.errorText)") }
+        if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the \(what) \(path): \(problem)") }
+        guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the \(what) \(path): \(POSIX.errorText)") }
         guard info.st_mode & S_IROTH == 0 && info.st_mode & S_IWOTH == 0 else {
-            throw ConfigurationError("the password file \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
+            throw ConfigurationError("the \(what) \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
         }
         guard var bytes = POSIX.read(path: path, limit: 65536).map(Array.init) else {
-            throw ConfigurationError("cannot read the password file \(path): \(POSIX.errorText)")
+            throw ConfigurationError("cannot read the \(what) \(path): \(POSIX.errorText)")
         }
         // one line ending dropped, "\n" or "\r\n" (bytes: in a Swift String "\r\n" is one Character)
         if bytes.last == 0x0A { bytes.removeLast() }
         if bytes.last == 0x0D { bytes.removeLast() }
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigurationError("the password file \(path) is not UTF-8 text")
+            throw ConfigurationError("the \(what) \(path) is not UTF-8 text")
         }
-        guard !text.isEmpty else { throw ConfigurationError("the password file \(path) is empty") }
+        guard !text.isEmpty else { throw ConfigurationError("the \(what) \(path) is empty") }
         return text
     }
 }

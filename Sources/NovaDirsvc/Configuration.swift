@@ -44,6 +44,8 @@ public struct Configuration: Sendable {
     /// How long after a failover the servers before the one that answered must go without a
     /// failure before nova-dirsvc fails back to them.
     public var failbackSettle: Duration = .seconds(60)
+    /// The message bus `nova-dirsvc serve` follows (`[amqp]`); nil when no transport URL is set.
+    public var bus: Bus?
     /// What was odd but not wrong (an unknown key or section in the file), for the caller to show.
     public var warnings: [String] = []
 
@@ -56,16 +58,34 @@ public struct Configuration: Sendable {
     /// The time budget of a `flush`: what it leaves when this runs out stays queued.
     public var flushBudget: Duration { timeout * Self.flushBudgetFactor }
 
-    /// Every setting, by its key in the file (`[ldap]` or `[DEFAULT]`).
+    /// Every setting. The directory's keys live in `[ldap]` (or `[DEFAULT]`) under their raw
+    /// value; the bus's (`amqp_*`, see `Configuration+Bus.swift`) in `[amqp]` without the prefix.
     public enum Key: String, CaseIterable, Sendable {
         case uri, bindDN = "bind_dn", passwordFile = "password_file", baseDN = "base_dn", caCert = "ca_cert"
         case startTLS = "start_tls", saslMech = "sasl_mech", timeout, logFile = "log_file", spoolDir = "spool_dir"
         case allowInsecureBind = "allow_insecure_bind", insecureNoTLSVerify = "insecure_no_tls_verify"
         case serverBackoff = "server_backoff", failbackSettle = "failback_settle"
+        case amqpTransportURL = "amqp_transport_url", amqpTransportURLFile = "amqp_transport_url_file"
+        case amqpExchange = "amqp_exchange", amqpTopics = "amqp_topics", amqpPriorities = "amqp_priorities"
+        case amqpQueue = "amqp_queue", amqpDurable = "amqp_durable", amqpPrefetch = "amqp_prefetch"
+        case amqpSSL = "amqp_ssl", amqpCACert = "amqp_ca_cert", amqpHeartbeat = "amqp_heartbeat"
 
-        /// `uri` -> `NOVA_DIRSVC_URI`.
+        public enum Section: String, Sendable { case ldap, amqp }
+        private static let amqpPrefix = "amqp_"
+
+        /// The section of the file it belongs in.
+        public var section: Section { rawValue.hasPrefix(Self.amqpPrefix) ? .amqp : .ldap }
+        /// Its name inside its section: `amqp_transport_url` -> `transport_url`.
+        public var name: String { section == .amqp ? String(rawValue.dropFirst(Self.amqpPrefix.count)) : rawValue }
+        /// The key named `name` in `section`.
+        init?(section: Section, name: String) {
+            self.init(rawValue: section == .amqp ? Self.amqpPrefix + name : name)
+            if self.section != section { return nil }
+        }
+
+        /// `uri` -> `NOVA_DIRSVC_URI`; `amqp_transport_url` -> `NOVA_DIRSVC_AMQP_TRANSPORT_URL`.
         public var environmentVariable: String { "NOVA_DIRSVC_" + rawValue.uppercased() }
-        /// `bind_dn` -> `--bind-dn`.
+        /// `bind_dn` -> `--bind-dn` (the bus's settings have no flags: a transport URL holds a password).
         public var flag: String { "--" + rawValue.replacing("_", with: "-") }
     }
 
@@ -109,6 +129,10 @@ public struct Configuration: Sendable {
         ldapConf[.baseDN] = LDAPDefaults.baseDN
         if strict, !file.warnings.isEmpty {
             throw ConfigurationError(file.warnings.joined(separator: "\n"))
+        }
+        if let url = file.settings[.amqpTransportURL], TransportURLText.hasPassword(url), let problem = file.exposure {
+            throw ConfigurationError("\(path) holds a password in [amqp] transport_url but \(problem): chmod o-rwx it, "
+                                     + "or move the URL into the file named by transport_url_file")
         }
         var configuration = try Configuration(flags.over(fromEnvironment.over(file.settings.over(ldapConf))))
         configuration.warnings = file.warnings
@@ -163,6 +187,7 @@ public struct Configuration: Sendable {
         spoolDirectory = text(.spoolDir) ?? Spool.defaultDirectory
         allowInsecureBind = try bool(.allowInsecureBind)
         verifyTLS = !(try bool(.insecureNoTLSVerify))
+        bus = try Bus(settings, bool: bool, source: source)
     }
 
     static func splitURIs(_ text: String) -> [String] {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// The INI configuration file: `key = value` lines in sections, `#` or `;` comments. The
 /// settings live in `[ldap]` (and `[DEFAULT]`); a key or section nova-dirsvc does not know is
 /// reported with the nearest known name (a typo such as `timout` would otherwise silently
@@ -5,9 +7,11 @@
 struct ConfigurationFile {
     var settings: Configuration.Settings
     var warnings: [String]
+    /// Why the file is not private ("it is readable by other users"), or nil when it is.
+    var exposure: String? = nil
 
     /// The sections this version knows.
-    static let sections = ["DEFAULT", "ldap"]
+    static let sections = ["DEFAULT", "ldap", "amqp"]
 
     static func read(_ path: String) throws -> ConfigurationFile {
         if path == "/dev/null" { return try parse("", path: path) }  // --config /dev/null: no file at all
@@ -17,12 +21,17 @@ struct ConfigurationFile {
         guard let data = POSIX.read(path: path, limit: 1 << 20), let text = String(validating: data, as: UTF8.self) else {
             throw ConfigurationError("cannot read the configuration file \(path): not UTF-8 text")
         }
-        return try parse(text, path: path)
+        var file = try parse(text, path: path)
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & (S_IROTH | S_IWOTH) != 0 {
+            file.exposure = "it is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8)))"
+        }
+        return file
     }
 
     static func parse(_ text: String, path: String) throws -> ConfigurationFile {
         var section = "DEFAULT"
-        var file = ConfigurationFile(settings: .init(source: { "\($0.rawValue) in \(path)" }), warnings: [])
+        var file = ConfigurationFile(settings: .init(source: { "\($0.name) in [\($0.section)] of \(path)" }), warnings: [])
         var sectionKnown = true
         for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmed
@@ -41,13 +50,15 @@ struct ConfigurationFile {
             }
             guard sectionKnown else { continue }
             let name = line[..<equals].trimmed.lowercased()
-            guard let key = Configuration.Key(rawValue: name) else {
+            let keySection: Configuration.Key.Section = section.lowercased() == "amqp" ? .amqp : .ldap
+            guard let key = Configuration.Key(section: keySection, name: name) else {
+                let known = Configuration.Key.allCases.filter { $0.section == keySection }.map(\.name)
                 file.warnings.append("\(place): unknown key \"\(name)\" in [\(section)], ignored"
-                                     + suggestion(name, among: Configuration.Key.allCases.map(\.rawValue), brackets: false))
+                                     + suggestion(name, among: known, brackets: false))
                 continue
             }
             // [ldap] wins over [DEFAULT] whatever their order
-            if section.lowercased() == "ldap" || file.settings[key] == nil {
+            if section.lowercased() != "default" || file.settings[key] == nil {
                 file.settings[key] = line[line.index(after: equals)...].trimmed
             }
         }

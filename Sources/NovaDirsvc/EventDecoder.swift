@@ -41,6 +41,8 @@ public enum EventDecoder {
         public var kind: Kind
         /// Values left out because they could not be used, each naming the field and why.
         public var dropped: [InputError] = []
+        /// Where it came from, for the event log: a notification's event type and message id.
+        public var origin = EventOrigin()
 
         /// The event to apply, or nil when ignored.
         public var event: InstanceEvent? {
@@ -108,7 +110,9 @@ public enum EventDecoder {
             return try decode(inner, for: action, unwrapped: true)
         }
         if let eventType = try fields.string("event_type") {
-            return try notification(message, eventType: eventType, for: action)
+            var decoded = try notification(message, eventType: eventType, for: action)
+            decoded.origin = EventOrigin(eventType: eventType, messageID: (try? fields.string("message_id")) ?? nil)
+            return decoded
         }
         guard message["instance_uuid"] != nil else {
             throw InputError(field: "event", reason: "neither a record (instance_uuid) nor a Nova notification (event_type)")
@@ -160,6 +164,16 @@ public enum EventDecoder {
         }
         let (record, unusable) = raw.validatedDroppingUnusable()
         return Decoded(kind: .apply(.register(record)), dropped: dropped + unusable)
+    }
+}
+
+/// Where an event came from, as the event log shows it (escaped: it is the sender's text).
+public struct EventOrigin: Sendable, Equatable {
+    public var eventType: String?
+    public var messageID: String?
+    public init(eventType: String? = nil, messageID: String? = nil) {
+        self.eventType = eventType.map { Validate.escaped(String($0.prefix(255))) }
+        self.messageID = messageID.map { Validate.escaped(String($0.prefix(255))) }
     }
 }
 

@@ -2,7 +2,23 @@
 /// failed/). The exit status is `error`'s.
 public struct EventNotAppliedError: Error, CustomStringConvertible {
     public let error: any Error
+    /// Where the event is now, in words ("queued in ...", "kept in ...", "not kept: ...").
     public let kept: String
+    /// Where the event is now: whether a message carrying it may be acknowledged.
+    public let state: State
+    public enum State: Sendable {
+        /// In the spool: applied by a later flush.
+        case queued
+        /// In failed/, with the reason beside it.
+        case setAside
+        /// Nowhere: the spool could not take it either.
+        case lost
+    }
+    init(error: any Error, kept: String, state: State) {
+        self.error = error
+        self.kept = kept
+        self.state = state
+    }
     public var description: String { "\(error); the event was \(kept)" }
 }
 

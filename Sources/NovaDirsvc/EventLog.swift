@@ -20,7 +20,7 @@ public struct EventLog: Sendable {
     @discardableResult
     public func append(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
                        error: String? = nil, detail: String? = nil, warnings: [String] = [], server: String? = nil,
-                       passedOver: [String] = [], time: Date = Date()) -> String? {
+                       passedOver: [String] = [], origin: EventOrigin = EventOrigin(), time: Date = Date()) -> String? {
         var line: [String: JSONValue] = ["time": .string(Self.timestamp(time)), "action": .string(action), "outcome": .string(outcome)]
         if let instanceUUID { line["instance_uuid"] = .string(instanceUUID) }
         if let record { line["record"] = record.json }
@@ -29,6 +29,8 @@ public struct EventLog: Sendable {
         if !warnings.isEmpty { line["warnings"] = .strings(warnings) }
         if let server { line["server"] = .string(server) }
         if !passedOver.isEmpty { line["passed_over"] = .strings(passedOver) }
+        if let eventType = origin.eventType { line["event_type"] = .string(eventType) }
+        if let messageID = origin.messageID { line["message_id"] = .string(messageID) }
         let data = Array((JSONValue.object(line).text + "\n").utf8)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard fd >= 0 else { return "cannot open the event log \(path): \(POSIX.errorText)" }

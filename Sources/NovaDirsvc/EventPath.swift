@@ -25,6 +25,15 @@ public struct EventPath: Sendable {
     public let spool: Spool
     /// Receives warnings that must not stop the event (an unwritable log, a damaged spool file).
     public let warn: @Sendable (String) -> Void
+    /// Where the event at hand came from (a notification's type and id), for its log lines.
+    public var origin = EventOrigin()
+
+    /// This path, logging its lines with `origin` (the service: one per message).
+    public func from(_ origin: EventOrigin) -> EventPath {
+        var path = self
+        path.origin = origin
+        return path
+    }
 
     public init(configuration: Configuration, warn: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
@@ -67,6 +76,31 @@ public struct EventPath: Sendable {
             record(nil, action: action.rawValue, outcome: "rejected", error: error)
             throw error
         }
+        from(decoded.origin).report(decoded, as: action)
+        return decoded
+    }
+
+    /// `decode` for a message off the bus: one that cannot be decoded (not JSON, a hostile
+    /// value) is kept as it came in `failed/`, with the reason beside it, and logged once;
+    /// the error thrown says where it is. Only when even that fails is it not kept
+    /// (`Spool.Failure`: the caller must not acknowledge the message).
+    public func decodeKeepingRejected(_ message: Data, origin: EventOrigin) throws -> EventDecoder.Decoded {
+        let decoded: EventDecoder.Decoded
+        do {
+            decoded = try EventDecoder.decode(.json(message), for: .any)
+        } catch {
+            let path = self.from(origin)
+            let kept = try spool.setAside(message: Array(message), reason: "\(error)")
+            path.record(nil, action: "any", outcome: "failed", error: error, detail: "kept in \(kept)")
+            throw EventNotAppliedError(error: error, kept: "kept in \(kept)", state: .setAside)
+        }
+        var merged = decoded
+        merged.origin = EventOrigin(eventType: decoded.origin.eventType, messageID: decoded.origin.messageID ?? origin.messageID)
+        from(merged.origin).report(decoded, as: .any)
+        return merged
+    }
+
+    private func report(_ decoded: EventDecoder.Decoded, as action: EventDecoder.Action) {
         switch decoded.kind {
         case .apply(let event):
             if !decoded.dropped.isEmpty {
@@ -77,7 +111,6 @@ public struct EventPath: Sendable {
             logLine(action: action.rawValue, instanceUUID: uuid, record: nil, outcome: "ignored",
                     error: nil, detail: "event type \(eventType) is not acted on", warnings: [])
         }
-        return decoded
     }
 
     /// Applies one event, or queues it, before `deadline`. Throws (after logging) when the
@@ -129,7 +162,7 @@ public struct EventPath: Sendable {
 
     /// An event whose direct application failed: queued, kept in failed/, or (the spool
     /// failing too) lost to the caller with both reasons.
-    private func keep(_ event: InstanceEvent, after error: any Error) throws -> Outcome {
+    func keep(_ event: InstanceEvent, after error: any Error) throws -> Outcome {
         switch Disposition(for: error) {
         case .retryLater:
             spool.markUnavailable()
@@ -146,20 +179,20 @@ public struct EventPath: Sendable {
                 _ = try spool.enqueue(event)
             } catch let spoolError {
                 record(event, outcome: "failed", error: error, detail: "\(spoolError)")
-                throw EventNotAppliedError(error: error, kept: "not kept either: \(spoolError)")
+                throw EventNotAppliedError(error: error, kept: "not kept either: \(spoolError)", state: .lost)
             }
             record(event, outcome: "queued", error: error, detail: "not applied: fix the cause, then run `nova-dirsvc flush`")
-            throw EventNotAppliedError(error: error, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`")
+            throw EventNotAppliedError(error: error, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`", state: .queued)
         case .eventRefused:
             let path: String
             do {
                 path = try spool.setAside(event, reason: "\(error)")
             } catch let spoolError {  // any failure of the spool: the refusal is still what is reported
                 record(event, outcome: "failed", error: error, detail: "\(spoolError)")
-                throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)")
+                throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)", state: .lost)
             }
             record(event, outcome: "failed", error: error, detail: "kept in \(path)")
-            throw EventNotAppliedError(error: error, kept: "kept in \(path)")
+            throw EventNotAppliedError(error: error, kept: "kept in \(path)", state: .setAside)
         }
     }
 
@@ -175,7 +208,7 @@ public struct EventPath: Sendable {
         } catch {
             record(event, outcome: "failed", error: error, detail: "\(spoolError)")
             if Disposition(for: error) == .retryLater { throw UnavailableError(directory: error, spool: spoolError) }
-            throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)")
+            throw EventNotAppliedError(error: error, kept: "not kept: \(spoolError)", state: .lost)
         }
     }
 
@@ -183,12 +216,12 @@ public struct EventPath: Sendable {
     private func outcome(of item: Spool.Item, _ drained: DrainResult) throws -> Outcome {
         if spool.exists(item) {
             if let problem = drained.callerProblem {
-                throw EventNotAppliedError(error: problem, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`")
+                throw EventNotAppliedError(error: problem, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`", state: .queued)
             }
             return .queued(reason: drained.stopReason ?? "the time budget ran out")
         }
         if let error = drained.setAside[item.sequence] {
-            throw EventNotAppliedError(error: error, kept: "kept in \(spool.failedDirectory)/\(item.name)")
+            throw EventNotAppliedError(error: error, kept: "kept in \(spool.failedDirectory)/\(item.name)", state: .setAside)
         }
         if let reason = spool.setAsideReason(item) { throw SetAsideError(reason: reason) }
         return .appliedFromSpool
@@ -226,6 +259,17 @@ public struct EventPath: Sendable {
         return outcome
     }
 
+    /// Queues an event without trying the directory (the service, while the directory is
+    /// known to be unavailable): behind what is in the spool, applied by the next drain.
+    public func queue(_ event: InstanceEvent, because reason: String) throws -> Outcome {
+        do {
+            _ = try enqueue(event, because: reason)
+        } catch {
+            throw EventNotAppliedError(error: error, kept: "not kept: \(error)", state: .lost)
+        }
+        return .queued(reason: reason)
+    }
+
     private func enqueue(_ event: InstanceEvent, because reason: String) throws -> Spool.Item {
         do {
             let item = try spool.enqueue(event)
@@ -249,7 +293,8 @@ public struct EventPath: Sendable {
                          error: String?, detail: String?, warnings: [String], server: String? = nil, passedOver: [String] = []) {
         guard let log else { return }
         if let failure = log.append(action: action, instanceUUID: instanceUUID, record: record, outcome: outcome,
-                                    error: error, detail: detail, warnings: warnings, server: server, passedOver: passedOver) {
+                                    error: error, detail: detail, warnings: warnings, server: server, passedOver: passedOver,
+                                    origin: origin) {
             warn("warning: \(failure) (the event was \(outcome))")
         }
     }

@@ -23,6 +23,7 @@ public enum ExitStatus: Int32, Sendable {
     /// The status for an error thrown by the domain or the LDAP layer.
     public init(for error: any Error) {
         switch error {
+        case let error as any ExitStatusProviding: self = error.exitStatus
         case let error as EventNotAppliedError: self.init(for: error.error)
         case is InputError: self = .dataError
         case is ConfigurationError, is BaseDNMissingError: self = .usage
@@ -39,4 +40,10 @@ public enum ExitStatus: Int32, Sendable {
         default: self = .failure
         }
     }
+}
+
+/// An error of a layer the domain does not know (the broker's) that says its own status; the
+/// mapping stays in one place per layer.
+public protocol ExitStatusProviding: Error {
+    var exitStatus: ExitStatus { get }
 }

@@ -57,7 +57,7 @@ public enum POSIX {
     static var errorText: String { String(cString: strerror(errno)) }
 
     /// Why a file cannot be used, from stat(2): missing, no permission, not a regular file.
-    static func fileProblem(_ path: String) -> String? {
+    public static func fileProblem(_ path: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else {
             return errno == ENOENT ? "it does not exist" : errno == EACCES ? "permission denied" : errorText

@@ -77,7 +77,7 @@ public struct Spool: Sendable {
     /// Writes an event durably into the queue and returns its item.
     public func enqueue(_ event: InstanceEvent) throws -> Item {
         try checkedDirectory(directory)
-        let temporary = try writeTemporary(Self.encode(event).text + "\n")
+        let temporary = try writeTemporary(Array((Self.encode(event).text + "\n").utf8))
         let item: Item
         do {
             let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
@@ -96,9 +96,20 @@ public struct Spool: Sendable {
     /// it, without ever queueing it; returns its path.
     @discardableResult
     public func setAside(_ event: InstanceEvent, reason: String) throws -> String {
+        try setAside(bytes: Array((Self.encode(event).text + "\n").utf8), reason: reason)
+    }
+
+    /// Keeps a message that could not be decoded in `failed/` byte for byte (so that it can be
+    /// looked at, or given to `nova-dirsvc apply --event` once fixed), with the reason beside it.
+    @discardableResult
+    public func setAside(message: [UInt8], reason: String) throws -> String {
+        try setAside(bytes: message, reason: reason)
+    }
+
+    private func setAside(bytes: [UInt8], reason: String) throws -> String {
         try checkedDirectory(directory)
         try checkedDirectory(failedDirectory)
-        let temporary = try writeTemporary(Self.encode(event).text + "\n")
+        let temporary = try writeTemporary(bytes)
         let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
         defer { lock.release() }
         let path = "\(failedDirectory)/\(Self.name(try nextSequence()))"
@@ -109,8 +120,7 @@ public struct Spool: Sendable {
         return path
     }
 
-    private func writeTemporary(_ text: String) throws -> String {
-        let body = Array(text.utf8)
+    private func writeTemporary(_ body: [UInt8]) throws -> String {
         let temporary = "\(directory)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("cannot create a file") }

@@ -30,7 +30,7 @@ struct NovaDirsvcCommand: ParsableCommand {
               77  bind refused or not allowed (the event was queued), or the entry is not
                   nova-dirsvc's (the event is kept in SPOOL/failed/)
             """,
-        subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self, CheckConfigCommand.self]
+        subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self, CheckConfigCommand.self, ServeCommand.self]
     )
 
     /// The one exit path: every subcommand throws what went wrong, and this maps it to the

@@ -1,0 +1,93 @@
+import LDAP
+
+/// Several events at once (the service: what one read off the bus brought), written with
+/// several requests outstanding on the one connection instead of one round trip each.
+extension EventPath {
+    /// One event of a batch, with where it came from (for its log lines).
+    public struct BatchItem: Sendable {
+        public let event: InstanceEvent
+        public let origin: EventOrigin
+        public init(_ event: InstanceEvent, origin: EventOrigin = EventOrigin()) {
+            self.event = event
+            self.origin = origin
+        }
+    }
+
+    /// Applies, queues or keeps each event exactly as `submit` would one after the other (same
+    /// outcomes, same order per instance, same log lines), before `deadline`.
+    ///
+    /// How: while holding the spool's lock with an empty spool, the first event of each
+    /// instance that is a register is sent as an add, up to 64 outstanding (`perform`: never
+    /// two on one entry). Every other event, and every register whose add did not simply
+    /// succeed (the entry exists: an update; a refusal: its disposition), then goes through
+    /// `submit` in order. Once the directory was found unavailable, the rest are queued
+    /// without trying it again, so a batch costs one time budget, not one per event.
+    public func submit(batch: [BatchItem], through session: DirectorySession,
+                       deadline: ContinuousClock.Instant) -> [Result<Outcome, any Error>] {
+        var results: [Result<Outcome, any Error>?] = Array(repeating: nil, count: batch.count)
+        var unavailable: (any Error)? = nil
+        do {
+            if let lock = try spool.lock(wait: .milliseconds(50)) {
+                defer { lock.release() }
+                if try spool.pending().isEmpty {
+                    unavailable = addFirstRegisters(batch, into: &results, through: session, deadline: deadline)
+                }
+            }
+        } catch {
+            // the spool cannot be used: `submit` below says so per event
+        }
+        for index in batch.indices where results[index] == nil {
+            let path = from(batch[index].origin)
+            let event = batch[index].event
+            if let unavailable {
+                results[index] = Result { try path.keep(event, after: unavailable) }
+                continue
+            }
+            let result = Result { try path.submit(event, through: session, deadline: deadline) }
+            if case .success(.queued(let reason)) = result {
+                unavailable = LDAPError(code: .unavailable, operation: event.action, diagnosticMessage: reason)
+            }
+            results[index] = result
+        }
+        return results.map { $0! }
+    }
+
+    /// The pipelined adds; returns the error that showed the directory unavailable, if one did.
+    private func addFirstRegisters(_ batch: [BatchItem], into results: inout [Result<Outcome, any Error>?],
+                                   through session: DirectorySession, deadline: ContinuousClock.Instant) -> (any Error)? {
+        var seen = Set<String>()
+        var candidates: [Int] = []
+        for (index, item) in batch.enumerated() {
+            if seen.insert(item.event.instanceUUID).inserted, case .register = item.event { candidates.append(index) }
+        }
+        guard candidates.count > 1 else { return nil }  // one event: `submit` is as quick
+        let mapping = EntryMapping(baseDN: configuration.baseDN)
+        var added = Set<Int>()
+        do {
+            try session.run(before: deadline) { connection in
+                // run again on the next server after a failover: only what is not added yet
+                let pending = candidates.filter { !added.contains($0) }
+                let operations: [WriteOperation] = pending.map { index in
+                    guard case .register(let record) = batch[index].event else { fatalError("only registers are candidates") }
+                    return .add(mapping.dn(for: record.instanceUUID), mapping.attributes(for: record))
+                }
+                try connection.perform(operations) { position, error in
+                    if error == nil { added.insert(pending[position]) }
+                }
+            }
+        } catch {
+            for index in added { results[index] = .success(.applied(.added)) }
+            logAdded(added, of: batch, session: session)
+            return Disposition(for: error) == .retryLater ? error : nil
+        }
+        for index in added { results[index] = .success(.applied(.added)) }
+        logAdded(added, of: batch, session: session)
+        return nil
+    }
+
+    private func logAdded(_ added: Set<Int>, of batch: [BatchItem], session: DirectorySession) {
+        for index in added.sorted() {
+            from(batch[index].origin).record(batch[index].event, outcome: Registrar.Outcome.added.rawValue, server: session)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import AMQP
+import NovaDirsvc
+
+extension Service {
+    /// What `serve --check-config` found.
+    public struct Check: Sendable {
+        public let directory: Directory.Check
+        public let broker: String
+    }
+
+    /// Reaches the directory (bind, read the base DN) and the broker (log in, declare the
+    /// exchange as configured, which finds a durability that does not match Nova's), writing
+    /// nothing to the directory and creating no queue. Throws the first problem, whose exit
+    /// status says what it is (64 settings, 69 unreachable, 77 refused credentials).
+    public static func check(_ configuration: NovaDirsvc.Configuration) throws -> Check {
+        guard let settings = configuration.bus else {
+            throw ConfigurationError("no message bus: set transport_url or transport_url_file in [amqp] "
+                                     + "(or NOVA_DIRSVC_AMQP_TRANSPORT_URL), as in nova.conf")
+        }
+        let bus = try BusConsumer(settings, connectTimeout: configuration.timeout)
+        let directory = try Directory.check(configuration, deadline: .now + configuration.timeout)
+        let broker = try bus.checkExchange()
+        return Check(directory: directory, broker: broker)
+    }
+}
+
+extension BusConsumer {
+    /// Logs in to the first host that answers and declares the exchange; returns the host.
+    func checkExchange() throws -> String {
+        var lastError: AMQPError?
+        for configuration in url.configurations(connectTimeout: connectTimeout, heartbeat: 0, tls: settings.tls,
+                                                caCertificateFile: settings.caCertificateFile
+                                                    ?? (settings.tls || url.tls ? Self.systemCAFile : nil)) {
+            do {
+                let connection = try AMQPConnection.connect(configuration)
+                defer { connection.close() }
+                try connection.declareExchange(settings.exchange, type: "topic", durable: settings.exchangeDurable)
+                return "\(configuration.user)@\(configuration.host):\(configuration.port)\(url.virtualHost == "/" ? "" : "/" + url.virtualHost)"
+            } catch let error as AMQPError {
+                if case .refused = error.kind { throw BusError(error, settings: settings) }
+                lastError = error
+            }
+        }
+        throw BusError(lastError!, settings: settings)
+    }
+}

@@ -1,0 +1,196 @@
+import AMQP
+import Glibc
+import NovaDirsvc
+
+/// `nova-dirsvc serve`: a resident process that follows Nova's notifications on the bus into
+/// the directory, through the same event path as the CLI (decoding, validation, the entry
+/// mapping, the ownership rule, the spool, the event log) over one bound connection it keeps.
+///
+/// One thread, one loop (`run`):
+/// 1. take the signals (SIGTERM/SIGINT: stop; SIGHUP: re-read the configuration);
+/// 2. housekeeping: the stats line; the spool drained when it holds events (see
+///    `Service+Directory.swift`);
+/// 3. (re)connect to the broker when needed, with backoff;
+/// 4. take the messages that are there (up to `prefetch`), apply them as one batch, and
+///    acknowledge each once it is applied, in the spool, or kept in failed/ (`Service+Messages.swift`).
+///
+/// Stopping: the batch in hand is finished and acknowledged, the broker connection is closed
+/// (messages it had sent but that were not taken are handed back), then the directory's.
+public final class Service {
+    public struct Configuration: Sendable {
+        public var directory: NovaDirsvc.Configuration
+        /// How often the stats line is printed (nil: never, except at the end).
+        public var statsInterval: Duration?
+        /// Print a line per message to standard error, not only to the event log.
+        public var verbose: Bool
+
+        public init(directory: NovaDirsvc.Configuration, statsInterval: Duration? = .seconds(60), verbose: Bool = false) {
+            self.directory = directory
+            self.statsInterval = statsInterval
+            self.verbose = verbose
+        }
+    }
+
+    var configuration: Configuration
+    var path: EventPath
+    var session: DirectorySession
+    var bus: BusConsumer
+    public internal(set) var counters = ServiceCounters()
+    let say: @Sendable (String) -> Void
+    let signals = Signals()
+    /// Re-reads the configuration (SIGHUP).
+    let reload: (() throws -> NovaDirsvc.Configuration)?
+
+    var brokerBackoff = Backoff()
+    var nextBrokerAttempt = ContinuousClock.now
+    var brokerEverConnected = false
+    var directory = DirectoryState()
+    var nextStats: ContinuousClock.Instant?
+    /// How long a receive waits for the first message: the loop's pace when idle.
+    let idleWait: Duration = .milliseconds(250)
+
+    /// Blocks the signals the service answers: call first thing, before any thread starts.
+    public static func prepareProcess() {
+        Signals().block()
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Checks the settings (throws a configuration error) without connecting.
+    public init(_ configuration: Configuration, say: @escaping @Sendable (String) -> Void,
+                reload: (() throws -> NovaDirsvc.Configuration)? = nil) throws {
+        guard let settings = configuration.directory.bus else {
+            throw ConfigurationError("no message bus: set transport_url or transport_url_file in [amqp] "
+                                     + "(or NOVA_DIRSVC_AMQP_TRANSPORT_URL), as in nova.conf")
+        }
+        self.configuration = configuration
+        self.bus = try BusConsumer(settings, connectTimeout: configuration.directory.timeout)
+        self.path = EventPath(configuration: configuration.directory, warn: say)
+        self.session = DirectorySession(configuration: configuration.directory)
+        self.say = say
+        self.reload = reload
+        nextStats = configuration.statsInterval.map { .now + $0 }
+    }
+
+    /// Runs until SIGTERM or SIGINT. Throws only at start-up, for what retrying cannot cure:
+    /// the broker or the directory refusing the credentials or the settings.
+    public func run() throws {
+        say("starting: \(bus.summary); directory \(configuration.directory.uris.joined(separator: " ")) base \(configuration.directory.baseDN)")
+        try startDirectory()
+        try startBroker()
+        while true {
+            if let signal = signals.wait(for: .zero) {
+                if signal == SIGHUP { reloadConfiguration(); continue }
+                say("\(Signals.name(signal)): stopping")
+                break
+            }
+            housekeeping()
+            if !bus.isConnected {
+                reconnectBroker()
+                continue
+            }
+            let deliveries: [AMQPConnection.Delivery]
+            do {
+                deliveries = try bus.receive(limit: bus.settings.prefetch, wait: idleWait)
+            } catch {
+                brokerLost(error)
+                continue
+            }
+            if !deliveries.isEmpty { handle(deliveries) }
+        }
+        stop()
+    }
+
+    private func stop() {
+        bus.drop()
+        session.close()
+        say("stopped: \(counters.line)")
+    }
+
+    func printStats() {
+        let depth = (try? path.spool.pending().count).map(String.init) ?? "?"
+        say("stats: \(counters.line) spool=\(depth) directory=\(directory.isQueueing ? "queueing" : "up") "
+            + "broker=\(bus.isConnected ? "connected" : "retrying")")
+    }
+
+    private func housekeeping() {
+        if let due = nextStats, ContinuousClock.now >= due, let interval = configuration.statsInterval {
+            printStats()
+            nextStats = .now + interval
+        }
+        maintainDirectory()
+    }
+
+    // MARK: - The broker
+
+    /// The first connection: a refusal of the settings ends the service (exit status of the
+    /// error); a broker that does not answer is retried in the loop.
+    private func startBroker() throws {
+        do {
+            try bus.connect()
+            brokerEverConnected = true
+            say("broker: connected to \(bus.url)")
+        } catch let error as BusError where error.isSetup {
+            throw error
+        } catch {
+            brokerLost(error)
+        }
+    }
+
+    private func reconnectBroker() {
+        let wait = nextBrokerAttempt - .now
+        if wait > .zero {
+            // sleep until the next try, woken by a signal (it is looked at again at the loop's top)
+            if let signal = signals.wait(for: min(wait, .seconds(1))) { resend(signal) }
+            return
+        }
+        do {
+            try bus.connect()
+            brokerBackoff.reset()
+            say("broker: connected to \(bus.url)")
+        } catch {
+            brokerLost(error)
+        }
+    }
+
+    func brokerLost(_ error: any Error) {
+        bus.drop()
+        let wait = brokerBackoff.next()
+        nextBrokerAttempt = .now + wait
+        say("broker: \(error); retrying in \(Self.seconds(wait))")
+    }
+
+    /// Puts a signal taken while sleeping back, for the loop's top to handle.
+    func resend(_ signal: Int32) { kill(getpid(), signal) }
+
+    // MARK: - Reload
+
+    private func reloadConfiguration() {
+        guard let reload else {
+            say("SIGHUP: nothing to re-read")
+            return
+        }
+        do {
+            var fresh = configuration
+            fresh.directory = try reload()
+            let replacement = try Service(fresh, say: say, reload: reload)
+            bus.drop()  // unacknowledged messages come back, and are applied idempotently
+            session.close()
+            configuration = fresh
+            bus = replacement.bus
+            path = replacement.path
+            session = replacement.session
+            directory = DirectoryState()
+            nextBrokerAttempt = .now
+            brokerBackoff.reset()
+            say("SIGHUP: configuration re-read: \(bus.summary)")
+        } catch {
+            say("SIGHUP: the configuration was not changed: \(error)")
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let tenths = attoseconds / 100_000_000_000_000_000
+        return tenths == 0 ? "\(seconds) s" : "\(seconds).\(tenths) s"
+    }
+}

@@ -1,0 +1,20 @@
+/// What the service has done since it started: the periodic stats line (and, later, metrics).
+public struct ServiceCounters: Sendable, Equatable {
+    /// Messages taken off the bus.
+    public var received = 0
+    /// Events the directory confirmed (also those applied from the spool).
+    public var applied = 0
+    /// Notifications of a type the service does not act on: acknowledged, nothing written.
+    public var ignored = 0
+    /// Events acknowledged into the spool (the directory down, or a problem on our side).
+    public var queued = 0
+    /// Messages kept in SPOOL/failed/ (not decodable, or refused for good).
+    public var failed = 0
+    /// Messages the broker delivered again (not acknowledged before a restart or a lost connection).
+    public var redelivered = 0
+
+    /// `received=12 applied=10 ignored=1 queued=0 failed=1 redelivered=0`
+    public var line: String {
+        "received=\(received) applied=\(applied) ignored=\(ignored) queued=\(queued) failed=\(failed) redelivered=\(redelivered)"
+    }
+}
