@@ -6,7 +6,8 @@ dropped by oslo.messaging). The payloads are Nova's own samples (Tests/Fixtures/
 Imported by the bus tests; also run as a program, so that several publishers can run as
 separate processes at once:
 
-    python nova_bus.py URL FIRST COUNT [--delete-half]   # create (then delete) COUNT instances
+    python nova_bus.py URL FIRST COUNT [--delete-half] [--exchange NAME]
+        # create COUNT instances (then delete every other one)
 """
 import copy
 import json
@@ -79,7 +80,8 @@ def instance_uuids(first, count):
 def main(argv):
     url, first, count = argv[0], int(argv[1]), int(argv[2])
     delete_half = "--delete-half" in argv
-    publisher = Publisher(url)
+    exchange = argv[argv.index("--exchange") + 1] if "--exchange" in argv else "nova"
+    publisher = Publisher(url, exchange=exchange)
     ctxt = context()
     uuids = instance_uuids(first, count)
     for uuid in uuids:

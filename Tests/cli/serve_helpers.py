@@ -1,0 +1,148 @@
+"""What the tests of `nova-dirsvc serve` share: the test broker (scripts/test.sh starts one and
+exports NOVA_DIRSVC_TEST_AMQP_PORT; a test that stops its broker starts its own), a running
+service with its own exchange and queue, and looks at queues with py-amqp (kombu's client)."""
+import os
+import signal
+import subprocess
+import time
+import uuid as uuidlib
+from pathlib import Path
+
+from helpers import BIN, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI
+
+AMQP_PORT = int(os.environ.get("NOVA_DIRSVC_TEST_AMQP_PORT", "0") or 0)
+
+
+def amqp_url(port=None, user="guest", password="guest"):
+    return f"rabbit://{user}:{password}@127.0.0.1:{port or AMQP_PORT}/"
+
+
+def wait_until(predicate, timeout=30.0, interval=0.1, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def queue_depth(queue, port=None):
+    """(messages ready, consumers) of a queue, or None when it does not exist."""
+    import amqp
+    conn = amqp.Connection(host=f"127.0.0.1:{port or AMQP_PORT}", userid="guest", password="guest")
+    conn.connect()
+    try:
+        ch = conn.channel()
+        try:
+            _, messages, consumers = ch.queue_declare(queue, passive=True)
+            return messages, consumers
+        except amqp.exceptions.NotFound:
+            return None
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def publish_raw(exchange, routing_key, body, port=None):
+    """A message no Nova would send (not JSON, ...), put on the bus with py-amqp."""
+    import amqp
+    conn = amqp.Connection(host=f"127.0.0.1:{port or AMQP_PORT}", userid="guest", password="guest")
+    conn.connect()
+    try:
+        ch = conn.channel()
+        ch.basic_publish(amqp.Message(body, delivery_mode=2, content_type="application/json"),
+                         exchange=exchange, routing_key=routing_key)
+    finally:
+        conn.close()
+
+
+class Broker:
+    """A RabbitMQ of a test's own (scripts/rabbitmq-start.sh), for tests that stop it."""
+
+    def __init__(self, folder, port):
+        self.folder, self.port = Path(folder), port
+
+    def start(self):
+        subprocess.run([str(ROOT / "scripts/rabbitmq-start.sh"), str(self.folder), str(self.port)],
+                       check=True, capture_output=True)
+
+    def stop(self):
+        subprocess.run([str(ROOT / "scripts/rabbitmq-stop.sh"), str(self.folder)], check=True, capture_output=True)
+
+    def remove(self):
+        subprocess.run([str(ROOT / "scripts/rabbitmq-stop.sh"), str(self.folder), "--remove"], capture_output=True)
+
+
+class Serve:
+    """`nova-dirsvc serve` with a configuration file of its own: the test directory through the
+    least-privilege account, the given broker, an exchange and a queue no other test uses."""
+
+    def __init__(self, tmp_path, container, port=None, uri=None, timeout="3", exchange=None, queue=None,
+                 extra_amqp="", transport_url=None, name="serve"):
+        self.tmp = Path(tmp_path)
+        self.name = name
+        self.exchange = exchange or "nova-" + uuidlib.uuid4().hex[:8]
+        self.queue = queue or "nova-dirsvc-" + uuidlib.uuid4().hex[:8]
+        self.log_file = self.tmp / "events.log"
+        self.spool = self.tmp / "spool"
+        self.stderr_path = self.tmp / f"{name}.stderr"
+        self.config = self.tmp / f"{name}.conf"
+        self.port = port or AMQP_PORT
+        self.config.write_text(
+            f"[ldap]\nuri = {uri or URI}\nbind_dn = {SERVICE_DN}\npassword_file = {SERVICE_PW_FILE}\n"
+            f"base_dn = {container}\nlog_file = {self.log_file}\nspool_dir = {self.spool}\ntimeout = {timeout}\n"
+            f"[amqp]\ntransport_url = {transport_url or amqp_url(self.port)}\nexchange = {self.exchange}\n"
+            f"queue = {self.queue}\n{extra_amqp}")
+        self.config.chmod(0o600)
+        self.proc = None
+
+    def start(self, *args, wait_bound=True):
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.config), "--stats-interval", "1", *args],
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env())
+        if wait_bound:
+            wait_until(lambda: "broker: connected" in self.output() or self.proc.poll() is not None,
+                       what=f"{self.name} to connect to the broker")
+            assert self.proc.poll() is None, self.output()
+        return self
+
+    @staticmethod
+    def env(**extra):
+        """The environment without NOVA_DIRSVC_* settings (they would override the file)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOVA_DIRSVC_")}
+        env.update(extra)
+        return env
+
+    def check_config(self, **env):
+        return subprocess.run([BIN, "serve", "--check-config", "--config", str(self.config)],
+                              capture_output=True, text=True, env=self.env(**env))
+
+    def output(self):
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        return self.proc.returncode
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stats(self):
+        """The last stats line's counters."""
+        lines = [line for line in self.output().splitlines() if "stats: " in line or "stopped: " in line]
+        if not lines:
+            return {}
+        return {k: v for k, v in (item.split("=", 1) for item in lines[-1].split(": ", 2)[-1].split() if "=" in item)}
+
+    def failed_files(self):
+        failed = self.spool / "failed"
+        return sorted(p for p in failed.iterdir() if not p.name.endswith(".reason")) if failed.exists() else []
+
+    def pending_files(self):
+        return sorted(p for p in self.spool.iterdir() if p.name.endswith(".event")) if self.spool.exists() else []
