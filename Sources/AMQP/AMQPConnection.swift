@@ -166,6 +166,10 @@ public final class AMQPConnection {
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT.rawValue {
             return nil
         }
+        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
+            try otherFrame(state)
+            return nil
+        }
         try check(reply, "receive")
         defer { amqp_destroy_envelope(&envelope) }
         let body = Self.bytes(envelope.message.body)
@@ -218,24 +222,48 @@ public final class AMQPConnection {
                    || status == AMQP_STATUS_SSL_ERROR.rawValue || status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue) ? .connection : .library
             throw AMQPError(kind, operation: operation, message: String(cString: amqp_error_string2(status)))
         case AMQP_RESPONSE_SERVER_EXCEPTION:
-            // connection.close or channel.close from the broker: its code and text
-            if reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD, let decoded = reply.reply.decoded {
-                let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-                if let state { _ = amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, nil) }
-                self.destroyAfterServerClose()
-                throw AMQPError(.refused(code: close.reply_code), operation: operation,
-                                message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
-            }
-            if reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD, let decoded = reply.reply.decoded {
-                let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
-                if let state { _ = amqp_send_method(state, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, nil) }
-                self.destroyAfterServerClose()
-                throw AMQPError(.refused(code: close.reply_code), operation: operation,
-                                message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
-            }
+            try closedByServer(reply.reply.id, reply.reply.decoded, operation)
             throw AMQPError(.library, operation: operation, message: "an unexpected method from the broker (\(reply.reply.id))")
         default:
             throw AMQPError(.library, operation: operation, message: "no reply")
+        }
+    }
+
+    /// When `method` is the broker closing the connection or the channel: answers it, frees the
+    /// connection and throws the broker's code and text. Returns for any other method.
+    private func closedByServer(_ method: amqp_method_number_t, _ decoded: UnsafeMutableRawPointer?, _ operation: String) throws {
+        guard let decoded else { return }
+        if method == AMQP_CONNECTION_CLOSE_METHOD {
+            let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            if let state { _ = amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, nil) }
+            destroyAfterServerClose()
+            throw AMQPError(.refused(code: close.reply_code), operation: operation,
+                            message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
+        }
+        if method == AMQP_CHANNEL_CLOSE_METHOD {
+            let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            if let state { _ = amqp_send_method(state, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, nil) }
+            destroyAfterServerClose()
+            throw AMQPError(.refused(code: close.reply_code), operation: operation,
+                            message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
+        }
+    }
+
+    /// After amqp_consume_message met a frame that is not a delivery: reads it and acts on it.
+    /// The broker closing the connection or the channel, or cancelling the consumer (its queue
+    /// was deleted), ends the connection with an error; anything else (connection.blocked, a
+    /// returned message, a stray frame) is passed over.
+    private func otherFrame(_ state: amqp_connection_state_t) throws {
+        var frame = amqp_frame_t()
+        let status = amqp_simple_wait_frame(state, &frame)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(.connection, operation: "receive", message: String(cString: amqp_error_string2(status)))
+        }
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return }
+        let method = frame.payload.method
+        try closedByServer(method.id, method.decoded, "receive")
+        if method.id == AMQP_BASIC_CANCEL_METHOD {
+            throw AMQPError(.connection, operation: "receive", message: "the broker cancelled the consumer (was the queue deleted?)")
         }
     }
 

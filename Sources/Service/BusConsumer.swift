@@ -61,7 +61,8 @@ final class BusConsumer {
             } catch let error as AMQPError {
                 lastError = error
                 // a refusal that another host would repeat (credentials, settings) ends it now
-                if case .refused = error.kind { throw BusError(error, settings: settings) }
+                let refusal = BusError(error, settings: settings)
+                if refusal.isSetup { throw refusal }
             }
         }
         throw BusError(lastError as! AMQPError, settings: settings)
@@ -135,9 +136,11 @@ struct BusError: Error, CustomStringConvertible {
         }
     }
 
-    /// A problem of the settings, which retrying will not cure.
+    /// A problem of the settings, which retrying will not cure: credentials (403), the
+    /// virtual host (530, 404), properties that differ from what exists (406). Not the codes a
+    /// broker sends when it shuts down (320) or fails (541).
     var isSetup: Bool {
-        if case .refused = error.kind { return true }
+        if case .refused(let code) = error.kind { return [403, 404, 406, 530].contains(code) }
         return false
     }
 

@@ -37,7 +37,8 @@ extension BusConsumer {
                 try connection.declareExchange(settings.exchange, type: "topic", durable: settings.exchangeDurable)
                 return "\(configuration.user)@\(configuration.host):\(configuration.port)\(url.virtualHost == "/" ? "" : "/" + url.virtualHost)"
             } catch let error as AMQPError {
-                if case .refused = error.kind { throw BusError(error, settings: settings) }
+                let refusal = BusError(error, settings: settings)
+                if refusal.isSetup { throw refusal }
                 lastError = error
             }
         }

@@ -41,7 +41,9 @@ public final class Service {
     /// Re-reads the configuration (SIGHUP).
     let reload: (() throws -> NovaDirsvc.Configuration)?
 
-    var brokerBackoff = Backoff()
+    /// Short: with Nova's default (a transient exchange), what is published after a broker
+    /// restart reaches the service's queue only once the service has bound it again.
+    var brokerBackoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
     var nextBrokerAttempt = ContinuousClock.now
     var brokerEverConnected = false
     var directory = DirectoryState()

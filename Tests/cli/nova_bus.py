@@ -6,7 +6,7 @@ dropped by oslo.messaging). The payloads are Nova's own samples (Tests/Fixtures/
 Imported by the bus tests; also run as a program, so that several publishers can run as
 separate processes at once:
 
-    python nova_bus.py URL FIRST COUNT [--delete-half] [--exchange NAME]
+    python nova_bus.py URL FIRST COUNT [--delete-half] [--exchange NAME] [--durable]
         # create COUNT instances (then delete every other one)
 """
 import copy
@@ -42,7 +42,7 @@ class Publisher:
     """One oslo.messaging Notifier on `url` (rabbit://...), publishing to Nova's exchange."""
 
     def __init__(self, url, topics=("versioned_notifications",), exchange="nova",
-                 publisher_id="nova-compute:compute"):
+                 publisher_id="nova-compute:compute", durable=False):
         _configure()
         import oslo_messaging
         from oslo_config import cfg
@@ -50,6 +50,8 @@ class Publisher:
         conf([], project="nova-dirsvc-test", default_config_files=[])
         oslo_messaging.set_transport_defaults(control_exchange=exchange)
         self.transport = oslo_messaging.get_notification_transport(conf, url=url)
+        # nova.conf [oslo_messaging_rabbit] amqp_durable_queues: the exchange declared durable
+        conf.set_override("amqp_durable_queues", durable, group="oslo_messaging_rabbit")
         self.notifier = oslo_messaging.Notifier(self.transport, publisher_id=publisher_id,
                                                 driver="messagingv2", topics=list(topics))
 
@@ -81,7 +83,7 @@ def main(argv):
     url, first, count = argv[0], int(argv[1]), int(argv[2])
     delete_half = "--delete-half" in argv
     exchange = argv[argv.index("--exchange") + 1] if "--exchange" in argv else "nova"
-    publisher = Publisher(url, exchange=exchange)
+    publisher = Publisher(url, exchange=exchange, durable="--durable" in argv)
     ctxt = context()
     uuids = instance_uuids(first, count)
     for uuid in uuids:
