@@ -234,18 +234,19 @@ public final class AMQPConnection {
     private func closedByServer(_ method: amqp_method_number_t, _ decoded: UnsafeMutableRawPointer?, _ operation: String) throws {
         guard let decoded else { return }
         if method == AMQP_CONNECTION_CLOSE_METHOD {
+            // copied out before the connection (and the memory the text is in) is freed
             let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let text = String(decoding: Self.bytes(close.reply_text), as: UTF8.self)
             if let state { _ = amqp_send_method(state, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, nil) }
             destroyAfterServerClose()
-            throw AMQPError(.refused(code: close.reply_code), operation: operation,
-                            message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
+            throw AMQPError(.refused(code: close.reply_code), operation: operation, message: text)
         }
         if method == AMQP_CHANNEL_CLOSE_METHOD {
             let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
+            let text = String(decoding: Self.bytes(close.reply_text), as: UTF8.self)
             if let state { _ = amqp_send_method(state, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, nil) }
             destroyAfterServerClose()
-            throw AMQPError(.refused(code: close.reply_code), operation: operation,
-                            message: String(decoding: Self.bytes(close.reply_text), as: UTF8.self))
+            throw AMQPError(.refused(code: close.reply_code), operation: operation, message: text)
         }
     }
 

@@ -1,0 +1,118 @@
+"""`nova-dirsvc serve` settings (issue 11): [amqp] in the file and NOVA_DIRSVC_AMQP_*,
+`--check-config` and its exit statuses, refusals at start-up, secrets kept out of sight."""
+import os
+import subprocess
+import time
+
+import pytest
+
+from helpers import BIN, free_port
+from serve_helpers import AMQP_PORT, Serve, amqp_url, publish_raw, queue_depth, wait_until
+
+pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
+
+
+def test_check_config_reaches_both_and_creates_no_queue(tmp_path, container):
+    serve = Serve(tmp_path, container)
+    proc = serve.check_config()
+    assert proc.returncode == 0, proc.stderr
+    assert "configuration: ok" in proc.stdout and f"exchange {serve.exchange} ok" in proc.stdout
+    assert "guest@127.0.0.1" in proc.stdout and "guest:guest" not in proc.stdout
+    assert queue_depth(serve.queue) is None  # nothing declared that would fill up unread
+
+
+def test_a_wrong_broker_password_is_77_for_check_config_and_for_serve(tmp_path, container):
+    serve = Serve(tmp_path, container, transport_url=amqp_url(password="not-the-password"))
+    proc = serve.check_config()
+    assert proc.returncode == 77, proc.stderr
+    assert "403" in proc.stderr and "check the user and password of transport_url" in proc.stderr
+    assert "not-the-password" not in proc.stderr + proc.stdout
+    serve.start(wait_bound=False)
+    assert serve.proc.wait(timeout=20) == 77
+    assert "ACCESS_REFUSED" in serve.output() and "not-the-password" not in serve.output()
+
+
+def test_an_unreachable_broker_is_retried_with_backoff_and_said(tmp_path, container):
+    port = free_port()
+    serve = Serve(tmp_path, container, port=port)
+    assert serve.check_config().returncode == 69
+    serve.start(wait_bound=False)
+    try:
+        wait_until(lambda: serve.output().count("retrying in") >= 3, timeout=20, what="three retries")
+        assert serve.proc.poll() is None
+        waits = [line.rsplit("retrying in ", 1)[1] for line in serve.output().splitlines() if "retrying in" in line]
+        assert waits[:3] == ["0.5 s", "1 s", "2 s"]  # backoff
+    finally:
+        assert serve.stop() == 0
+
+
+def test_a_transport_url_readable_by_others_is_refused(tmp_path, container):
+    url_file = tmp_path / "transport_url"
+    url_file.write_text(amqp_url() + "\n")
+    url_file.chmod(0o644)
+    serve = Serve(tmp_path, container)
+    text = serve.config.read_text().replace(f"transport_url = {amqp_url()}", f"transport_url_file = {url_file}")
+    serve.config.write_text(text)
+    proc = serve.check_config()
+    assert proc.returncode == 64 and "transport URL file" in proc.stderr and "chmod o-rwx" in proc.stderr
+    url_file.chmod(0o600)
+    assert serve.check_config().returncode == 0
+    # the password inline in a configuration file others can read: refused too
+    inline = Serve(tmp_path, container, name="inline")
+    inline.config.chmod(0o644)
+    proc = inline.check_config()
+    assert proc.returncode == 64 and "holds a password in [amqp] transport_url" in proc.stderr
+    assert "guest:guest" not in proc.stderr
+
+
+def test_an_exchange_durability_that_differs_from_novas_is_named(tmp_path, container):
+    serve = Serve(tmp_path, container)
+    publish_raw_exchange = serve.exchange
+    assert serve.check_config().returncode == 0  # declared as oslo.messaging does: not durable
+    serve.config.write_text(serve.config.read_text() + "durable = true\n")
+    proc = serve.check_config()
+    assert proc.returncode == 64, proc.stderr
+    assert "PRECONDITION_FAILED" in proc.stderr and "amqp_durable_queues" in proc.stderr
+    serve.start(wait_bound=False)
+    assert serve.proc.wait(timeout=20) == 64
+    assert publish_raw_exchange in serve.output()
+
+
+def test_settings_from_the_environment_and_unknown_keys(tmp_path, container):
+    serve = Serve(tmp_path, container)
+    text = serve.config.read_text().replace(f"transport_url = {amqp_url()}\n", "").replace("queue =", "queu =")
+    serve.config.write_text(text)
+    proc = subprocess.run([BIN, "serve", "--check-config", "--config", str(serve.config)], capture_output=True, text=True,
+                          env=serve.env(NOVA_DIRSVC_AMQP_TRANSPORT_URL=amqp_url()))
+    assert proc.returncode == 64
+    assert 'unknown key "queu" in [amqp], ignored (did you mean "queue"?)' in proc.stderr
+    serve.config.write_text(text.replace("queu =", "queue ="))
+    proc = subprocess.run([BIN, "serve", "--check-config", "--config", str(serve.config)], capture_output=True, text=True,
+                          env=serve.env(NOVA_DIRSVC_AMQP_TRANSPORT_URL=amqp_url()))
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([BIN, "serve", "--check-config", "--config", str(serve.config)], capture_output=True, text=True,
+                          env=serve.env())
+    assert proc.returncode == 64 and "no message bus" in proc.stderr
+    for bad, message in [("prefetch = 0", "not a whole number from 1 to 65535"), ("topics = a.#", "no wildcards")]:
+        serve.config.write_text(text.replace("queu =", "queue =") + bad + "\n")
+        proc = subprocess.run([BIN, "serve", "--check-config", "--config", str(serve.config)], capture_output=True,
+                              text=True, env=serve.env(NOVA_DIRSVC_AMQP_TRANSPORT_URL=amqp_url()))
+        assert proc.returncode == 64 and message in proc.stderr, proc.stderr
+
+
+def test_sighup_rereads_the_configuration(tmp_path, container):
+    import signal
+    serve = Serve(tmp_path, container).start()
+    try:
+        old_queue = serve.queue
+        serve.config.write_text(serve.config.read_text().replace(old_queue, old_queue + "-2"))
+        serve.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: configuration re-read" in serve.output(), what="the reload")
+        wait_until(lambda: queue_depth(old_queue + "-2") == (0, 1), what="the new queue consumed")
+        assert queue_depth(old_queue)[1] == 0
+        serve.config.write_text(serve.config.read_text() + "prefetch = many\n")
+        serve.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: the configuration was not changed" in serve.output(), what="the refusal")
+        assert serve.proc.poll() is None and queue_depth(old_queue + "-2") == (0, 1)
+    finally:
+        assert serve.stop() == 0
