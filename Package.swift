@@ -53,6 +53,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["LDAP"], path: "Tests/TestSupport"),
         .testTarget(name: "LDAPTests", dependencies: ["LDAP", "CLDAP", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service"]),
         .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
