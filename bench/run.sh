@@ -2,13 +2,24 @@
 # The benchmark: nova-dirsvc side by side with OpenLDAP's command-line tools, on this machine,
 # against the same throwaway 389-ds. Prints a table of medians and ratios (bench/bench.py says
 # what is measured). Not a test: nothing here passes or fails. About 6-8 minutes on 2 cores
-# (loading 100,000 entries at 389-ds's write rate dominates). Usage: bash bench/run.sh [--quick]
+# (loading 100,000 entries at 389-ds's write rate dominates), then bench/serve_bench.py: the
+# resident service (`serve`) fed by a local RabbitMQ, about 6 minutes more.
+# Usage: bash bench/run.sh [--quick] [--serve-only]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 nd_prepare
 # What an operator installs: a release build with the Swift runtime linked in (faster start-up).
 swift build -c release --static-swift-stdlib 2>&1 | tail -1
 export NOVA_DIRSVC_BIN=$top/.build/release/nova-dirsvc
+nd_test_venv  # the publisher of the serve benchmark: oslo.messaging with Nova's RequestContext
 work=$(mktemp -d /tmp/nova-dirsvc-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-scripts/directory.sh run "$work/dir" -- python3 bench/bench.py "$@"
+trap 'scripts/rabbitmq-stop.sh "$work/rabbitmq" --remove; rm -rf "$work"' EXIT
+amqp_port=$(nd_free_port)
+scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" > /dev/null
+export NOVA_DIRSVC_BENCH_AMQP_URL=rabbit://guest:guest@127.0.0.1:$amqp_port/
+args=("$@")
+scripts/directory.sh run "$work/dir" -- bash -c '
+  set -e
+  case " $* " in *" --serve-only "*) ;; *) python3 bench/bench.py "$@";; esac
+  .venv/bin/python -W ignore bench/serve_bench.py "$@"
+' bench "${args[@]+"${args[@]}"}"

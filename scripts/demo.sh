@@ -2,7 +2,9 @@
 # The main job, end to end, on a fresh Debian 12 machine (as root): installs what is missing,
 # builds nova-dirsvc, starts a throwaway 389 Directory Server on 127.0.0.1 with the schema
 # loaded, registers the example instance record, shows it with ldapsearch, unregisters it,
-# shows that it is gone, and removes the directory again.
+# shows that it is gone; then the resident service: a throwaway RabbitMQ, `nova-dirsvc serve`,
+# and Nova's own notifications published by oslo.messaging (with Nova's RequestContext, from the
+# pinned Python tools in .venv/) flowing into the directory. Removes everything again.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 nd_prepare
@@ -15,7 +17,9 @@ bin=$top/.build/debug/nova-dirsvc
 
 step "start a throwaway 389-ds (schema/98nova-dirsvc.ldif loaded, service account from examples/389ds/)"
 work=$(mktemp -d /tmp/nova-dirsvc-demo.XXXXXX)
-trap 'scripts/directory.sh stop "$work/dir" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+serve_pid=
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; scripts/rabbitmq-stop.sh "$work/rabbitmq" --remove >/dev/null 2>&1
+      scripts/directory.sh stop "$work/dir" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 scripts/directory.sh start "$work/dir" | sed 's/^/  /'
 set -a; . "$work/dir/env"; set +a
 
@@ -64,6 +68,40 @@ step "Nova's own instance.create.end notification, as it comes off the bus, thro
 "$bin" apply --config "$work/nova-dirsvc.conf" --event Tests/Fixtures/nova/instance-create-end.oslo-envelope.json
 "$bin" apply --config "$work/nova-dirsvc.conf" --event Tests/Fixtures/nova/instance-delete-end.json
 
+step "the resident service: a throwaway RabbitMQ, and nova-dirsvc serve following Nova's notifications"
+nd_test_venv  # oslo.messaging and nova from PyPI, the versions pinned in Tests/requirements.txt
+amqp_port=$(nd_free_port)
+scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" | sed 's/^/  /'
+# The bus settings, as copied from nova.conf (the URL holds a password: a file only we can read).
+(umask 077; printf 'rabbit://guest:guest@127.0.0.1:%s/\n' "$amqp_port" > "$work/transport_url")
+printf '[amqp]\ntransport_url_file = %s\nexchange = nova\ntopics = versioned_notifications\n' "$work/transport_url" \
+  >> "$work/nova-dirsvc.conf"
+"$bin" serve --check-config --config "$work/nova-dirsvc.conf" | sed 's/^/  /'
+"$bin" serve --config "$work/nova-dirsvc.conf" --verbose --stats-interval 0 2> "$work/serve.log" &
+serve_pid=$!
+for _ in $(seq 100); do grep -q "broker: connected" "$work/serve.log" && break; sleep 0.1; done
+sed 's/^/  /' "$work/serve.log"
+step "Nova publishes instance.create.end (oslo.messaging, Nova's RequestContext) for 2cb805cf-..."
+publish() {
+  PYTHONPATH=Tests/cli .venv/bin/python -W ignore -c '
+import sys, nova_bus
+p = nova_bus.Publisher(sys.argv[1])
+p.send_sample(sys.argv[2], "2cb805cf-debe-43ae-a555-28a4a5d84694", nova_bus.context(project_name="admin", user_name="admin"))
+p.close()' "rabbit://guest:guest@127.0.0.1:$amqp_port/" "$1" 2>/dev/null
+}
+wait_for() { for _ in $(seq 100); do [ "$(search | grep -c "^  dn:")" = "$1" ] && return 0; sleep 0.1; done; return 1; }
+publish instance-create-end.json
+wait_for 1
+step "ldapsearch: the entry serve wrote"
+search
+step "Nova publishes instance.delete.end"
+publish instance-delete-end.json
+wait_for 0
+search
+echo "  (no entry)"
+step "stop serve (SIGTERM): it finishes what it holds and says what it did"
+kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=
+sed -n '/broker: connected/,$p' "$work/serve.log" | tail -n +2 | sed 's/^/  /'
 step "the event log ($work/events.log)"
 sed 's/^/  /' "$work/events.log"
 step "done: the directory is removed on exit"

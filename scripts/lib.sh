@@ -10,6 +10,16 @@ nd_prepare() {
   export PATH=/opt/swift/usr/bin:$PATH
 }
 
+# The Python test tools, exactly as pinned in Tests/requirements.txt (pytest, oslo.messaging,
+# nova, keystoneauth1), in .venv/; reinstalled when the pins change (about a minute).
+nd_test_venv() {
+  if ! cmp -s Tests/requirements.txt .venv/requirements.installed 2>/dev/null; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -r Tests/requirements.txt
+    cp Tests/requirements.txt .venv/requirements.installed
+  fi
+}
+
 # A loopback TCP port that nothing listens on (bound, then released).
 nd_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -5,6 +5,8 @@
 # write DIR). Node name and distribution port are derived from PORT, so several brokers can run
 # at once. Default user guest/guest (allowed from loopback only... and here from anywhere:
 # loopback_users = none, since the broker listens on 127.0.0.1 alone). About 6 s.
+# With RABBITMQ_TLS_PORT set: also AMQPS on 127.0.0.1:RABBITMQ_TLS_PORT, with a server
+# certificate for localhost/127.0.0.1 from a CA made for it (DIR/tls/ca.crt).
 # Prints shell assignments: AMQP_URL (rabbit://guest:guest@127.0.0.1:PORT/), RABBITMQ_PID.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +19,17 @@ export RABBITMQ_NODENAME=nd$PORT@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RA
        RABBITMQ_ENABLED_PLUGINS_FILE=$D/enabled_plugins RABBITMQ_CONFIG_FILE=$D/rabbitmq HOME=$D
 echo '[].' > "$D/enabled_plugins"
 printf 'loopback_users = none\nlisteners.tcp.default = 127.0.0.1:%s\n' "$PORT" > "$D/rabbitmq.conf"
+if [ -n "${RABBITMQ_TLS_PORT:-}" ]; then
+  mkdir -p "$D/tls"
+  (cd "$D/tls"
+   openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 365 -subj "/CN=Test AMQP CA" \
+     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+   openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+   printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" > ext.cnf
+   openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 365 -out server.crt -extfile ext.cnf 2>/dev/null)
+  printf 'listeners.ssl.default = 127.0.0.1:%s\nssl_options.cacertfile = %s\nssl_options.certfile = %s\nssl_options.keyfile = %s\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n' \
+    "$RABBITMQ_TLS_PORT" "$D/tls/ca.crt" "$D/tls/server.crt" "$D/tls/server.key" >> "$D/rabbitmq.conf"
+fi
 env > "$D/env"  # the same environment stops it (rabbitmq-stop.sh)
 setsid nohup /usr/lib/rabbitmq/bin/rabbitmq-server > "$D/out.log" 2>&1 < /dev/null &
 for _ in $(seq 600); do   # ready when the AMQP port takes a connection and the pid file is there (max 60 s)

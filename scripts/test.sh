@@ -14,11 +14,7 @@ export NOVA_DIRSVC_BIN=$top/.build/debug/nova-dirsvc
 [ -x "$NOVA_DIRSVC_BIN" ] || { echo "build failed: no $NOVA_DIRSVC_BIN" >&2; exit 1; }
 
 # The Python test tools, exactly as pinned (reinstalled when Tests/requirements.txt changes).
-if ! cmp -s Tests/requirements.txt .venv/requirements.installed 2>/dev/null; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r Tests/requirements.txt
-  cp Tests/requirements.txt .venv/requirements.installed
-fi
+nd_test_venv
 .venv/bin/pip install -q --disable-pip-version-check --no-deps -e examples/nova-hook
 
 # Every test must run: a skipped integration test fails the run (NOVA_DIRSVC_TEST_REQUIRE_ALL

@@ -130,3 +130,8 @@ def free_port():
 def managed(container):
     """{uuid: attributes} of the managed entries directly under the container."""
     return {a["novainstanceuuid"][0]: a for a in search(container, "one", "(objectClass=novaInstance)").values()}
+
+
+def server_pid():
+    """The test 389-ds's process (from its pid file: a test may have restarted it)."""
+    return int(Path(ENV["NOVA_DIRSVC_TEST_DS_DIR"], "run/dirsrv/slapd-ds.pid").read_text())

@@ -62,12 +62,14 @@ def publish_raw(exchange, routing_key, body, port=None):
 class Broker:
     """A RabbitMQ of a test's own (scripts/rabbitmq-start.sh), for tests that stop it."""
 
-    def __init__(self, folder, port):
-        self.folder, self.port = Path(folder), port
+    def __init__(self, folder, port, tls_port=None):
+        self.folder, self.port, self.tls_port = Path(folder), port, tls_port
+        self.ca_cert = self.folder / "tls" / "ca.crt"
 
     def start(self):
+        env = dict(os.environ, RABBITMQ_TLS_PORT=str(self.tls_port)) if self.tls_port else None
         subprocess.run([str(ROOT / "scripts/rabbitmq-start.sh"), str(self.folder), str(self.port)],
-                       check=True, capture_output=True)
+                       check=True, capture_output=True, env=env)
 
     def stop(self):
         subprocess.run([str(ROOT / "scripts/rabbitmq-stop.sh"), str(self.folder)], check=True, capture_output=True)

@@ -12,13 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BIN, ENV, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record
+from helpers import BIN, ENV, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record, server_pid
 
 
-
-
-def server_pid():
-    return int(Path(ENV["NOVA_DIRSVC_TEST_DS_DIR"], "run/dirsrv/slapd-ds.pid").read_text())
 
 
 def restart_server():

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import ENV, ROOT, free_port, managed
+from helpers import ROOT, free_port, managed, server_pid
 from nova_bus import instance_uuids
 from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, queue_depth, wait_until
 
@@ -101,7 +101,7 @@ def test_the_broker_stopped_and_started_mid_stream(tmp_path, container, durable)
 
 
 def test_the_directory_stopped_mid_stream(tmp_path, container):
-    ds_pid = int(ENV["NOVA_DIRSVC_TEST_DS_PID"])
+    ds_pid = server_pid()
     serve = Serve(tmp_path, container, timeout="1").start()
     publisher = publish(40_000, 400, serve.exchange)
     wait_until(lambda: len(managed(container)) >= 20, timeout=60, what="some applied")

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from helpers import BIN, free_port
-from serve_helpers import AMQP_PORT, Serve, amqp_url, publish_raw, queue_depth, wait_until
+from helpers import BIN, ENV, free_port, managed
+from nova_bus import Publisher
+from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, publish_raw, queue_depth, wait_until
 
 pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 
@@ -116,3 +117,36 @@ def test_sighup_rereads_the_configuration(tmp_path, container):
         assert serve.proc.poll() is None and queue_depth(old_queue + "-2") == (0, 1)
     finally:
         assert serve.stop() == 0
+
+
+def test_tls_to_the_broker_is_verified(tmp_path, container):
+    port, tls_port = free_port(), free_port()
+    broker = Broker(tmp_path / "broker", port, tls_port=tls_port)
+    broker.start()
+    try:
+        url = f"amqps://guest:guest@localhost:{tls_port}/"
+        serve = Serve(tmp_path, container, transport_url=url, extra_amqp=f"ca_cert = {broker.ca_cert}\n")
+        proc = serve.check_config()
+        assert proc.returncode == 0, proc.stderr
+        serve.start()
+        publisher = Publisher(amqp_url(port), exchange=serve.exchange)  # Nova publishes on the plain port
+        import uuid as uuidlib
+        uuid = str(uuidlib.uuid4())
+        publisher.send_sample("instance-create-end.json", uuid)
+        publisher.close()
+        wait_until(lambda: uuid in managed(container), what="the entry, through TLS")
+        assert serve.stop() == 0
+        # another CA (the directory's): the broker's certificate is not trusted
+        other = Serve(tmp_path, container, name="other-ca", transport_url=url,
+                      extra_amqp=f"ca_cert = {ENV['NOVA_DIRSVC_TEST_CA_CERT']}\n")
+        proc = other.check_config()
+        assert proc.returncode == 69 and "SSL" in proc.stderr, proc.stderr
+        # the system's CA bundle by default: not trusted either, never unverified
+        default = Serve(tmp_path, container, name="default-ca", transport_url=url)
+        assert default.check_config().returncode == 69
+        # a missing CA file is a setting to fix
+        missing = Serve(tmp_path, container, name="missing-ca", transport_url=url, extra_amqp="ca_cert = /nonexistent/ca.pem\n")
+        proc = missing.check_config()
+        assert proc.returncode == 64 and "/nonexistent/ca.pem" in proc.stderr
+    finally:
+        broker.remove()
