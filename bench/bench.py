@@ -147,4 +147,5 @@ def main():
         print(f"| {name} | {ours:.4f} s | {theirs:.4f} s | {ratio:.2f} | {mb(ours_rss)} | {mb(theirs_rss)} | {note} |")
 
 
-main()
+if __name__ == "__main__":
+    main()

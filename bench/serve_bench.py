@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests/cli"))
 import nova_bus  # noqa: E402
+from bench import container  # noqa: E402  (bench/ is on the path: this script's folder)
 
 ENV = os.environ
 BIN = ENV["NOVA_DIRSVC_BIN"]
@@ -40,13 +41,6 @@ LAT_SECONDS = 10 if QUICK else 30
 MEM_TOTAL = 20_000 if QUICK else 100_000
 WORK = Path(tempfile.mkdtemp(prefix="bench-serve-"))
 SAMPLE = json.loads((ROOT / "Tests/Fixtures/nova/instance-create-end.json").read_text())["payload"]["nova_object.data"]
-
-
-def container(name):
-    dn = f"ou={name},{BASE}"
-    subprocess.run(["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", LDAPI], check=True, capture_output=True, text=True,
-                   input=f"dn: {dn}\nobjectClass: organizationalUnit\nou: {name}\n")
-    return dn
 
 
 def count(base):
@@ -132,13 +126,17 @@ def throughput():
     return ours, theirs
 
 
+def running(name):
+    """A started serve on a fresh container, a publisher to its exchange, Nova's context."""
+    base = container(f"bench-serve-{name}")
+    serve = Serve(name, base)
+    serve.start()
+    return base, serve, nova_bus.Publisher(AMQP_URL, exchange=serve.exchange), nova_bus.context()
+
+
 def latency():
     print(f"2. latency at a steady 50 notifications/s for {LAT_SECONDS} s", flush=True)
-    base = container("bench-serve-lat")
-    serve = Serve("lat", base)
-    serve.start()
-    publisher = nova_bus.Publisher(AMQP_URL, exchange=serve.exchange)
-    ctxt = nova_bus.context()
+    base, serve, publisher, ctxt = running("lat")
     sent = {}
     next_at = time.time()
     for _ in range(50 * LAT_SECONDS):
@@ -166,11 +164,7 @@ def latency():
 
 def memory():
     print(f"3. serve's memory over {MEM_TOTAL:,} messages", flush=True)
-    base = container("bench-serve-mem")
-    serve = Serve("mem", base)
-    serve.start()
-    publisher = nova_bus.Publisher(AMQP_URL, exchange=serve.exchange)
-    ctxt = nova_bus.context()
+    _, serve, publisher, ctxt = running("mem")
     samples = [(0, serve.rss_mb())]
     sent = 0
     block = MEM_TOTAL // 10

@@ -14,21 +14,10 @@ struct EventPathBatchIntegrationTests {
 
     init() throws {
         container = try TestDirectory.makeContainer("batch")
-        let spool = NSTemporaryDirectory() + "nova-dirsvc-spool-\(UUID().uuidString)"
-        var flags = Configuration.Settings()
-        flags[.uri] = TestDirectory.uri
-        flags[.bindDN] = TestDirectory.serviceDN
-        flags[.passwordFile] = TestDirectory.servicePasswordFile
-        flags[.baseDN] = container.string
-        flags[.spoolDir] = spool
-        flags[.logFile] = spool + ".log"
-        configuration = try Configuration.resolve(flags: flags, configFile: "/dev/null", environment: [:])
+        configuration = try Configuration.forTests(container: container)
     }
 
-    func record(_ project: String = "admin") -> InstanceRecord {
-        InstanceRecord(instanceUUID: UUID().uuidString.lowercased(), imageUUID: "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
-                       macAddresses: ["fa:16:3e:56:50:29"], projectName: project, userName: "admin")
-    }
+    func record(_ project: String = "admin") -> InstanceRecord { .forTests(project: project) }
 
     func outcomes(_ results: [Result<EventPath.Outcome, any Error>]) -> [String] {
         results.map { result in

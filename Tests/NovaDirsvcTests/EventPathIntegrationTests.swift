@@ -15,22 +15,11 @@ struct EventPathIntegrationTests {
 
     init() throws {
         container = try TestDirectory.makeContainer("path")
-        spoolFolder = NSTemporaryDirectory() + "nova-dirsvc-spool-\(UUID().uuidString)"
-        var flags = Configuration.Settings()
-        flags[.uri] = TestDirectory.uri
-        flags[.bindDN] = TestDirectory.serviceDN
-        flags[.passwordFile] = TestDirectory.servicePasswordFile
-        flags[.baseDN] = container.string
-        flags[.spoolDir] = spoolFolder
-        flags[.logFile] = spoolFolder + ".log"
-        configuration = try Configuration.resolve(flags: flags, configFile: "/dev/null", environment: [:])
+        configuration = try Configuration.forTests(container: container)
+        spoolFolder = configuration.spoolDirectory
     }
 
-    func record(_ project: String = "admin") -> InstanceRecord {
-        InstanceRecord(instanceUUID: UUID().uuidString.lowercased(), imageUUID: "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
-                       macAddresses: ["fa:16:3e:56:50:29"], projectName: project, userName: "admin",
-                       userRemoteAddress: "192.168.122.97")
-    }
+    func record(_ project: String = "admin") -> InstanceRecord { .forTests(project: project) }
 
     func entries() throws -> [String: LDAPSearchTool.Entry] {
         Dictionary(uniqueKeysWithValues: try LDAPSearchTool.search(base: container.string, scope: "one")
