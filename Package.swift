@@ -5,6 +5,7 @@ let package = Package(
     name: "nova-dirsvc",
     products: [
         .executable(name: "nova-dirsvc", targets: ["nova-dirsvc"]),
+        .executable(name: "nova-dirsvc-serve", targets: ["nova-dirsvc-serve"]),
         .library(name: "LDAP", targets: ["LDAP"]),
         .library(name: "NovaDirsvc", targets: ["NovaDirsvc"]),
         .library(name: "AMQP", targets: ["AMQP"]),
@@ -40,12 +41,25 @@ let package = Package(
         .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
         // `nova-dirsvc serve`: the resident service (the bus intake, the loop, signals, backoff).
         .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP"]),
-        // The command-line tool: one file per subcommand, no logic of its own.
+        // What both executables share: the connection options and the one exit path.
+        .target(
+            name: "CommandSupport",
+            dependencies: ["NovaDirsvc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The command-line tool: one file per subcommand, no logic of its own. `serve` runs the
+        // executable below, so the CLI loads no broker or server code.
         .executableTarget(
             name: "nova-dirsvc",
             dependencies: [
-                "NovaDirsvc",
-                "Service",
+                "NovaDirsvc", "CommandSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // `nova-dirsvc serve`: the resident service, its own executable.
+        .executableTarget(
+            name: "nova-dirsvc-serve",
+            dependencies: [
+                "Service", "NovaDirsvc", "CommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -21,11 +21,7 @@ swift build --scratch-path "$scratch" --build-tests --enable-code-coverage > "$b
 bin=$scratch/debug/nova-dirsvc
 tests=$(ls -d "$scratch"/debug/*PackageTests.xctest | head -1)
 
-if ! cmp -s Tests/requirements.txt .venv/requirements.installed 2>/dev/null; then
-  python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r Tests/requirements.txt
-  cp Tests/requirements.txt .venv/requirements.installed
-fi
+nd_test_venv
 .venv/bin/pip install -q --disable-pip-version-check --no-deps -e examples/nova-hook
 
 amqp_port=$(nd_free_port)
@@ -40,9 +36,9 @@ scripts/directory.sh run "$work/dir" -- bash -c '
 '
 unset LLVM_PROFILE_FILE
 llvm-profdata merge -sparse "$work"/profiles/*.profraw -o "$scratch/coverage.profdata"
-# kept for a closer look: llvm-cov show "$tests" -object "$bin" -instr-profile .build-coverage/coverage.profdata FILE
+# kept for a closer look: llvm-cov show "$tests" -object "$bin" -object "$bin-serve" -instr-profile .build-coverage/coverage.profdata FILE
 report=$work/report.txt
-llvm-cov report "$tests" -object "$bin" -instr-profile "$scratch/coverage.profdata" \
+llvm-cov report "$tests" -object "$bin" -object "$bin-serve" -instr-profile "$scratch/coverage.profdata" \
   -ignore-filename-regex='(/Tests/|/\.build|/checkouts/)' "$top/Sources" > "$report"
 # the table: file, lines, missed lines, line coverage (llvm-cov's columns 8-10)
 awk -v top="$top/" 'NR > 2 && $1 != "TOTAL" && $1 ~ /\.swift$/ {

@@ -182,10 +182,11 @@ public final class AMQPConnection {
                         messageID: messageID)
     }
 
-    /// Acknowledges one message: the broker forgets it.
-    public func ack(_ deliveryTag: UInt64) throws {
+    /// Acknowledges one message (with `upTo`: it and every earlier one not yet acknowledged, in
+    /// one frame): the broker forgets it.
+    public func ack(_ deliveryTag: UInt64, upTo: Bool = false) throws {
         let state = try handle("acknowledge")
-        let status = amqp_basic_ack(state, channel, deliveryTag, 0)
+        let status = amqp_basic_ack(state, channel, deliveryTag, upTo ? 1 : 0)
         if status != AMQP_STATUS_OK.rawValue {
             throw AMQPError(.connection, operation: "acknowledge", message: String(cString: amqp_error_string2(status)))
         }

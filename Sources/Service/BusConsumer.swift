@@ -96,10 +96,12 @@ final class BusConsumer {
         return deliveries
     }
 
-    func ack(_ delivery: AMQPConnection.Delivery) throws {
+    /// Acknowledges a message; `upTo`: and every earlier one still unacknowledged (one frame
+    /// for a whole batch).
+    func ack(_ delivery: AMQPConnection.Delivery, upTo: Bool = false) throws {
         guard let connection else { return }
         do {
-            try connection.ack(delivery.deliveryTag)
+            try connection.ack(delivery.deliveryTag, upTo: upTo)
         } catch let error as AMQPError {
             drop()
             throw BusError(error, settings: settings)

@@ -49,8 +49,15 @@ extension Service {
                 settled.append(delivery)
             }
         }
-        for delivery in settled {
-            do { try bus.ack(delivery) } catch { brokerLost(error); return }
+        do {
+            if unsafe == nil, settled.count == deliveries.count, let last = deliveries.last {
+                try bus.ack(last, upTo: true)  // the whole batch (earlier batches are all acknowledged)
+            } else {
+                for delivery in settled { try bus.ack(delivery) }
+            }
+        } catch {
+            brokerLost(error)
+            return
         }
         if let unsafe {
             // what was not acknowledged comes back when the service connects again

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import NovaDirsvc
 
 /// register, unregister and apply: decode the event, then hand it to the event path within the

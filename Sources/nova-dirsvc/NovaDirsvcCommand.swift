@@ -5,6 +5,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CommandSupport
 import NovaDirsvc
 
 @main
@@ -33,35 +34,13 @@ struct NovaDirsvcCommand: ParsableCommand {
         subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self, CheckConfigCommand.self, ServeCommand.self]
     )
 
-    /// The one exit path: every subcommand throws what went wrong, and this maps it to the
-    /// documented status (as swift-argument-parser's own `main()` does with `exit(withError:)`).
+    /// `serve` is its own executable (ServeCommand.swift: the CLI keeps no broker or server
+    /// code in its start-up path); everything else goes through the one exit path.
     static func main() {
-        // libldap writes to its socket with write(2): if the server dies mid-request, the
-        // default SIGPIPE would kill the process before it could queue the event. Ignored,
-        // the write fails with EPIPE and the error path (spool, exit 75) runs.
-        signal(SIGPIPE, SIG_IGN)
-        var command: any ParsableCommand
-        do {
-            command = try parseAsRoot()
-        } catch {
-            exit(withError: error)  // ArgumentParser's own: usage errors (64), --help, --version
+        let arguments = CommandLine.arguments
+        if arguments.count > 1 && arguments[1] == ServeCommand.configuration.commandName {
+            ServeCommand.execute(Array(arguments.dropFirst(2)))
         }
-        do {
-            try command.run()
-        } catch let error as ExitCode {
-            type(of: command).exit(withError: error)
-        } catch let error as ValidationError {
-            // a usage error found in run(): as ArgumentParser prints one, with the subcommand's usage
-            POSIX.write(2, "Error: \(error.message)\nUsage: \(usageString(for: type(of: command)))\n"
-                           + "  See 'nova-dirsvc \(type(of: command)._commandName) --help' for more information.\n")
-            Glibc.exit(ExitStatus.usage.rawValue)
-        } catch {
-            POSIX.write(2, "nova-dirsvc: error: \(error)\n")
-            Glibc.exit(ExitStatus(for: error).rawValue)
-        }
+        CommandMain.run(Self.self)
     }
-}
-
-func warn(_ message: String) {
-    POSIX.write(2, "nova-dirsvc: \(message)\n")
 }

@@ -4,6 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import CommandSupport
 import NovaDirsvc
 
 struct ReconcileCommand: ParsableCommand {

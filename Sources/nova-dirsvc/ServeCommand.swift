@@ -1,55 +1,39 @@
 import ArgumentParser
+import Glibc
 import NovaDirsvc
-import Service
 
+/// `nova-dirsvc serve ...` runs `nova-dirsvc-serve ...`, installed beside `nova-dirsvc`: the
+/// service (RabbitMQ's client and its OpenSSL, the loop) lives in its own executable, so that
+/// none of it is loaded when a hook runs `register` (start-up time: docs/benchmarks.md).
+/// `NovaDirsvcCommand.main` hands the arguments over before parsing; this type only gives
+/// `serve` its line in `nova-dirsvc --help`.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Follow Nova's notifications on the message bus (RabbitMQ) into the directory, as a service.",
-        discussion: """
-            Runs in the foreground until SIGTERM or SIGINT (it finishes the messages in hand,
-            hands back the ones not taken, and exits 0); SIGHUP re-reads the configuration.
-            The bus is configured in [amqp] (transport_url as in nova.conf, exchange, topics,
-            queue, durable, prefetch); the directory as for every other command. Each message
-            is acknowledged once its event is in the directory, in the spool (directory down),
-            or kept in SPOOL/failed/ with its reason (it can never be applied).
-            --check-config checks the settings strictly and reaches the directory and the
-            broker, writing nothing, then exits: 0 all good; 64 a setting is wrong; 69 the
-            directory or the broker could not be reached; 77 credentials refused.
-            At start, serve exits with the same statuses when the broker or the directory
-            refuses its settings; one that does not answer is retried (the directory's events
-            are queued meanwhile).
-            """)
+        discussion: "Runs nova-dirsvc-serve, installed beside nova-dirsvc: see `nova-dirsvc serve --help`.")
 
-    @OptionGroup var connection: ConnectionOptions
+    @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
 
-    @Flag(help: "Check the settings and reach the directory and the broker, then exit.")
-    var checkConfig = false
+    func run() throws { Self.execute(arguments) }
 
-    @Option(help: ArgumentHelp("Seconds between two stats lines on standard error (0: only at the end; default 60).", valueName: "seconds"))
-    var statsInterval: Double = 60
+    /// The executable beside this one.
+    static var executable: String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+        let own = length > 0 ? String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                             : CommandLine.arguments[0]
+        let folder = own.lastIndex(of: "/").map { String(own[..<$0]) } ?? "."
+        return folder + "/nova-dirsvc-serve"
+    }
 
-    @Flag(help: "A line on standard error for every message (the event log has one anyway).")
-    var verbose = false
-
-    func run() throws {
-        guard statsInterval.isFinite, statsInterval >= 0, statsInterval <= 86400 else {
-            throw ValidationError("--stats-interval: \(statsInterval) is not a number of seconds from 0 to 86400")
-        }
-        if checkConfig {
-            let configuration = try connection.resolve(strict: true)
-            let checked = try Service.check(configuration)
-            print("configuration: ok")
-            print("directory: \(checked.directory.uri) as \(checked.directory.identity); base DN \(configuration.baseDN) exists")
-            print("broker: \(checked.broker); exchange \(configuration.bus!.exchange) ok")
-            return
-        }
-        Service.prepareProcess()
-        let configuration = try connection.resolve()
-        let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
-        let service = try Service(Service.Configuration(directory: configuration, statsInterval: interval, verbose: verbose),
-                                  say: { warn("serve: \($0)") },
-                                  reload: { try connection.resolve() })
-        try service.run()
+    /// Replaces this process with the service; returns only by exiting 69 when it cannot.
+    static func execute(_ arguments: [String]) -> Never {
+        let path = executable
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        execv(path, argv)
+        POSIX.write(2, "nova-dirsvc: error: cannot run \(path): \(String(cString: strerror(errno))) "
+                       + "(nova-dirsvc-serve is installed beside nova-dirsvc)\n")
+        Glibc.exit(ExitStatus.unavailable.rawValue)
     }
 }

@@ -28,3 +28,11 @@ def container():
 @pytest.fixture
 def tool(container, tmp_path):
     return Tool(container, tmp_path / "events.log")
+
+
+@pytest.fixture(autouse=True)
+def no_service_left_running():
+    """A `nova-dirsvc serve` a test started (and did not stop, e.g. because it failed) is killed."""
+    yield
+    from serve_helpers import Serve
+    Serve.kill_leftovers()

@@ -135,3 +135,16 @@ def managed(container):
 def server_pid():
     """The test 389-ds's process (from its pid file: a test may have restarted it)."""
     return int(Path(ENV["NOVA_DIRSVC_TEST_DS_DIR"], "run/dirsrv/slapd-ds.pid").read_text())
+
+
+def restart_server():
+    """Starts the test 389-ds again (after a test killed it), on its port, with its data."""
+    import time
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
+    for attempt in range(3):  # the killed server's port may take a moment to be free again
+        proc = subprocess.run([str(ROOT / "scripts/ds-start.sh"), ENV["NOVA_DIRSVC_TEST_DS_DIR"], ENV["NOVA_DIRSVC_TEST_DS_PORT"]],
+                              capture_output=True, text=True, env=env)
+        if proc.returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError(f"389-ds did not restart: {proc.stderr}")

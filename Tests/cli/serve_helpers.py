@@ -80,7 +80,10 @@ class Broker:
 
 class Serve:
     """`nova-dirsvc serve` with a configuration file of its own: the test directory through the
-    least-privilege account, the given broker, an exchange and a queue no other test uses."""
+    least-privilege account, the given broker, an exchange and a queue no other test uses.
+    Whatever a test leaves running is killed after it (conftest.py: `Serve.kill_leftovers`)."""
+
+    started = []
 
     def __init__(self, tmp_path, container, port=None, uri=None, timeout="3", exchange=None, queue=None,
                  extra_amqp="", transport_url=None, name="serve"):
@@ -105,6 +108,7 @@ class Serve:
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.config), "--stats-interval", "1", *args],
                                      stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env())
+        Serve.started.append(self.proc)
         if wait_bound:
             wait_until(lambda: "broker: connected" in self.output() or self.proc.poll() is not None,
                        what=f"{self.name} to connect to the broker")
@@ -134,6 +138,14 @@ class Serve:
     def kill(self):
         self.proc.kill()
         self.proc.wait()
+
+    @classmethod
+    def kill_leftovers(cls):
+        for proc in cls.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        cls.started.clear()
 
     def stats(self):
         """The last stats line's counters."""

@@ -12,20 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BIN, ENV, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record, server_pid
+from helpers import BIN, ENV, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record, restart_server, server_pid
 
 
-
-
-def restart_server():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DS_")}
-    for attempt in range(3):  # the killed server's port may take a moment to be free again
-        proc = subprocess.run([str(ROOT / "scripts/ds-start.sh"), ENV["NOVA_DIRSVC_TEST_DS_DIR"], ENV["NOVA_DIRSVC_TEST_DS_PORT"]],
-                              capture_output=True, text=True, env=env)
-        if proc.returncode == 0:
-            return
-        time.sleep(1)
-    raise AssertionError(f"389-ds did not restart: {proc.stderr}")
 
 
 # --- the spool ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import ROOT, free_port, managed, server_pid
+from helpers import ROOT, free_port, managed, restart_server, server_pid
 from nova_bus import instance_uuids
 from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, queue_depth, wait_until
 
@@ -100,12 +100,15 @@ def test_the_broker_stopped_and_started_mid_stream(tmp_path, container, durable)
         broker.remove()
 
 
-def test_the_directory_stopped_mid_stream(tmp_path, container):
-    ds_pid = server_pid()
+@pytest.mark.parametrize("how", ["paused", "killed"])
+def test_the_directory_stopped_mid_stream(tmp_path, container, how):
+    """paused: SIGSTOP (TCP accepts, nothing answers: each try costs the budget); killed: SIGKILL,
+    then started again (connections refused meanwhile)."""
     serve = Serve(tmp_path, container, timeout="1").start()
-    publisher = publish(40_000, 400, serve.exchange)
+    publisher = publish(40_000 if how == "paused" else 41_000, 400, serve.exchange)
     wait_until(lambda: len(managed(container)) >= 20, timeout=60, what="some applied")
-    os.kill(ds_pid, signal.SIGSTOP)  # the directory stops answering
+    ds_pid = server_pid()
+    os.kill(ds_pid, signal.SIGSTOP if how == "paused" else signal.SIGKILL)
     try:
         wait_until(lambda: serve.pending_files(), timeout=30, what="events queued in the spool")
         assert publisher.wait(timeout=120) == 0
@@ -113,8 +116,11 @@ def test_the_directory_stopped_mid_stream(tmp_path, container):
         wait_until(lambda: queue_depth(serve.queue)[0] == 0, timeout=60, what="the queue acknowledged into the spool")
         assert "queueing events" in serve.output()
     finally:
-        os.kill(ds_pid, signal.SIGCONT)
-    settle(serve, container, expected(40_000, 400))
+        if how == "paused":
+            os.kill(ds_pid, signal.SIGCONT)
+        else:
+            restart_server()
+    settle(serve, container, expected(40_000 if how == "paused" else 41_000, 400))
     wait_until(lambda: serve.pending_files() == [], what="the spool drained")
     assert "directory: back" in serve.output()
     assert serve.stop() == 0

@@ -150,3 +150,23 @@ def test_tls_to_the_broker_is_verified(tmp_path, container):
         assert proc.returncode == 64 and "/nonexistent/ca.pem" in proc.stderr
     finally:
         broker.remove()
+
+
+def test_help_for_the_tool_and_the_service():
+    for args in (["--help"], ["register", "--help"], ["serve", "--help"]):
+        proc = subprocess.run([BIN, *args], capture_output=True, text=True)
+        assert proc.returncode == 0 and proc.stdout.startswith("OVERVIEW:"), (args, proc.stdout, proc.stderr)
+    serve_help = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True).stdout
+    assert "--check-config" in serve_help and "--stats-interval" in serve_help and "[amqp]" in serve_help
+
+
+def test_the_cli_loads_no_broker_code_and_says_when_the_service_is_missing(tmp_path):
+    """`serve` is its own executable: the CLI that a hook starts per event links neither
+    librabbitmq nor OpenSSL (start-up time), and a CLI installed alone says what is missing."""
+    libraries = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+    assert "librabbitmq" not in libraries and "libssl" not in libraries
+    alone = tmp_path / "nova-dirsvc"
+    import shutil
+    shutil.copy(BIN, alone)
+    proc = subprocess.run([str(alone), "serve", "--check-config"], capture_output=True, text=True)
+    assert proc.returncode == 69 and "nova-dirsvc-serve" in proc.stderr

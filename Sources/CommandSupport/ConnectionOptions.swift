@@ -1,48 +1,51 @@
 import ArgumentParser
 import NovaDirsvc
 
-/// The connection options every command that talks to the directory takes.
-struct ConnectionOptions: ParsableArguments {
+/// The connection options every command that talks to the directory takes (the CLI's and
+/// `nova-dirsvc serve`'s).
+public struct ConnectionOptions: ParsableArguments {
+    public init() {}
+
     @Option(help: ArgumentHelp("Configuration file (INI).", valueName: "path"))
-    var config: String?
+    public var config: String?
 
     @Option(help: ArgumentHelp("LDAP URI (ldap://, ldaps://, ldapi://); repeat to list servers tried in order.", valueName: "uri"))
-    var uri: [String] = []
+    public var uri: [String] = []
 
     @Option(name: .customLong("bind-dn"), help: ArgumentHelp("DN for a simple bind.", valueName: "dn"))
-    var bindDN: String?
+    public var bindDN: String?
 
     @Option(help: ArgumentHelp("File holding the bind password (not readable by other users). Or set NOVA_DIRSVC_PASSWORD.", valueName: "path"))
-    var passwordFile: String?
+    public var passwordFile: String?
 
     @Option(name: .customLong("base-dn"), help: ArgumentHelp("The container of instance entries, e.g. ou=Instances,dc=example,dc=com.", valueName: "dn"))
-    var baseDN: String?
+    public var baseDN: String?
 
     @Option(help: ArgumentHelp("PEM file of the CA certificate(s) that sign the server's certificate.", valueName: "path"))
-    var caCert: String?
+    public var caCert: String?
 
     @Flag(help: "Issue StartTLS on ldap:// (a failure is an error, never a plaintext fallback).")
-    var startTLS = false
+    public var startTLS = false
 
     @Option(help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
-    var saslMech: String?
+    public var saslMech: String?
 
     @Option(help: ArgumentHelp("Time budget in seconds for connecting and each operation (default 5).", valueName: "seconds"))
-    var timeout: Double?
+    public var timeout: Double?
 
     @Option(help: ArgumentHelp("Event log (JSON lines) (default \(Configuration.defaultLogFile)).", valueName: "path"))
-    var logFile: String?
+    public var logFile: String?
 
     @Option(help: ArgumentHelp("Where events wait while the directory is unavailable (default \(Spool.defaultDirectory)).", valueName: "path"))
-    var spoolDir: String?
+    public var spoolDir: String?
 
     @Flag(help: "Allow a simple bind over unencrypted ldap:// to a host other than loopback.")
-    var allowInsecureBind = false
+    public var allowInsecureBind = false
 
     @Flag(help: "Do not verify the server's TLS certificate. Insecure: for testing only.")
-    var insecureNoTLSVerify = false
+    public var insecureNoTLSVerify = false
 
-    func resolve(strict: Bool = false) throws -> Configuration {
+    public func resolve(strict: Bool = false) throws -> Configuration {
         var flags = Configuration.Settings()
         flags[.uri] = uri.isEmpty ? nil : uri.joined(separator: " ")
         flags[.bindDN] = bindDN
