@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -12,8 +12,15 @@ let package = Package(
         .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
-        // The only third-party dependency: keeps a clean CI build well under a minute.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The HTTP side of `serve` only (the CLI does not link it): Hummingbird 2 on SwiftNIO,
+        // TLS through swift-nio-ssl. A clean build takes a few minutes on 2 cores.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // OpenLDAP's client library (libldap, liblber) and Cyrus SASL, imported as a system module.
@@ -41,6 +48,22 @@ let package = Package(
         .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
         // `nova-dirsvc serve`: the resident service (the bus intake, the loop, signals, backoff).
         .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP"]),
+        // The HTTP side of `serve`: routes, token, limits; the directory work on a pool of its own.
+        .target(
+            name: "HTTPService",
+            dependencies: [
+                "Service", "NovaDirsvc", "LDAP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // What both executables share: the connection options and the one exit path.
         .target(
             name: "CommandSupport",
@@ -59,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "nova-dirsvc-serve",
             dependencies: [
-                "Service", "NovaDirsvc", "CommandSupport",
+                "Service", "HTTPService", "NovaDirsvc", "CommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -76,7 +76,16 @@ class Serve:
         self.proc.wait(timeout=30)
 
     def lines(self):
-        return self.log.read_text().count("\n") if self.log.exists() else 0
+        """Lines in the event log so far, read incrementally (re-reading a growing log every few
+        milliseconds would take CPU from the server being measured)."""
+        if not self.log.exists():
+            return 0
+        with open(self.log, "rb") as f:
+            f.seek(getattr(self, "_offset", 0))
+            chunk = f.read()
+        self._offset = getattr(self, "_offset", 0) + len(chunk)
+        self._lines = getattr(self, "_lines", 0) + chunk.count(b"\n")
+        return self._lines
 
     def rss_mb(self):
         for line in open(f"/proc/{self.proc.pid}/status"):

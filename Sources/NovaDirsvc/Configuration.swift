@@ -46,6 +46,8 @@ public struct Configuration: Sendable {
     public var failbackSettle: Duration = .seconds(60)
     /// The message bus `nova-dirsvc serve` follows (`[amqp]`); nil when no transport URL is set.
     public var bus: Bus?
+    /// The HTTP side of `nova-dirsvc serve` (`[http]`); nil when no `listen` is set.
+    public var http: HTTP?
     /// What was odd but not wrong (an unknown key or section in the file), for the caller to show.
     public var warnings: [String] = []
 
@@ -69,17 +71,23 @@ public struct Configuration: Sendable {
         case amqpExchange = "amqp_exchange", amqpTopics = "amqp_topics", amqpPriorities = "amqp_priorities"
         case amqpQueue = "amqp_queue", amqpDurable = "amqp_durable", amqpPrefetch = "amqp_prefetch"
         case amqpSSL = "amqp_ssl", amqpCACert = "amqp_ca_cert", amqpHeartbeat = "amqp_heartbeat"
+        case httpListen = "http_listen", httpTokenFile = "http_token_file", httpTLSCert = "http_tls_cert"
+        case httpTLSKey = "http_tls_key", httpAllowInsecureListen = "http_allow_insecure_listen"
+        case httpMaxInFlight = "http_max_in_flight"
 
-        public enum Section: String, Sendable { case ldap, amqp }
-        private static let amqpPrefix = "amqp_"
+        /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`: the keys of the last two carry the
+        /// section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).
+        public enum Section: String, Sendable, CaseIterable { case ldap, amqp, http }
 
         /// The section of the file it belongs in.
-        public var section: Section { rawValue.hasPrefix(Self.amqpPrefix) ? .amqp : .ldap }
+        public var section: Section {
+            Section.allCases.first { $0 != .ldap && rawValue.hasPrefix($0.rawValue + "_") } ?? .ldap
+        }
         /// Its name inside its section: `amqp_transport_url` -> `transport_url`.
-        public var name: String { section == .amqp ? String(rawValue.dropFirst(Self.amqpPrefix.count)) : rawValue }
+        public var name: String { section == .ldap ? rawValue : String(rawValue.dropFirst(section.rawValue.count + 1)) }
         /// The key named `name` in `section`.
         init?(section: Section, name: String) {
-            self.init(rawValue: section == .amqp ? Self.amqpPrefix + name : name)
+            self.init(rawValue: section == .ldap ? name : section.rawValue + "_" + name)
             if self.section != section { return nil }
         }
 
@@ -188,6 +196,7 @@ public struct Configuration: Sendable {
         allowInsecureBind = try bool(.allowInsecureBind)
         verifyTLS = !(try bool(.insecureNoTLSVerify))
         bus = try Bus(settings, bool: bool, source: source)
+        http = try HTTP(settings, bool: bool, source: source)
     }
 
     static func splitURIs(_ text: String) -> [String] {

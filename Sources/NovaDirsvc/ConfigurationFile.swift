@@ -11,7 +11,7 @@ struct ConfigurationFile {
     var exposure: String? = nil
 
     /// The sections this version knows.
-    static let sections = ["DEFAULT", "ldap", "amqp"]
+    static let sections = ["DEFAULT"] + Configuration.Key.Section.allCases.map(\.rawValue)
 
     static func read(_ path: String) throws -> ConfigurationFile {
         if path == "/dev/null" { return try parse("", path: path) }  // --config /dev/null: no file at all
@@ -50,7 +50,7 @@ struct ConfigurationFile {
             }
             guard sectionKnown else { continue }
             let name = line[..<equals].trimmed.lowercased()
-            let keySection: Configuration.Key.Section = section.lowercased() == "amqp" ? .amqp : .ldap
+            let keySection = Configuration.Key.Section(rawValue: section.lowercased()) ?? .ldap
             guard let key = Configuration.Key(section: keySection, name: name) else {
                 let known = Configuration.Key.allCases.filter { $0.section == keySection }.map(\.name)
                 file.warnings.append("\(place): unknown key \"\(name)\" in [\(section)], ignored"

@@ -158,3 +158,7 @@ public final class DirectorySession {
 
     deinit { close() }
 }
+
+/// A session is used by one thread at a time: the CLI's one, the service's loop, or the one
+/// request the HTTP side's pool handed it to (`SessionPool`).
+extension DirectorySession: @unchecked Sendable {}

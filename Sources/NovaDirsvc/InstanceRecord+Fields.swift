@@ -99,7 +99,7 @@ extension InstanceRecord {
     /// The record with every value that cannot be used left out, and why each was: the rule
     /// for input from Nova, where one odd value must not keep the instance out of the
     /// directory. (The UUID is checked by the caller: without it there is no entry.)
-    func validatedDroppingUnusable() -> (InstanceRecord, [InputError]) {
+    public func validatedDroppingUnusable() -> (InstanceRecord, [InputError]) {
         var record = self
         var dropped: [InputError] = []
         for field in Self.fields {

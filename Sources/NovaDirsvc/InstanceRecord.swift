@@ -86,19 +86,19 @@ public struct InputError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Field validators. Each returns the normalised value or throws an `InputError`.
-enum Validate {
+public enum Validate {
     static let maxLength = 255
 
     /// A value as an error message or a log line may show it: quoted, cut to 64 characters,
     /// with control, format and separator characters (bidi overrides, zero-width spaces, line
     /// separators) escaped as \u{...}, so that no input can rearrange or hide the text around it.
-    static func quote(_ value: String) -> String {
+    public static func quote(_ value: String) -> String {
         let shown = escaped(String(String.UnicodeScalarView(value.unicodeScalars.prefix(64))))
         return "\"" + shown + (value.unicodeScalars.count > 64 ? "...\"" : "\"")
     }
 
     /// `value` with quotes, backslashes and invisible or reordering characters escaped.
-    static func escaped(_ value: String) -> String {
+    public static func escaped(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars {
             if isInvisible(scalar) { out += "\\u{" + String(scalar.value, radix: 16) + "}" }
@@ -117,7 +117,7 @@ enum Validate {
         }
     }
 
-    static func uuid(_ value: String, field: String) throws -> String {
+    public static func uuid(_ value: String, field: String) throws -> String {
         let bytes = Array(value.utf8)
         let ok = bytes.count == 36 && bytes.enumerated().allSatisfy { i, c in
             [8, 13, 18, 23].contains(i) ? c == UInt8(ascii: "-") : isHex(c)

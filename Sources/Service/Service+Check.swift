@@ -5,7 +5,8 @@ extension Service {
     /// What `serve --check-config` found.
     public struct Check: Sendable {
         public let directory: Directory.Check
-        public let broker: String
+        /// The broker logged in to (nil: no [amqp]).
+        public let broker: String?
     }
 
     /// Reaches the directory (bind, read the base DN) and the broker (log in, declare the
@@ -13,13 +14,14 @@ extension Service {
     /// nothing to the directory and creating no queue. Throws the first problem, whose exit
     /// status says what it is (64 settings, 69 unreachable, 77 refused credentials).
     public static func check(_ configuration: NovaDirsvc.Configuration) throws -> Check {
-        guard let settings = configuration.bus else {
-            throw ConfigurationError("no message bus: set transport_url or transport_url_file in [amqp] "
-                                     + "(or NOVA_DIRSVC_AMQP_TRANSPORT_URL), as in nova.conf")
+        guard configuration.bus != nil || configuration.http != nil else {
+            throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
+                                     + "and/or listen in [http]")
         }
-        let bus = try BusConsumer(settings, connectTimeout: configuration.timeout)
+        let bus = try configuration.bus.map { try BusConsumer($0, connectTimeout: configuration.timeout) }
+        _ = try configuration.http?.token()  // readable, and not by others
         let directory = try Directory.check(configuration, deadline: .now + configuration.timeout)
-        let broker = try bus.checkExchange()
+        let broker = try bus?.checkExchange()
         return Check(directory: directory, broker: broker)
     }
 }

@@ -49,6 +49,7 @@ extension Service {
                 settled.append(delivery)
             }
         }
+        guard let bus else { return }
         do {
             if unsafe == nil, settled.count == deliveries.count, let last = deliveries.last {
                 try bus.ack(last, upTo: true)  // the whole batch (earlier batches are all acknowledged)

@@ -34,7 +34,11 @@ public final class Service {
     var configuration: Configuration
     var path: EventPath
     var session: DirectorySession
-    var bus: BusConsumer
+    /// The broker side; nil when only the HTTP side is configured.
+    var bus: BusConsumer?
+    /// The other intakes (the HTTP side), started after the directory and the broker and
+    /// stopped first.
+    let frontends: [any Frontend]
     public internal(set) var counters = ServiceCounters()
     let say: @Sendable (String) -> Void
     let signals = Signals()
@@ -58,14 +62,15 @@ public final class Service {
     }
 
     /// Checks the settings (throws a configuration error) without connecting.
-    public init(_ configuration: Configuration, say: @escaping @Sendable (String) -> Void,
+    public init(_ configuration: Configuration, frontends: [any Frontend] = [], say: @escaping @Sendable (String) -> Void,
                 reload: (() throws -> NovaDirsvc.Configuration)? = nil) throws {
-        guard let settings = configuration.directory.bus else {
-            throw ConfigurationError("no message bus: set transport_url or transport_url_file in [amqp] "
-                                     + "(or NOVA_DIRSVC_AMQP_TRANSPORT_URL), as in nova.conf")
+        guard configuration.directory.bus != nil || !frontends.isEmpty else {
+            throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
+                                     + "and/or listen in [http]")
         }
         self.configuration = configuration
-        self.bus = try BusConsumer(settings, connectTimeout: configuration.directory.timeout)
+        self.frontends = frontends
+        self.bus = try configuration.directory.bus.map { try BusConsumer($0, connectTimeout: configuration.directory.timeout) }
         self.path = EventPath(configuration: configuration.directory, warn: say)
         self.session = DirectorySession(configuration: configuration.directory)
         self.say = say
@@ -76,9 +81,10 @@ public final class Service {
     /// Runs until SIGTERM or SIGINT. Throws only at start-up, for what retrying cannot cure:
     /// the broker or the directory refusing the credentials or the settings.
     public func run() throws {
-        say("starting: \(bus.summary); directory \(configuration.directory.uris.joined(separator: " ")) base \(configuration.directory.baseDN)")
+        say("starting: \(bus?.summary ?? "no bus"); directory \(configuration.directory.uris.joined(separator: " ")) base \(configuration.directory.baseDN)")
         try startDirectory()
         try startBroker()
+        for frontend in frontends { try frontend.start() }
         while true {
             if let signal = signals.wait(for: .zero) {
                 if signal == SIGHUP { reloadConfiguration(); continue }
@@ -86,6 +92,10 @@ public final class Service {
                 break
             }
             housekeeping()
+            guard let bus else {
+                if let signal = signals.wait(for: idleWait) { resend(signal) }
+                continue
+            }
             if !bus.isConnected {
                 reconnectBroker()
                 continue
@@ -103,15 +113,16 @@ public final class Service {
     }
 
     private func stop() {
-        bus.drop()
+        for frontend in frontends { frontend.stop() }
+        bus?.drop()
         session.close()
         say("stopped: \(counters.line)")
     }
 
     func printStats() {
         let depth = (try? path.spool.pending().count).map(String.init) ?? "?"
-        say("stats: \(counters.line) spool=\(depth) directory=\(directory.isQueueing ? "queueing" : "up") "
-            + "broker=\(bus.isConnected ? "connected" : "retrying")")
+        say("stats: \(counters.line) spool=\(depth) directory=\(directory.isQueueing ? "queueing" : "up")"
+            + (bus.map { " broker=\($0.isConnected ? "connected" : "retrying")" } ?? ""))
     }
 
     private func housekeeping() {
@@ -127,6 +138,7 @@ public final class Service {
     /// The first connection: a refusal of the settings ends the service (exit status of the
     /// error); a broker that does not answer is retried in the loop.
     private func startBroker() throws {
+        guard let bus else { return }
         do {
             try bus.connect()
             brokerEverConnected = true
@@ -139,6 +151,7 @@ public final class Service {
     }
 
     private func reconnectBroker() {
+        guard let bus else { return }
         let wait = nextBrokerAttempt - .now
         if wait > .zero {
             // sleep until the next try, woken by a signal (it is looked at again at the loop's top)
@@ -155,7 +168,7 @@ public final class Service {
     }
 
     func brokerLost(_ error: any Error) {
-        bus.drop()
+        bus?.drop()
         let wait = brokerBackoff.next()
         nextBrokerAttempt = .now + wait
         say("broker: \(error); retrying in \(Self.seconds(wait))")
@@ -174,8 +187,8 @@ public final class Service {
         do {
             var fresh = configuration
             fresh.directory = try reload()
-            let replacement = try Service(fresh, say: say, reload: reload)
-            bus.drop()  // unacknowledged messages come back, and are applied idempotently
+            let replacement = try Service(fresh, frontends: frontends, say: say, reload: reload)
+            bus?.drop()  // unacknowledged messages come back, and are applied idempotently
             session.close()
             configuration = fresh
             bus = replacement.bus
@@ -184,7 +197,7 @@ public final class Service {
             directory = DirectoryState()
             nextBrokerAttempt = .now
             brokerBackoff.reset()
-            say("SIGHUP: configuration re-read: \(bus.summary)")
+            say("SIGHUP: configuration re-read: \(bus?.summary ?? "no bus") ([http] changes take a restart)")
         } catch {
             say("SIGHUP: the configuration was not changed: \(error)")
         }
@@ -195,4 +208,12 @@ public final class Service {
         let tenths = attoseconds / 100_000_000_000_000_000
         return tenths == 0 ? "\(seconds) s" : "\(seconds).\(tenths) s"
     }
+}
+
+/// An intake the service starts and stops beside the bus (the HTTP side).
+public protocol Frontend: AnyObject {
+    /// Starts taking requests; throws when it cannot (the service then does not start).
+    func start() throws
+    /// Stops taking requests and finishes those in hand.
+    func stop()
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import HTTPService
 import NovaDirsvc
 import Service
 
@@ -44,14 +45,20 @@ struct ServeCommand: ParsableCommand {
             let checked = try Service.check(configuration)
             print("configuration: ok")
             print("directory: \(checked.directory.uri) as \(checked.directory.identity); base DN \(configuration.baseDN) exists")
-            print("broker: \(checked.broker); exchange \(configuration.bus!.exchange) ok")
+            if let broker = checked.broker, let bus = configuration.bus { print("broker: \(broker); exchange \(bus.exchange) ok") }
+            if let http = configuration.http {
+                print("http: \(http.tls ? "https" : "http")://\(http.host):\(http.port)\(http.tokenFile == nil ? " (no token: every route is open)" : "")")
+            }
             return
         }
         Service.prepareProcess()
         let configuration = try connection.resolve()
         let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
+        let say: @Sendable (String) -> Void = { warn("serve: \($0)") }
+        let frontends: [any Frontend] = try configuration.http == nil ? []
+            : [HTTPFrontend(configuration: configuration, path: EventPath(configuration: configuration, warn: say), say: say)]
         let service = try Service(Service.Configuration(directory: configuration, statsInterval: interval, verbose: verbose),
-                                  say: { warn("serve: \($0)") },
+                                  frontends: frontends, say: say,
                                   reload: { try connection.resolve() })
         try service.run()
     }

@@ -1,0 +1,201 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import LDAP
+import NIOCore
+import NovaDirsvc
+
+/// The routes. Every answer is JSON; an error is `application/problem+json` (RFC 9457) naming
+/// the field and the reason. Every route but /healthz asks for the token.
+///
+/// | route | does | answers |
+/// |---|---|---|
+/// | `POST /v1/instances` | register (any event form the CLI takes; the DICT first of all) | 201 added, 200 updated/unchanged, 202 queued, 400, 403 not ours, 413, 415 |
+/// | `DELETE /v1/instances/{uuid}` | unregister | 200 deleted or absent, 202 queued |
+/// | `GET /v1/instances/{uuid}` | the entry (the `show --format json` form) | 200, 404 |
+/// | `POST /v1/vendordata` | Nova's DynamicJSON vendordata request: register what it carries | 200 with the entry's DN, also when queued |
+/// | `GET /healthz` | the directory reachable? the spool's depth | 200 / 503 |
+extension HTTPFrontend {
+    func addRoutes(to router: Router<BasicRequestContext>) {
+        router.get("healthz") { _, _ in try await self.health() }
+        router.post("v1/instances") { request, _ in
+            try await self.authorized(request) { body in try await self.register(body) }
+        }
+        router.post("v1/vendordata") { request, _ in
+            try await self.authorized(request) { body in try await self.vendordata(body) }
+        }
+        router.delete("v1/instances/:uuid") { request, context in
+            let uuid = context.parameters.get("uuid") ?? ""
+            return try await self.authorized(request, body: false) { _ in try await self.unregister(uuid) }
+        }
+        router.get("v1/instances/:uuid") { request, context in
+            let uuid = context.parameters.get("uuid") ?? ""
+            return try await self.authorized(request, body: false) { _ in try await self.show(uuid) }
+        }
+    }
+
+    // MARK: - Routes
+
+    private func register(_ body: Data) async throws -> Response {
+        let outcome = try await work { [path] session -> Result<(String, EventPath.Outcome), any Error> in
+            Result {
+                let decoded = try path.decode(.json(body), as: .register)
+                guard let event = decoded.event else {
+                    throw InputError(field: "event_type", reason: "not a register event (POST /v1/instances registers)")
+                }
+                return (event.instanceUUID, try path.submit(event, through: session, deadline: .now + path.configuration.timeout))
+            }
+        }
+        return try answer(outcome, created: true)
+    }
+
+    private func unregister(_ uuid: String) async throws -> Response {
+        let outcome = try await work { [path] session -> Result<(String, EventPath.Outcome), any Error> in
+            Result {
+                let decoded = try path.decode(.instanceUUID(uuid), as: .unregister)
+                guard let event = decoded.event else { throw InputError(field: "instance_uuid", reason: "missing") }
+                return (event.instanceUUID, try path.submit(event, through: session, deadline: .now + path.configuration.timeout))
+            }
+        }
+        return try answer(outcome, created: false)
+    }
+
+    /// Nova's DynamicJSON vendordata request: `{"project-id", "instance-id", "image-id",
+    /// "user-data", "hostname", "metadata", "boot-roles"}`. What it carries is registered (no
+    /// MAC address there: an existing one is left alone); the answer is what the instance
+    /// finds in vendor_data2.json. Nova calls this on the instance's first metadata request and
+    /// caches it: it must not fail because the directory is down (the event is queued).
+    private func vendordata(_ body: Data) async throws -> Response {
+        let record: InstanceRecord
+        do {
+            record = try VendordataRequest.record(from: body)
+        } catch {
+            return problem(error)
+        }
+        let dn = EntryMapping(baseDN: path.configuration.baseDN).dn(for: record.instanceUUID).string
+        let outcome = try await work { [path] session -> Result<(String, EventPath.Outcome), any Error> in
+            Result { (record.instanceUUID, try path.submit(.register(record), through: session, deadline: .now + path.configuration.timeout)) }
+        }
+        guard let outcome else { return busy() }
+        var document: [String: JSONValue] = ["dn": .string(dn), "instance_uuid": .string(record.instanceUUID)]
+        switch outcome {
+        case .success((_, let result)): document["outcome"] = .string(Self.word(result))
+        case .failure(let error as EventNotAppliedError) where error.state == .queued: document["outcome"] = .string("queued")
+        case .failure(let error): return problem(error)
+        }
+        return json(.ok, .object(document))
+    }
+
+    private func show(_ uuid: String) async throws -> Response {
+        let found = try await work { [path] session -> Result<Entry?, any Error> in
+            Result {
+                let valid = try InstanceRecord(instanceUUID: uuid).validated().instanceUUID
+                return try session.run(before: .now + path.configuration.timeout) { connection in
+                    try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).show(valid)
+                }
+            }
+        }
+        guard let found else { return busy() }
+        switch found {
+        case .success(let entry?): return json(.ok, LDIF.json(entry))
+        case .success(nil): return problem(.notFound, "not registered", detail: "\(Validate.escaped(uuid)) is not registered")
+        case .failure(let error): return problem(error)
+        }
+    }
+
+    private func health() async throws -> Response {
+        let reached = try await work { [path] session -> Result<Void, any Error> in
+            Result {
+                try session.run(before: .now + path.configuration.timeout) { connection in
+                    try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).checkBaseExists()
+                }
+            }
+        }
+        let depth = (try? path.spool.pending().count) ?? -1
+        var document: [String: JSONValue] = ["spool_depth": .number(Double(depth))]
+        switch reached {
+        case .success?:
+            document["directory"] = .string("ok")
+            return json(.ok, .object(document))
+        case .failure(let error)?:
+            document["directory"] = .string("\(error)")
+            return json(.serviceUnavailable, .object(document))
+        case nil:
+            return busy()
+        }
+    }
+
+    // MARK: - Answers
+
+    /// 201/200/202 from an outcome; the problem for an error.
+    private func answer(_ outcome: Result<(String, EventPath.Outcome), any Error>?, created: Bool) throws -> Response {
+        guard let outcome else { return busy() }
+        switch outcome {
+        case .success((let uuid, let result)):
+            let status: HTTPResponse.Status
+            switch result {
+            case .applied(.added) where created: status = .created
+            case .applied, .appliedFromSpool: status = .ok
+            case .queued: status = .accepted
+            }
+            var document: [String: JSONValue] = ["instance_uuid": .string(uuid), "outcome": .string(Self.word(result))]
+            if case .queued(let reason) = result { document["reason"] = .string(reason) }
+            return json(status, .object(document))
+        case .failure(let error as EventNotAppliedError) where error.state == .queued:
+            // a problem on this side (credentials, the base DN): durably queued all the same
+            return json(.accepted, .object(["outcome": .string("queued"), "reason": .string("\(error)")]))
+        case .failure(let error):
+            return problem(error)
+        }
+    }
+
+    static func word(_ outcome: EventPath.Outcome) -> String {
+        switch outcome {
+        case .applied(let result): return result.rawValue
+        case .appliedFromSpool: return "applied"
+        case .queued: return "queued"
+        }
+    }
+
+    func json(_ status: HTTPResponse.Status, _ value: JSONValue, type: String = "application/json") -> Response {
+        Response(status: status, headers: [.contentType: type],
+                 body: .init(byteBuffer: ByteBuffer(string: value.text + "\n")))
+    }
+
+    func problem(_ status: HTTPResponse.Status, _ title: String, detail: String, field: String? = nil,
+                 headers: HTTPFields = [:]) -> Response {
+        var document: [String: JSONValue] = ["status": .number(Double(status.code)), "title": .string(title), "detail": .string(detail)]
+        if let field { document["field"] = .string(field) }
+        var response = json(status, .object(document), type: "application/problem+json")
+        response.headers.append(contentsOf: headers)
+        return response
+    }
+
+    /// The problem for an error, by what it means (the same rule as the CLI's exit statuses).
+    func problem(_ error: any Error) -> Response {
+        let inner = (error as? EventNotAppliedError)?.error ?? error
+        switch inner {
+        case let input as InputError:
+            return problem(.badRequest, "bad input", detail: "\(input)", field: input.field)
+        case is ForeignEntryError:
+            return problem(.forbidden, "not an entry nova-dirsvc owns", detail: "\(error)")
+        default:
+            switch ExitStatus(for: error) {
+            case .unavailable:
+                return problem(.serviceUnavailable, "the directory is unavailable", detail: "\(error)", headers: [.retryAfter: "5"])
+            case .noPermission:
+                return problem(.forbidden, "refused by the directory", detail: "\(error)")
+            case .usage:
+                return problem(.internalServerError, "the service's configuration", detail: "\(error)")
+            default:
+                return problem(.unprocessableContent, "refused by the directory", detail: "\(error)")
+            }
+        }
+    }
+
+    func busy() -> Response {
+        problem(.serviceUnavailable, "busy", detail: "\(settings.maxInFlight) requests are being worked on; try again",
+                headers: [.retryAfter: "1"])
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NovaDirsvc
+import Service
+import ServiceLifecycle
+import Synchronization
+
+/// The HTTP side of `nova-dirsvc serve` (the seed's "POST the DICT to a directory service",
+/// Nova's DynamicJSON vendordata): Hummingbird 2 on SwiftNIO, HTTP/1.1 with keep-alive, TLS
+/// when a certificate is configured.
+///
+/// Threads: requests arrive on NIO's event loops; the directory work (blocking libldap calls
+/// through the one `EventPath`) runs on a pool of its own (`work`), each call with a
+/// `DirectorySession` taken from `SessionPool`. At most `maxInFlight` requests are worked on
+/// at once; one more gets 503 with Retry-After at once (never an unbounded queue).
+///
+/// The service's loop (one thread, synchronous) starts it with `start()` and stops it with
+/// `stop()` (graceful: requests in hand are finished).
+public final class HTTPFrontend: @unchecked Sendable {
+    let settings: Configuration.HTTP
+    let path: EventPath
+    let sessions: SessionPool
+    let token: String?
+    let say: @Sendable (String) -> Void
+    private let workers: NIOThreadPool
+    private let inFlight = Atomic<Int>(0)
+    private var group: ServiceGroup?
+    private var running: Task<Void, any Error>?
+    /// The port it listens on once started (the configured one, or the one the system chose for 0).
+    public private(set) var boundPort: Int?
+
+    public init(configuration: Configuration, path: EventPath, say: @escaping @Sendable (String) -> Void) throws {
+        guard let settings = configuration.http else { throw ConfigurationError("no [http] listen") }
+        self.settings = settings
+        self.path = path
+        self.sessions = SessionPool(configuration: configuration)
+        self.token = try settings.token()
+        self.say = say
+        // one thread a request worked on at once, up to a bound: the directory work blocks
+        self.workers = NIOThreadPool(numberOfThreads: min(settings.maxInFlight, 16))
+    }
+
+    /// Starts listening; returns once the port is bound (or throws why it could not be).
+    public func start() throws {
+        workers.start()
+        let router = Router()
+        addRoutes(to: router)
+        let server: HTTPServerBuilder
+        if let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                                   privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+                server = try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls)
+            } catch {
+                throw ConfigurationError("[http] tls_cert / tls_key: cannot use \(certificate) and \(key): \(error)")
+            }
+        } else {
+            server = .http1(configuration: .init(idleTimeout: .seconds(60)))
+        }
+        let bound = DispatchSemaphore(value: 0)
+        let port = Mutex<Int?>(nil)
+        let app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "nova-dirsvc"),
+            onServerRunning: { channel in
+                port.withLock { $0 = channel.localAddress?.port }
+                bound.signal()
+            },
+            logger: Self.quietLogger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: Self.quietLogger))
+        self.group = group
+        let failure = Mutex<(any Error)?>(nil)
+        running = Task {
+            do { try await group.run() } catch {
+                failure.withLock { $0 = error }
+                bound.signal()
+                throw error
+            }
+        }
+        if bound.wait(timeout: .now() + 10) == .timedOut {
+            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): the server did not start within 10 s")
+        }
+        if let error = failure.withLock({ $0 }) {
+            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(error)")
+        }
+        boundPort = port.withLock { $0 }
+        say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)")
+    }
+
+    /// Stops taking connections, finishes the requests in hand, then returns.
+    public func stop() {
+        guard let group, let running else { return }
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await group.triggerGracefulShutdown()
+            _ = await running.result
+            done.signal()
+        }
+        _ = done.wait(timeout: .now() + 30)
+        try? workers.syncShutdownGracefully()
+        sessions.closeAll()
+    }
+
+    /// Runs `body` on the directory workers with a session, counting it in flight; nil when
+    /// `maxInFlight` are already being worked on (the caller answers 503).
+    func work<T: Sendable>(_ body: @escaping @Sendable (DirectorySession) throws -> T) async throws -> T? {
+        let now = inFlight.add(1, ordering: .relaxed).newValue
+        defer { inFlight.subtract(1, ordering: .relaxed) }
+        guard now <= settings.maxInFlight else { return nil }
+        return try await workers.runIfActive { [sessions] in
+            try sessions.with { try body($0) }
+        }
+    }
+
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "nova-dirsvc.http")
+        logger.logLevel = .warning
+        return logger
+    }()
+}
+
+/// Directory sessions for the requests worked on at once: one each, kept bound between
+/// requests (a connection that failed is dropped by its session and made again on next use).
+final class SessionPool: @unchecked Sendable {
+    private let configuration: Configuration
+    private let idle = Mutex<[DirectorySession]>([])
+
+    init(configuration: Configuration) { self.configuration = configuration }
+
+    func with<T>(_ body: (DirectorySession) throws -> T) rethrows -> T {
+        let session = idle.withLock { $0.popLast() } ?? DirectorySession(configuration: configuration)
+        defer { idle.withLock { $0.append(session) } }
+        return try body(session)
+    }
+
+    func closeAll() {
+        idle.withLock { sessions in
+            sessions.forEach { $0.close() }
+            sessions.removeAll()
+        }
+    }
+}
+
+extension HTTPFrontend: Frontend {}

@@ -1,0 +1,74 @@
+/// The HTTP side of `nova-dirsvc serve`: section `[http]` (or NOVA_DIRSVC_HTTP_*).
+///
+///     [http]
+///     listen = 127.0.0.1:8775             # host:port; loopback unless TLS (or allow_insecure_listen)
+///     token_file = /etc/nova-dirsvc/http-token   # X-Auth-Token or Authorization: Bearer
+///     # tls_cert = /etc/pki/tls/certs/nova-dirsvc.pem
+///     # tls_key = /etc/pki/tls/private/nova-dirsvc.key
+///     max_in_flight = 64                  # more at once: 503 with Retry-After
+extension Configuration {
+    public struct HTTP: Sendable {
+        public var host: String
+        public var port: Int
+        /// The file holding the token every route but /healthz asks for (read at start,
+        /// refused when readable by others).
+        public var tokenFile: String?
+        public var tlsCertificateFile: String?
+        public var tlsKeyFile: String?
+        public var allowInsecureListen = false
+        /// Requests being worked on at once; one more is answered 503 at once.
+        public var maxInFlight = 64
+        /// The largest request body.
+        public static let maxBodySize = 1 << 20
+
+        public var tls: Bool { tlsCertificateFile != nil }
+
+        /// The token (read from its file, one trailing newline dropped).
+        public func token() throws -> String? {
+            try tokenFile.map { try Configuration.readPasswordFile($0, what: "HTTP token file") }
+        }
+
+        /// nil when `listen` is not set (no HTTP side).
+        init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String) throws {
+            guard let listen = settings[.httpListen] else { return nil }
+            let (host, portText): (Substring, Substring)
+            if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {  // [::1]:8775
+                host = listen[listen.index(after: listen.startIndex)..<close]
+                portText = listen[listen.index(after: close)...].drop { $0 == ":" }
+            } else if let colon = listen.lastIndex(of: ":") {
+                host = listen[..<colon]
+                portText = listen[listen.index(after: colon)...]
+            } else {
+                throw ConfigurationError("\(source(.httpListen)): \"\(listen)\" is not HOST:PORT (e.g. 127.0.0.1:8775)")
+            }
+            guard let port = Int(portText), (0...65535).contains(port), !host.isEmpty else {
+                throw ConfigurationError("\(source(.httpListen)): \"\(listen)\" is not HOST:PORT (e.g. 127.0.0.1:8775)")
+            }
+            self.host = String(host)
+            self.port = port
+            tokenFile = settings[.httpTokenFile]
+            tlsCertificateFile = settings[.httpTLSCert]
+            tlsKeyFile = settings[.httpTLSKey]
+            guard (tlsCertificateFile == nil) == (tlsKeyFile == nil) else {
+                throw ConfigurationError("\(source(.httpTLSCert)) and \(source(.httpTLSKey)) go together: set both or neither")
+            }
+            allowInsecureListen = try bool(.httpAllowInsecureListen)
+            if let text = settings[.httpMaxInFlight] {
+                guard let value = Int(text), (1...10_000).contains(value) else {
+                    throw ConfigurationError("\(source(.httpMaxInFlight)): \"\(text)\" is not a whole number from 1 to 10000")
+                }
+                maxInFlight = value
+            }
+            // The same policy as the insecure bind: plain HTTP carries tokens and records in
+            // the clear, so only on loopback unless the operator says otherwise in so many words.
+            if !tls && !allowInsecureListen && !Self.isLoopback(self.host) {
+                throw ConfigurationError("\(source(.httpListen)): refusing to listen on \(self.host) without TLS: "
+                                         + "set tls_cert and tls_key, listen on loopback, or allow_insecure_listen = true")
+            }
+        }
+
+        static func isLoopback(_ host: String) -> Bool {
+            Configuration.isLoopback("ldap://" + (host.contains(":") ? "[\(host)]" : host))
+        }
+    }
+}
