@@ -38,27 +38,31 @@ extension HTTPFrontend {
     // MARK: - Routes
 
     private func register(_ body: Data) async throws -> Response {
-        let outcome = try await work { [path] session -> Result<(String, EventPath.Outcome), any Error> in
-            Result {
-                let decoded = try path.decode(.json(body), as: .register)
-                guard let event = decoded.event else {
-                    throw InputError(field: "event_type", reason: "not a register event (POST /v1/instances registers)")
-                }
-                return (event.instanceUUID, try path.submit(event, through: session, deadline: .now + path.configuration.timeout))
+        try answer(await write { [path] in
+            let decoded = try path.decode(.json(body), as: .register)
+            guard let event = decoded.event else {
+                throw InputError(field: "event_type", reason: "not a register event (POST /v1/instances registers)")
             }
-        }
-        return try answer(outcome, created: true)
+            return event
+        }, created: true)
     }
 
     private func unregister(_ uuid: String) async throws -> Response {
-        let outcome = try await work { [path] session -> Result<(String, EventPath.Outcome), any Error> in
-            Result {
-                let decoded = try path.decode(.instanceUUID(uuid), as: .unregister)
-                guard let event = decoded.event else { throw InputError(field: "instance_uuid", reason: "missing") }
-                return (event.instanceUUID, try path.submit(event, through: session, deadline: .now + path.configuration.timeout))
+        try answer(await write { [path] in
+            guard let event = try path.decode(.instanceUUID(uuid), as: .unregister).event else {
+                throw InputError(field: "instance_uuid", reason: "missing")
             }
+            return event
+        }, created: false)
+    }
+
+    /// Decodes an event and has the writer apply it, counted in flight: nil when busy.
+    private func write(_ decode: @Sendable () throws -> InstanceEvent) async -> Result<(String, EventPath.Outcome), any Error>? {
+        await admitted { () -> Result<(String, EventPath.Outcome), any Error> in
+            let event: InstanceEvent
+            do { event = try decode() } catch { return .failure(error) }
+            return await writer.submit(event).map { (event.instanceUUID, $0) }
         }
-        return try answer(outcome, created: false)
     }
 
     /// Nova's DynamicJSON vendordata request: `{"project-id", "instance-id", "image-id",
@@ -74,10 +78,7 @@ extension HTTPFrontend {
             return problem(error)
         }
         let dn = EntryMapping(baseDN: path.configuration.baseDN).dn(for: record.instanceUUID).string
-        let outcome = try await work { [path] session -> Result<(String, EventPath.Outcome), any Error> in
-            Result { (record.instanceUUID, try path.submit(.register(record), through: session, deadline: .now + path.configuration.timeout)) }
-        }
-        guard let outcome else { return busy() }
+        guard let outcome = await write({ .register(record) }) else { return busy() }
         var document: [String: JSONValue] = ["dn": .string(dn), "instance_uuid": .string(record.instanceUUID)]
         switch outcome {
         case .success((_, let result)): document["outcome"] = .string(Self.word(result))
@@ -88,14 +89,14 @@ extension HTTPFrontend {
     }
 
     private func show(_ uuid: String) async throws -> Response {
-        let found = try await work { [path] session -> Result<Entry?, any Error> in
+        let found = try await admitted { try await read { [path] session -> Result<Entry?, any Error> in
             Result {
                 let valid = try InstanceRecord(instanceUUID: uuid).validated().instanceUUID
                 return try session.run(before: .now + path.configuration.timeout) { connection in
                     try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).show(valid)
                 }
             }
-        }
+        } }
         guard let found else { return busy() }
         switch found {
         case .success(let entry?): return json(.ok, LDIF.json(entry))
@@ -105,13 +106,13 @@ extension HTTPFrontend {
     }
 
     private func health() async throws -> Response {
-        let reached = try await work { [path] session -> Result<Void, any Error> in
+        let reached = try await admitted { try await read { [path] session -> Result<Void, any Error> in
             Result {
                 try session.run(before: .now + path.configuration.timeout) { connection in
                     try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).checkBaseExists()
                 }
             }
-        }
+        } }
         let depth = (try? path.spool.pending().count) ?? -1
         var document: [String: JSONValue] = ["spool_depth": .number(Double(depth))]
         switch reached {

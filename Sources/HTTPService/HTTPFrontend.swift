@@ -27,6 +27,7 @@ public final class HTTPFrontend: @unchecked Sendable {
     let settings: Configuration.HTTP
     let path: EventPath
     let sessions: SessionPool
+    let writer: BatchWriter
     let token: String?
     let say: @Sendable (String) -> Void
     private let workers: NIOThreadPool
@@ -41,15 +42,17 @@ public final class HTTPFrontend: @unchecked Sendable {
         self.settings = settings
         self.path = path
         self.sessions = SessionPool(configuration: configuration)
+        self.writer = BatchWriter(path: path, configuration: configuration)
         self.token = try settings.token()
         self.say = say
-        // one thread a request worked on at once, up to a bound: the directory work blocks
-        self.workers = NIOThreadPool(numberOfThreads: min(settings.maxInFlight, 16))
+        // reads (show, healthz) block in libldap: a few threads of their own; writes go to the writer
+        self.workers = NIOThreadPool(numberOfThreads: min(settings.maxInFlight, 4))
     }
 
     /// Starts listening; returns once the port is bound (or throws why it could not be).
     public func start() throws {
         workers.start()
+        writer.start()
         let router = Router()
         addRoutes(to: router)
         let server: HTTPServerBuilder
@@ -105,17 +108,23 @@ public final class HTTPFrontend: @unchecked Sendable {
             done.signal()
         }
         _ = done.wait(timeout: .now() + 30)
+        writer.stop()
         try? workers.syncShutdownGracefully()
         sessions.closeAll()
     }
 
-    /// Runs `body` on the directory workers with a session, counting it in flight; nil when
-    /// `maxInFlight` are already being worked on (the caller answers 503).
-    func work<T: Sendable>(_ body: @escaping @Sendable (DirectorySession) throws -> T) async throws -> T? {
+    /// Runs `body` counted as in flight; nil (the caller answers 503 at once) when
+    /// `maxInFlight` requests are already being worked on.
+    func admitted<T: Sendable>(_ body: () async throws -> T) async rethrows -> T? {
         let now = inFlight.add(1, ordering: .relaxed).newValue
         defer { inFlight.subtract(1, ordering: .relaxed) }
         guard now <= settings.maxInFlight else { return nil }
-        return try await workers.runIfActive { [sessions] in
+        return try await body()
+    }
+
+    /// Runs a blocking read of the directory on the workers, with a session of the pool.
+    func read<T: Sendable>(_ body: @escaping @Sendable (DirectorySession) throws -> T) async throws -> T {
+        try await workers.runIfActive { [sessions] in
             try sessions.with { try body($0) }
         }
     }

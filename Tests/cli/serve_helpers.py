@@ -86,7 +86,7 @@ class Serve:
     started = []
 
     def __init__(self, tmp_path, container, port=None, uri=None, timeout="3", exchange=None, queue=None,
-                 extra_amqp="", transport_url=None, name="serve"):
+                 extra_amqp="", transport_url=None, name="serve", http=None, bus=True):
         self.tmp = Path(tmp_path)
         self.name = name
         self.exchange = exchange or "nova-" + uuidlib.uuid4().hex[:8]
@@ -99,10 +99,12 @@ class Serve:
         self.config.write_text(
             f"[ldap]\nuri = {uri or URI}\nbind_dn = {SERVICE_DN}\npassword_file = {SERVICE_PW_FILE}\n"
             f"base_dn = {container}\nlog_file = {self.log_file}\nspool_dir = {self.spool}\ntimeout = {timeout}\n"
-            f"[amqp]\ntransport_url = {transport_url or amqp_url(self.port)}\nexchange = {self.exchange}\n"
-            f"queue = {self.queue}\n{extra_amqp}")
+            + (f"[amqp]\ntransport_url = {transport_url or amqp_url(self.port)}\nexchange = {self.exchange}\n"
+               f"queue = {self.queue}\n{extra_amqp}" if bus else "")
+            + (f"[http]\n{http}" if http else ""))
         self.config.chmod(0o600)
         self.proc = None
+        self.bus = bus
 
     def start(self, *args, wait_bound=True):
         self.stderr = open(self.stderr_path, "ab")
@@ -110,8 +112,9 @@ class Serve:
                                      stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env())
         Serve.started.append(self.proc)
         if wait_bound:
-            wait_until(lambda: "broker: connected" in self.output() or self.proc.poll() is not None,
-                       what=f"{self.name} to connect to the broker")
+            ready = "broker: connected" if self.bus else "http: listening"
+            wait_until(lambda: ready in self.output() or self.proc.poll() is not None,
+                       what=f"{self.name} to be ready ({ready})")
             assert self.proc.poll() is None, self.output()
         return self
 

@@ -1,0 +1,203 @@
+"""`nova-dirsvc serve` over HTTP (issue 12): the routes with real clients (keystoneauth1, what
+Nova's vendordata client is; requests for the plain posts), against the real 389-ds; ldapsearch
+checks what the service wrote."""
+import json
+import os
+import signal
+import subprocess
+import uuid as uuidlib
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from helpers import ENV, free_port, ldap, managed, record, search, server_pid
+from serve_helpers import Serve, wait_until
+
+TOKEN = "t0ken-" + uuidlib.uuid4().hex
+
+
+@pytest.fixture
+def http(tmp_path, container):
+    """An HTTP-only serve with a token, on a free loopback port."""
+    port = free_port()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    token_file.chmod(0o600)
+    serve = Serve(tmp_path, container, bus=False, timeout="2",
+                  http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n")
+    serve.url = f"http://127.0.0.1:{port}"
+    serve.start()
+    yield serve
+    serve.stop()
+
+
+def post(serve, path, body, token=TOKEN, **kwargs):
+    headers = {"X-Auth-Token": token} if token else {}
+    return requests.post(serve.url + path, data=json.dumps(body) if not isinstance(body, (bytes, str)) else body,
+                         headers={"Content-Type": "application/json", **headers, **kwargs.pop("headers", {})}, timeout=10, **kwargs)
+
+
+def test_register_update_show_unregister_with_their_statuses(http, container):
+    r = record()
+    uuid = r["instance_uuid"]
+    created = post(http, "/v1/instances", r)
+    assert created.status_code == 201 and created.json() == {"instance_uuid": uuid, "outcome": "added"}
+    assert managed(container)[uuid]["novaprojectname"] == ["admin"]
+    again = post(http, "/v1/instances", r)
+    assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
+    changed = post(http, "/v1/instances", dict(r, project_name="demo"))
+    assert changed.status_code == 200 and changed.json()["outcome"] == "updated"
+    assert managed(container)[uuid]["novaprojectname"] == ["demo"]
+    shown = requests.get(f"{http.url}/v1/instances/{uuid}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert shown.status_code == 200 and shown.json()["attributes"]["novaProjectName"] == ["demo"]
+    deleted = requests.delete(f"{http.url}/v1/instances/{uuid}", headers={"X-Auth-Token": TOKEN}, timeout=10)
+    assert deleted.status_code == 200 and deleted.json()["outcome"] == "deleted"
+    assert uuid not in managed(container)
+    absent = requests.delete(f"{http.url}/v1/instances/{uuid}", headers={"X-Auth-Token": TOKEN}, timeout=10)
+    assert absent.status_code == 200 and absent.json()["outcome"] == "absent"
+    missing = requests.get(f"{http.url}/v1/instances/{uuid}", headers={"X-Auth-Token": TOKEN}, timeout=10)
+    assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
+    # every event form the CLI takes: Nova's own notification in its oslo envelope
+    envelope = (ENV.get("PWD", ".") and open(os.path.join(os.path.dirname(__file__), "..", "Fixtures", "nova",
+                                                            "instance-create-end.oslo-envelope.json")).read())
+    from_notification = post(http, "/v1/instances", envelope)
+    assert from_notification.status_code == 201
+
+
+def test_keystoneauth_sessions_as_novas_vendordata_client(http, container):
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1 import token_endpoint
+    sess = ks_session.Session(auth=token_endpoint.Token(http.url, TOKEN))
+    uuid = str(uuidlib.uuid4())
+    # what nova/api/metadata/vendordata_dynamic.py posts
+    body = {"project-id": "6f70656e737461636b20342065766572", "instance-id": uuid,
+            "image-id": "155d900f-4e14-4e4c-a73d-069cbf4541e6", "user-data": None, "hostname": "vm-1",
+            "metadata": {"k": "v"}, "boot-roles": "member,reader"}
+    response = sess.post(http.url + "/v1/vendordata", data=json.dumps(body),
+                         headers={"Accept": "application/json", "Content-Type": "application/json",
+                                  "User-Agent": "openstack-nova-vendordata"}, timeout=5, raise_exc=False)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"dn": f"cn={uuid},{container}", "instance_uuid": uuid, "outcome": "added"}
+    entry = managed(container)[uuid]
+    assert entry["novahostname"] == ["vm-1"] and entry["novaimageuuid"] == ["155d900f-4e14-4e4c-a73d-069cbf4541e6"]
+    assert "macaddress" not in entry
+    # the DICT through the same session, and its MAC left alone by a later vendordata call
+    r = record(uuid=uuid)
+    assert sess.post(http.url + "/v1/instances", json=r, raise_exc=False).status_code == 200
+    sess.post(http.url + "/v1/vendordata", data=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert managed(container)[uuid]["macaddress"] == [r["mac_address"]]
+
+
+def test_bad_requests_are_refused_and_nothing_is_written(http, container, tmp_path):
+    before = managed(container)
+    for token in (None, "wrong", TOKEN[:-1]):
+        refused = post(http, "/v1/instances", record(), token=token)
+        assert refused.status_code == 401 and refused.json()["detail"] == "a valid X-Auth-Token or Authorization: Bearer is needed"
+    assert requests.get(f"{http.url}/v1/instances/{uuidlib.uuid4()}", timeout=5).status_code == 401
+    bad = post(http, "/v1/instances", record(mac_address=None, instance_uuid="not-a-uuid"))
+    assert bad.status_code == 400 and bad.json()["field"] == "instance_uuid"
+    missing = post(http, "/v1/instances", {"instance_uuid": str(uuidlib.uuid4())})
+    assert missing.status_code == 400 and missing.json()["field"] == "image_uuid"
+    assert post(http, "/v1/instances", b"x" * (2 << 20)).status_code == 413
+    assert post(http, "/v1/instances", "a=b", headers={"Content-Type": "text/plain"}).status_code == 415
+    assert post(http, "/v1/instances", "{not json").status_code == 400
+    assert managed(container) == before
+    foreign = str(uuidlib.uuid4())
+    ldap("ldapadd", input=f"dn: cn={foreign},{container}\nobjectClass: top\nobjectClass: person\ncn: {foreign}\nsn: x\n")
+    refused = post(http, "/v1/instances", record(uuid=foreign))
+    assert refused.status_code == 403 and "novaInstance" in refused.json()["detail"]
+    assert TOKEN not in http.output() + (http.log_file.read_text() if http.log_file.exists() else "")
+    # /healthz needs no token and says how the directory is
+    health = requests.get(f"{http.url}/healthz", timeout=5)
+    assert health.status_code == 200 and health.json() == {"directory": "ok", "spool_depth": 0}
+
+
+def test_the_directory_stopped_requests_are_queued_then_applied(http, container):
+    pid = server_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        records = [record() for _ in range(5)]
+        for r in records:
+            answer = post(http, "/v1/instances", r)
+            assert answer.status_code == 202 and answer.json()["outcome"] == "queued"
+        uuid = str(uuidlib.uuid4())
+        vendordata = post(http, "/v1/vendordata", {"instance-id": uuid, "project-id": "p", "hostname": "h"})
+        assert vendordata.status_code == 200 and vendordata.json()["outcome"] == "queued"  # Nova's metadata does not fail
+        assert requests.get(f"{http.url}/healthz", timeout=10).status_code == 503
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: set(r["instance_uuid"] for r in records) | {uuid} <= set(managed(container)), timeout=30,
+               what="the queued requests applied by the service")
+    assert http.pending_files() == []
+
+
+def test_a_thousand_registers_from_32_connections_then_their_deletes(http, container):
+    records = [record() for _ in range(1000)]
+    local = __import__("threading").local()
+
+    def call(method, r):
+        if not hasattr(local, "session"):
+            local.session = requests.Session()  # keep-alive: one connection a thread
+        if method == "post":
+            return local.session.post(http.url + "/v1/instances", json=r, headers={"X-Auth-Token": TOKEN}, timeout=30).status_code
+        return local.session.delete(f"{http.url}/v1/instances/{r['instance_uuid']}", headers={"X-Auth-Token": TOKEN},
+                                    timeout=30).status_code
+
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda r: call("post", r), records))
+    assert set(statuses) == {201}
+    assert set(managed(container)) == {r["instance_uuid"] for r in records}
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda r: call("delete", r), records))
+    assert set(statuses) == {200}
+    assert managed(container) == {}
+
+
+def test_overload_is_503_with_retry_after_and_never_anything_else(tmp_path, container):
+    port = free_port()
+    serve = Serve(tmp_path, container, bus=False, http=f"listen = 127.0.0.1:{port}\nmax_in_flight = 2\n").start()
+    url = f"http://127.0.0.1:{port}/v1/instances"
+    try:
+        records = [record() for _ in range(300)]
+        with ThreadPoolExecutor(32) as pool:
+            answers = list(pool.map(lambda r: requests.post(url, json=r, timeout=30), records))
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) <= {201, 503} and 503 in statuses and 201 in statuses
+        assert all(a.headers.get("Retry-After") == "1" for a in answers if a.status_code == 503)
+        accepted = {r["instance_uuid"] for r, a in zip(records, answers) if a.status_code == 201}
+        assert set(managed(container)) == accepted
+    finally:
+        serve.stop()
+
+
+def test_tls_listener_and_the_insecure_listen_policy(tmp_path, container):
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    subprocess.run(f"""set -e; cd {tls}
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=TestCA \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+      openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out server.crt -extfile ext.cnf 2>/dev/null
+      chmod 600 server.key""", shell=True, check=True)
+    port = free_port()
+    serve = Serve(tmp_path, container, bus=False, name="tls",
+                  http=f"listen = 127.0.0.1:{port}\ntls_cert = {tls}/server.crt\ntls_key = {tls}/server.key\n").start()
+    try:
+        r = record()
+        answer = requests.post(f"https://localhost:{port}/v1/instances", json=r, verify=str(tls / "ca.crt"), timeout=10)
+        assert answer.status_code == 201
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"https://localhost:{port}/healthz", verify=ENV["NOVA_DIRSVC_TEST_CA_CERT"], timeout=10)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"http://localhost:{port}/healthz", timeout=10)  # plain HTTP to the TLS port
+    finally:
+        serve.stop()
+    # a listener others can reach, without TLS: refused unless the operator says so
+    exposed = Serve(tmp_path, container, bus=False, name="exposed", http=f"listen = 0.0.0.0:{free_port()}\n")
+    proc = exposed.check_config()
+    assert proc.returncode == 64 and "without TLS" in proc.stderr
+    allowed = Serve(tmp_path, container, bus=False, name="allowed",
+                    http=f"listen = 0.0.0.0:{free_port()}\nallow_insecure_listen = true\n")
+    assert allowed.check_config().returncode == 0
