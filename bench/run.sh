@@ -4,7 +4,7 @@
 # what is measured). Not a test: nothing here passes or fails. About 6-8 minutes on 2 cores
 # (loading 100,000 entries at 389-ds's write rate dominates), then bench/serve_bench.py: the
 # resident service (`serve`) fed by a local RabbitMQ, about 6 minutes more.
-# Usage: bash bench/run.sh [--quick] [--serve-only]
+# Usage: bash bench/run.sh [--quick] [--serve-only] [--http-only]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 nd_prepare
@@ -20,6 +20,6 @@ export NOVA_DIRSVC_BENCH_AMQP_URL=rabbit://guest:guest@127.0.0.1:$amqp_port/
 args=("$@")
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
-  case " $* " in *" --serve-only "*) ;; *) python3 bench/bench.py "$@";; esac
+  case " $* " in *" --serve-only "*|*" --http-only "*) ;; *) python3 bench/bench.py "$@";; esac
   .venv/bin/python -W ignore bench/serve_bench.py "$@"
 ' bench "${args[@]+"${args[@]}"}"

@@ -10,6 +10,10 @@ Tests/cli/nova_bus.py, from the test venv).
    add (milliseconds); p50 and p99. A sample is checked with ldapsearch.
 3. Memory: serve's resident set (VmRSS) as MEM_TOTAL messages go through: creates and deletes,
    updates of absent instances (a read each) and ignored event types.
+4. HTTP, one register: POST /v1/instances on a keep-alive connection to a running serve
+   (already bound) against one `ldapadd` process adding the same entry; medians of RUNS.
+5. HTTP, HTTP_N registers from 16 concurrent keep-alive clients against `ldapadd -f` of the same
+   entries.
 Not a test: nothing here passes or fails.
 """
 import json
@@ -50,7 +54,7 @@ def count(base):
 
 
 class Serve:
-    def __init__(self, name, base):
+    def __init__(self, name, base, http_port=None):
         self.dir = WORK / name
         self.dir.mkdir(mode=0o700)
         self.log = self.dir / "events.log"
@@ -58,7 +62,9 @@ class Serve:
         self.conf = self.dir / "serve.conf"
         self.conf.write_text(f"[ldap]\nuri = {URI}\nbind_dn = {SERVICE_DN}\npassword_file = {SERVICE_PW}\n"
                              f"base_dn = {base}\nlog_file = {self.log}\nspool_dir = {self.dir / 'spool'}\n"
-                             f"[amqp]\ntransport_url = {AMQP_URL}\nexchange = {self.exchange}\nqueue = {self.queue}\n")
+                             + (f"[http]\nlisten = 127.0.0.1:{http_port}\n" if http_port else
+                                f"[amqp]\ntransport_url = {AMQP_URL}\nexchange = {self.exchange}\nqueue = {self.queue}\n"))
+        self.http_port = http_port
         self.conf.chmod(0o600)
         self.proc = None
 
@@ -67,7 +73,8 @@ class Serve:
         self.err = open(self.dir / "stderr", "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.conf), "--stats-interval", "0"],
                                      stderr=self.err, env=env)
-        while b"broker: connected" not in (self.dir / "stderr").read_bytes():
+        ready = b"http: listening" if self.http_port else b"broker: connected"
+        while ready not in (self.dir / "stderr").read_bytes():
             assert self.proc.poll() is None, (self.dir / "stderr").read_text()
             time.sleep(0.05)
 
@@ -198,10 +205,98 @@ def memory():
     return samples
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ldapadd(ldif_text):
+    """One `ldapadd` process adding what `ldif_text` holds; its wall time."""
+    with tempfile.NamedTemporaryFile("w", suffix=".ldif", delete=False) as f:
+        f.write(ldif_text)
+    start = time.perf_counter()
+    subprocess.run(["ldapadd", "-x", "-H", URI, "-D", SERVICE_DN, "-y", SERVICE_PW, "-f", f.name], check=True,
+                   stdout=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    os.unlink(f.name)
+    return elapsed
+
+
+def dict_record(uuid):
+    d = SAMPLE
+    ip = d["ip_addresses"][0]["nova_object.data"]
+    return {"instance_uuid": uuid, "image_uuid": d["image_uuid"], "mac_address": ip["mac"], "project_name": "demo-project",
+            "user_name": "demo-user", "user_remote_address": None, "hostname": d["host_name"], "ip_addresses": [ip["address"]],
+            "project_id": d["tenant_id"], "user_id": d["user_id"]}
+
+
+def http_single():
+    import http.client
+    runs = 20 if QUICK else 50
+    print(f"4. one register over HTTP (keep-alive, serve bound) vs one ldapadd process, {runs} runs each", flush=True)
+    ours_base, theirs_base = container("bench-http-one"), container("bench-http-one-ldapadd")
+    serve = Serve("http-one", ours_base, http_port=free_port())
+    serve.start()
+    conn = http.client.HTTPConnection("127.0.0.1", serve.http_port)
+    ours, theirs = [], []
+    for _ in range(runs):
+        u = str(uuidlib.uuid4())
+        body = json.dumps(dict_record(u))
+        start = time.perf_counter()
+        conn.request("POST", "/v1/instances", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        ours.append(time.perf_counter() - start)
+        assert response.status == 201, response.status
+        theirs.append(ldapadd(ldif(theirs_base, u)))
+    serve.stop()
+    o, t = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
+    print(f"   HTTP {o:.2f} ms, ldapadd {t:.2f} ms: {o / t:.2f}", flush=True)
+    return o, t
+
+
+def http_concurrent():
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+    n = 2_000 if QUICK else 5_000
+    print(f"5. {n:,} registers over HTTP from 16 concurrent clients vs ldapadd -f", flush=True)
+    ours_base, theirs_base = container("bench-http-many"), container("bench-http-many-ldapadd")
+    serve = Serve("http-many", ours_base, http_port=free_port())
+    serve.start()
+    uuids = [str(uuidlib.uuid4()) for _ in range(n)]
+    bodies = [json.dumps(dict_record(u)) for u in uuids]
+
+    def client(part):
+        conn = http.client.HTTPConnection("127.0.0.1", serve.http_port)
+        for body in part:
+            conn.request("POST", "/v1/instances", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 201, response.status
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(client, [bodies[i::16] for i in range(16)]))
+    ours = time.perf_counter() - start
+    serve.stop()
+    assert count(ours_base) == n
+    theirs = ldapadd("".join(ldif(theirs_base, u) for u in uuids))
+    print(f"   HTTP {n / ours:.0f}/s, ldapadd -f {n / theirs:.0f}/s: {theirs / ours:.2f}x", flush=True)
+    return n / ours, n / theirs
+
+
 def main():
+    if "--http-only" in sys.argv:
+        single, concurrent = http_single(), http_concurrent()
+        print(f"\n| HTTP register, one, keep-alive | {single[0]:.2f} ms | ldapadd {single[1]:.2f} ms | {single[0] / single[1]:.2f} |")
+        print(f"| HTTP registers, 16 clients | {concurrent[0]:.0f}/s | ldapadd -f {concurrent[1]:.0f}/s | {concurrent[0] / concurrent[1]:.2f}x |")
+        return
     ours, theirs = throughput()
     p50, p99 = latency()
     samples = memory()
+    single, concurrent = http_single(), http_concurrent()
     print("\n| measurement | nova-dirsvc serve | ldapadd -f | ratio | target |")
     print("|---|---|---|---|---|")
     print(f"| {N:,} create.end from the queue into 389-ds | {N / ours:.0f}/s | {N / theirs:.0f}/s | "
@@ -209,6 +304,10 @@ def main():
     print(f"| publish-to-confirmed latency at 50/s | p50 {p50:.1f} ms, p99 {p99:.1f} ms | | | p50 < 50 ms |")
     print(f"| resident memory over {MEM_TOTAL:,} messages | " + ", ".join(f"{m:.1f} MB at {n:,}" for n, m in samples[1::max(1, len(samples) // 4)])
           + f" (last {samples[-1][1]:.1f} MB) | | | flat, < 100 MB |")
+    print(f"| one register over HTTP (keep-alive, bound) vs one ldapadd process | {single[0]:.2f} ms | {single[1]:.2f} ms | "
+          f"{single[0] / single[1]:.2f} | at most 0.5 (goal 0.3) |")
+    print(f"| registers over HTTP from 16 clients vs ldapadd -f | {concurrent[0]:.0f}/s | {concurrent[1]:.0f}/s | "
+          f"{concurrent[0] / concurrent[1]:.2f}x | at least 1.0x |")
 
 
 main()

@@ -15,8 +15,17 @@ never raises into Nova: every failure is logged (logger ``nova_dirsvc_hook``) an
 The CLI reads its connection settings from /etc/nova-dirsvc/nova-dirsvc.conf (or NOVA_DIRSVC_*),
 and keeps its own event log.
 
+HTTP mode: with NOVA_DIRSVC_URL set (a running ``nova-dirsvc serve`` with ``[http]``), the hook
+POSTs the DICT to ``URL/v1/instances`` / DELETEs ``URL/v1/instances/UUID`` instead, with the
+token from NOVA_DIRSVC_TOKEN_FILE, within NOVA_DIRSVC_HTTP_TIMEOUT seconds (default 2): no
+process start, no bind. When the service does not answer (or answers 5xx, or 401), the hook falls
+back to the CLI, and so to its spool, with what is left of its limit.
+
 Settings, from the environment of the Nova service:
   NOVA_DIRSVC_BIN           the CLI (default: nova-dirsvc on PATH)
+  NOVA_DIRSVC_URL           the service, e.g. http://127.0.0.1:8775 (default: none, CLI only)
+  NOVA_DIRSVC_TOKEN_FILE    the file holding the service's token (X-Auth-Token)
+  NOVA_DIRSVC_HTTP_TIMEOUT  seconds for one HTTP call (default 2)
   NOVA_DIRSVC_HOOK_TIMEOUT  seconds one hook call may hold Nova's API request, however many
                             instances the call created (default 4). The CLI is given what is
                             left of it minus a margin as its own time budget (``--timeout``), so
@@ -30,6 +39,8 @@ import logging
 import os
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 LOG = logging.getLogger("nova_dirsvc_hook")
 
@@ -102,6 +113,14 @@ DEFAULT_TIMEOUT = 4.0
 class _Hook(object):
     def __init__(self):
         self.binary = os.environ.get("NOVA_DIRSVC_BIN", "nova-dirsvc")
+        self.url = os.environ.get("NOVA_DIRSVC_URL", "").rstrip("/") or None
+        self.token_file = os.environ.get("NOVA_DIRSVC_TOKEN_FILE")
+        try:
+            self.http_timeout = float(os.environ.get("NOVA_DIRSVC_HTTP_TIMEOUT", "2"))
+        except ValueError:
+            self.http_timeout = 2.0
+        if not self.http_timeout > 0:
+            self.http_timeout = 2.0
         try:
             self.timeout = float(os.environ.get("NOVA_DIRSVC_HOOK_TIMEOUT", str(DEFAULT_TIMEOUT)))
         except ValueError:
@@ -109,10 +128,44 @@ class _Hook(object):
         if not self.timeout > MARGIN + FLOOR:  # also refuses nan
             self.timeout = MARGIN + FLOOR
 
-    def _run(self, action, record, deadline=None):
-        """Runs the CLI within what is left until `deadline` (one hook call's limit); returns its
-        exit status (None if it could not run or did not finish). Never raises."""
+    def _http(self, action, record, limit):
+        """The event through the service; True when the service took it (applied or queued by
+        it), False when the hook must fall back to the CLI. Never raises."""
         uuid = record.get("instance_uuid")
+        try:
+            headers = {"Content-Type": "application/json", "User-Agent": "nova-dirsvc-hook"}
+            if self.token_file:
+                with open(self.token_file) as f:
+                    headers["X-Auth-Token"] = f.read().strip()
+            if action == "register":
+                request = urllib.request.Request(self.url + "/v1/instances", data=json.dumps(record).encode(),
+                                                 headers=headers, method="POST")
+            else:
+                request = urllib.request.Request("%s/v1/instances/%s" % (self.url, uuid), headers=headers, method="DELETE")
+            with urllib.request.urlopen(request, timeout=min(self.http_timeout, limit)) as response:
+                LOG.info("nova-dirsvc %s %s: %s", action, uuid, response.read().decode("utf-8", "replace").strip())
+                return True
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace").strip()
+            if error.code >= 500 or error.code == 401:
+                LOG.warning("nova-dirsvc %s %s: the service answered %s (%s); falling back to the CLI",
+                            action, uuid, error.code, detail)
+                return False
+            LOG.error("nova-dirsvc %s %s refused by the service (%s): %s", action, uuid, error.code, detail)
+            return True
+        except Exception as error:  # no answer in time, refused connection, unreadable token file
+            LOG.warning("nova-dirsvc %s %s: the service did not answer (%s); falling back to the CLI", action, uuid, error)
+            return False
+
+    def _run(self, action, record, deadline=None):
+        """Hands the event to the service (HTTP mode), else runs the CLI within what is left
+        until `deadline` (one hook call's limit); returns 0 when the service took it, else the
+        CLI's exit status (None if it could not run or did not finish). Never raises."""
+        uuid = record.get("instance_uuid")
+        if self.url:
+            limit = (deadline - time.monotonic()) if deadline is not None else self.timeout
+            if limit > MARGIN + FLOOR and self._http(action, record, limit - MARGIN - FLOOR):
+                return 0
         left = (deadline - time.monotonic()) if deadline is not None else self.timeout
         budget = max(FLOOR, left - MARGIN)
         try:

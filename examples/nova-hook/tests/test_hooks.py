@@ -163,3 +163,70 @@ def test_the_cli_always_gets_to_queue_within_the_hooks_limit(container, monkeypa
     assert all(u in spooled for u in uuids)
     for s in silent:
         s.close()
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def service(container, tmp_path, monkeypatch):
+    """`nova-dirsvc serve` with its HTTP side only, configured through the same NOVA_DIRSVC_*
+    as the CLI, and the hook pointed at it (HTTP mode)."""
+    import time
+    port = _free_port()
+    token = tmp_path / "token"
+    token.write_text("hook-token\n")
+    token.chmod(0o600)
+    env = dict(os.environ, NOVA_DIRSVC_HTTP_LISTEN="127.0.0.1:%d" % port, NOVA_DIRSVC_HTTP_TOKEN_FILE=str(token))
+    binary = os.environ.get("NOVA_DIRSVC_BIN", "nova-dirsvc")
+    stderr = open(tmp_path / "serve.stderr", "wb")
+    proc = subprocess.Popen([binary, "serve", "--config", "/dev/null"], env=env, stderr=stderr)
+    for _ in range(100):
+        if b"http: listening" in (tmp_path / "serve.stderr").read_bytes():
+            break
+        time.sleep(0.1)
+    monkeypatch.setenv("NOVA_DIRSVC_URL", "http://127.0.0.1:%d" % port)
+    monkeypatch.setenv("NOVA_DIRSVC_TOKEN_FILE", str(token))
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_http_mode_posts_the_dict_and_deletes_by_uuid(service, container, monkeypatch, caplog):
+    monkeypatch.setenv("NOVA_DIRSVC_BIN", "/nonexistent/nova-dirsvc")  # so only the service can have done it
+    caplog.set_level(logging.INFO, logger="nova_dirsvc_hook")
+    hooks = load_hooks()
+    uuid = str(uuidlib.uuid4())
+    instance = nova_instance(uuid, macs=["fa:16:3e:56:50:29"], ips=["10.0.0.5"])
+    hooks["create_instance"].post(([instance], "r"), object(), request_context(), {}, "")
+    entries = ldapsearch(container, "(novaInstanceUUID=%s)" % uuid)
+    assert len(entries) == 1 and entries[0]["macaddress"] == ["fa:16:3e:56:50:29"]
+    assert '"outcome":"added"' in caplog.text
+    hooks["delete_instance"].pre(object(), request_context(), instance, [])
+    assert ldapsearch(container, "(novaInstanceUUID=%s)" % uuid) == []
+    assert "could not run" not in caplog.text
+
+
+def test_http_mode_falls_back_to_the_cli_when_the_service_does_not_answer(container, monkeypatch, caplog):
+    import socket
+    import time
+    silent = socket.socket()  # accepts connections, never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    caplog.set_level(logging.INFO, logger="nova_dirsvc_hook")
+    for url in ("http://127.0.0.1:%d" % _free_port(), "http://127.0.0.1:%d" % silent.getsockname()[1]):
+        monkeypatch.setenv("NOVA_DIRSVC_URL", url)
+        monkeypatch.setenv("NOVA_DIRSVC_HTTP_TIMEOUT", "0.5")
+        hooks = load_hooks()
+        uuid = str(uuidlib.uuid4())
+        start = time.monotonic()
+        hooks["create_instance"].post(([nova_instance(uuid)], "r"), object(), request_context(), {}, "")
+        assert time.monotonic() - start < 4
+        assert len(ldapsearch(container, "(novaInstanceUUID=%s)" % uuid)) == 1  # through the CLI
+        assert "falling back to the CLI" in caplog.text
+        caplog.clear()
+    silent.close()
