@@ -48,11 +48,13 @@ let package = Package(
         .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
         // `nova-dirsvc serve`: the resident service (the bus intake, the loop, signals, backoff).
         .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP"]),
+        // libcrypt (crypt_rn), for the hashed passwords of the HTTP side's Basic users.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         // The HTTP side of `serve`: routes, token, limits; the directory work on a pool of its own.
         .target(
             name: "HTTPService",
             dependencies: [
-                "Service", "NovaDirsvc", "LDAP",
+                "Service", "NovaDirsvc", "LDAP", "CCrypt",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

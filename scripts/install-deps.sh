@@ -13,7 +13,7 @@
 #   rabbitmq-server           the broker the AMQP tests run (started by the tests, never as a service)
 set -euo pipefail
 packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl
-          librabbitmq-dev rabbitmq-server)
+          librabbitmq-dev rabbitmq-server libcrypt-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,14 +6,22 @@ import NIOCore
 import NovaDirsvc
 
 extension HTTPFrontend {
-    /// Checks the token (when one is configured), then reads the body (at most 1 MiB, JSON) and
-    /// calls `handle` with it. 401 says nothing about which part was wrong; the token is never
-    /// logged.
+    /// Checks the credentials (when any are configured: the token, or a Basic user), then
+    /// reads the body (at most 1 MiB, JSON) and calls `handle` with it. 401 says nothing about
+    /// which part was wrong; no credential is ever logged.
     func authorized(_ request: Request, body: Bool = true,
                     _ handle: (Data) async throws -> Response) async throws -> Response {
-        if let token, !Self.presents(token, request.headers) {
-            return problem(.unauthorized, "unauthorized", detail: "a valid X-Auth-Token or Authorization: Bearer is needed",
-                           headers: [.wwwAuthenticate: "Bearer"])
+        if token != nil || users != nil {
+            var accepted = token.map { Self.presents($0, request.headers) } ?? false
+            if !accepted, let users, let authorization = request.headers[.authorization] {
+                // hashing (crypt) takes milliseconds: not on the event loop
+                accepted = try await read { _ in users.accepts(authorization) }
+            }
+            guard accepted else {
+                return problem(.unauthorized, "unauthorized",
+                               detail: "valid credentials are needed (X-Auth-Token, Authorization: Bearer or Basic)",
+                               headers: [.wwwAuthenticate: users != nil ? "Basic realm=\"nova-dirsvc\"" : "Bearer"])
+            }
         }
         guard body else { return try await handle(Data()) }
         if let type = request.headers[.contentType], !Self.isJSON(type) {

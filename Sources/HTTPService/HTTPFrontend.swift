@@ -29,6 +29,7 @@ public final class HTTPFrontend: @unchecked Sendable {
     let sessions: SessionPool
     let writer: BatchWriter
     let token: String?
+    let users: BasicUsers?
     let say: @Sendable (String) -> Void
     private let workers: NIOThreadPool
     private let inFlight = Atomic<Int>(0)
@@ -44,9 +45,36 @@ public final class HTTPFrontend: @unchecked Sendable {
         self.sessions = SessionPool(configuration: configuration)
         self.writer = BatchWriter(path: path, configuration: configuration)
         self.token = try settings.token()
+        self.users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
         self.say = say
         // reads (show, healthz) block in libldap: a few threads of their own; writes go to the writer
         self.workers = NIOThreadPool(numberOfThreads: min(settings.maxInFlight, 4))
+    }
+
+    /// `serve --check-config`: the token and users files readable (and not by others), the TLS
+    /// certificate and key usable. Says what the HTTP side will be.
+    public static func check(_ configuration: Configuration) throws -> String? {
+        guard let settings = configuration.http else { return nil }
+        let token = try settings.token()
+        let users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
+        _ = try tlsServer(settings)
+        return "\(settings.tls ? "https" : "http")://\(settings.host):\(settings.port)"
+            + (token == nil && users == nil ? " (no token_file or basic_auth_file: every route is open)" : "")
+    }
+
+    /// HTTP/1.1 with keep-alive (60 s idle), in TLS when a certificate is configured.
+    static func tlsServer(_ settings: Configuration.HTTP) throws -> HTTPServerBuilder {
+        guard let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile else {
+            return .http1(configuration: .init(idleTimeout: .seconds(60)))
+        }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                               privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            return try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls)
+        } catch {
+            throw ConfigurationError("[http] tls_cert / tls_key: cannot use \(certificate) and \(key): \(error)")
+        }
     }
 
     /// Starts listening; returns once the port is bound (or throws why it could not be).
@@ -55,19 +83,7 @@ public final class HTTPFrontend: @unchecked Sendable {
         writer.start()
         let router = Router()
         addRoutes(to: router)
-        let server: HTTPServerBuilder
-        if let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile {
-            do {
-                let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
-                                                                   privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-                server = try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls)
-            } catch {
-                throw ConfigurationError("[http] tls_cert / tls_key: cannot use \(certificate) and \(key): \(error)")
-            }
-        } else {
-            server = .http1(configuration: .init(idleTimeout: .seconds(60)))
-        }
+        let server = try Self.tlsServer(settings)
         let bound = DispatchSemaphore(value: 0)
         let port = Mutex<Int?>(nil)
         let app = Application(
@@ -95,7 +111,8 @@ public final class HTTPFrontend: @unchecked Sendable {
             throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(error)")
         }
         boundPort = port.withLock { $0 }
-        say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)")
+        say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"
+            + (token == nil && users == nil ? " (no token_file or basic_auth_file: every route is open)" : ""))
     }
 
     /// Stops taking connections, finishes the requests in hand, then returns.

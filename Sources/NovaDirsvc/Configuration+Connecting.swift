@@ -72,6 +72,11 @@ extension Configuration {
     /// Reads a file holding a secret (a password, a transport URL): refused when other users
     /// can read it; one trailing newline dropped.
     static func readPasswordFile(_ path: String, what: String = "password file") throws -> String {
+        try readSecretFile(path, what: what)
+    }
+
+    /// `readPasswordFile` for the other layers (the HTTP side's token and users).
+    public static func readSecretFile(_ path: String, what: String) throws -> String {
         var info = stat()
         if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the \(what) \(path): \(problem)") }
         guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the \(what) \(path): \(POSIX.errorText)") }

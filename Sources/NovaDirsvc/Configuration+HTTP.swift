@@ -3,6 +3,7 @@
 ///     [http]
 ///     listen = 127.0.0.1:8775             # host:port; loopback unless TLS (or allow_insecure_listen)
 ///     token_file = /etc/nova-dirsvc/http-token   # X-Auth-Token or Authorization: Bearer
+///     # basic_auth_file = /etc/nova-dirsvc/http-users  # user:$6$... (openssl passwd -6): HTTP Basic
 ///     # tls_cert = /etc/pki/tls/certs/nova-dirsvc.pem
 ///     # tls_key = /etc/pki/tls/private/nova-dirsvc.key
 ///     max_in_flight = 64                  # more at once: 503 with Retry-After
@@ -13,6 +14,8 @@ extension Configuration {
         /// The file holding the token every route but /healthz asks for (read at start,
         /// refused when readable by others).
         public var tokenFile: String?
+        /// HTTP Basic users (`user:crypt-hash` a line), read at start, refused when readable by others.
+        public var basicAuthFile: String?
         public var tlsCertificateFile: String?
         public var tlsKeyFile: String?
         public var allowInsecureListen = false
@@ -47,6 +50,7 @@ extension Configuration {
             self.host = String(host)
             self.port = port
             tokenFile = settings[.httpTokenFile]
+            basicAuthFile = settings[.httpBasicAuthFile]
             tlsCertificateFile = settings[.httpTLSCert]
             tlsKeyFile = settings[.httpTLSKey]
             guard (tlsCertificateFile == nil) == (tlsKeyFile == nil) else {

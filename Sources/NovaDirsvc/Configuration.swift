@@ -73,7 +73,7 @@ public struct Configuration: Sendable {
         case amqpSSL = "amqp_ssl", amqpCACert = "amqp_ca_cert", amqpHeartbeat = "amqp_heartbeat"
         case httpListen = "http_listen", httpTokenFile = "http_token_file", httpTLSCert = "http_tls_cert"
         case httpTLSKey = "http_tls_key", httpAllowInsecureListen = "http_allow_insecure_listen"
-        case httpMaxInFlight = "http_max_in_flight"
+        case httpMaxInFlight = "http_max_in_flight", httpBasicAuthFile = "http_basic_auth_file"
 
         /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`: the keys of the last two carry the
         /// section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).

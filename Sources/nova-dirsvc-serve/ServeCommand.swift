@@ -46,9 +46,7 @@ struct ServeCommand: ParsableCommand {
             print("configuration: ok")
             print("directory: \(checked.directory.uri) as \(checked.directory.identity); base DN \(configuration.baseDN) exists")
             if let broker = checked.broker, let bus = configuration.bus { print("broker: \(broker); exchange \(bus.exchange) ok") }
-            if let http = configuration.http {
-                print("http: \(http.tls ? "https" : "http")://\(http.host):\(http.port)\(http.tokenFile == nil ? " (no token: every route is open)" : "")")
-            }
+            if let http = try HTTPFrontend.check(configuration) { print("http: \(http)") }
             return
         }
         Service.prepareProcess()

@@ -93,7 +93,8 @@ def test_bad_requests_are_refused_and_nothing_is_written(http, container, tmp_pa
     before = managed(container)
     for token in (None, "wrong", TOKEN[:-1]):
         refused = post(http, "/v1/instances", record(), token=token)
-        assert refused.status_code == 401 and refused.json()["detail"] == "a valid X-Auth-Token or Authorization: Bearer is needed"
+        assert refused.status_code == 401
+        assert refused.json()["detail"] == "valid credentials are needed (X-Auth-Token, Authorization: Bearer or Basic)"
     assert requests.get(f"{http.url}/v1/instances/{uuidlib.uuid4()}", timeout=5).status_code == 401
     bad = post(http, "/v1/instances", record(mac_address=None, instance_uuid="not-a-uuid"))
     assert bad.status_code == 400 and bad.json()["field"] == "instance_uuid"
@@ -201,3 +202,32 @@ def test_tls_listener_and_the_insecure_listen_policy(tmp_path, container):
     allowed = Serve(tmp_path, container, bus=False, name="allowed",
                     http=f"listen = 0.0.0.0:{free_port()}\nallow_insecure_listen = true\n")
     assert allowed.check_config().returncode == 0
+
+
+def test_http_basic_users_as_keystoneauths_http_basic_plugin(tmp_path, container):
+    from keystoneauth1 import http_basic
+    from keystoneauth1 import session as ks_session
+    users = tmp_path / "users"
+    hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input="n0va-pass\n", capture_output=True, text=True,
+                            check=True).stdout.strip()
+    users.write_text(f"# nova's vendordata client\nnova:{hashed}\n")
+    users.chmod(0o600)
+    port = free_port()
+    serve = Serve(tmp_path, container, bus=False, http=f"listen = 127.0.0.1:{port}\nbasic_auth_file = {users}\n").start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        good = ks_session.Session(auth=http_basic.HTTPBasicAuth(endpoint=url, username="nova", password="n0va-pass"))
+        uuid = str(uuidlib.uuid4())
+        answer = good.post(url + "/v1/vendordata", json={"instance-id": uuid, "hostname": "vm"}, raise_exc=False)
+        assert answer.status_code == 200 and answer.json()["outcome"] == "added"
+        for user, password in (("nova", "wrong"), ("nobody", "n0va-pass")):
+            bad = ks_session.Session(auth=http_basic.HTTPBasicAuth(endpoint=url, username=user, password=password))
+            refused = bad.post(url + "/v1/vendordata", json={"instance-id": str(uuidlib.uuid4())}, raise_exc=False)
+            assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]
+        assert "n0va-pass" not in serve.output()
+    finally:
+        serve.stop()
+    users.chmod(0o644)
+    proc = Serve(tmp_path, container, bus=False, name="exposed-users",
+                 http=f"listen = 127.0.0.1:{free_port()}\nbasic_auth_file = {users}\n").check_config()
+    assert proc.returncode == 64 and "basic auth file" in proc.stderr
