@@ -17,14 +17,16 @@ final class BatchWriter: @unchecked Sendable {
 
     private let path: EventPath
     private let session: DirectorySession
+    private let metrics: ServiceMetrics
     private let waiting = Mutex<[Waiting]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     static let batchLimit = 64
 
-    init(path: EventPath, configuration: Configuration) {
+    init(path: EventPath, configuration: Configuration, metrics: ServiceMetrics) {
         self.path = path
+        self.metrics = metrics
         self.session = DirectorySession(configuration: configuration)
     }
 
@@ -60,9 +62,14 @@ final class BatchWriter: @unchecked Sendable {
                     return taken
                 }
                 if batch.isEmpty { break }
+                let start = ContinuousClock.now
                 let results = path.submit(batch: batch.map(\.item), through: session,
                                           deadline: .now + path.configuration.timeout)
-                for (waiter, result) in zip(batch, results) { waiter.resume(result) }
+                let took = ContinuousClock.now - start
+                for (waiter, result) in zip(batch, results) {
+                    metrics.operation(waiter.item.event.action, took: took)
+                    waiter.resume(result)
+                }
             }
             if stopped.load(ordering: .sequentiallyConsistent) {
                 finished.signal()

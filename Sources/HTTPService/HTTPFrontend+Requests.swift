@@ -15,7 +15,7 @@ extension HTTPFrontend {
             var accepted = token.map { Self.presents($0, request.headers) } ?? false
             if !accepted, let users, let authorization = request.headers[.authorization] {
                 // hashing (crypt) takes milliseconds: not on the event loop
-                accepted = try await read { _ in users.accepts(authorization) }
+                accepted = try await read(nil) { _ in users.accepts(authorization) }
             }
             guard accepted else {
                 return problem(.unauthorized, "unauthorized",

@@ -18,21 +18,47 @@ import NovaDirsvc
 /// | `GET /healthz` | the directory reachable? the spool's depth | 200 / 503 |
 extension HTTPFrontend {
     func addRoutes(to router: Router<BasicRequestContext>) {
-        router.get("healthz") { _, _ in try await self.health() }
+        router.get("healthz") { _, _ in await self.measured("/healthz", "GET") { try await self.health() } }
+        router.get("metrics") { request, _ in
+            await self.measured("/metrics", "GET") {
+                try await self.authorized(request, body: false) { _ in
+                    let depth = (try? self.path.spool.pending().count) ?? 0
+                    return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                                    body: .init(byteBuffer: ByteBuffer(string: self.metrics.text(spoolDepth: depth))))
+                }
+            }
+        }
         router.post("v1/instances") { request, _ in
-            try await self.authorized(request) { body in try await self.register(body) }
+            await self.measured("/v1/instances", "POST") { try await self.authorized(request) { try await self.register($0) } }
         }
         router.post("v1/vendordata") { request, _ in
-            try await self.authorized(request) { body in try await self.vendordata(body) }
+            await self.measured("/v1/vendordata", "POST") { try await self.authorized(request) { try await self.vendordata($0) } }
         }
         router.delete("v1/instances/:uuid") { request, context in
             let uuid = context.parameters.get("uuid") ?? ""
-            return try await self.authorized(request, body: false) { _ in try await self.unregister(uuid) }
+            return await self.measured("/v1/instances/{uuid}", "DELETE") {
+                try await self.authorized(request, body: false) { _ in try await self.unregister(uuid) }
+            }
         }
         router.get("v1/instances/:uuid") { request, context in
             let uuid = context.parameters.get("uuid") ?? ""
-            return try await self.authorized(request, body: false) { _ in try await self.show(uuid) }
+            return await self.measured("/v1/instances/{uuid}", "GET") {
+                try await self.authorized(request, body: false) { _ in try await self.show(uuid) }
+            }
         }
+    }
+
+    /// A route's answer, counted by route template and status; an error no route turned into
+    /// an answer is a 500 problem (never a dropped connection).
+    private func measured(_ route: String, _ method: String, _ body: () async throws -> Response) async -> Response {
+        let response: Response
+        do {
+            response = try await body()
+        } catch {
+            response = problem(.internalServerError, "internal error", detail: "\(error)")
+        }
+        metrics.request(route: route, method: method, status: response.status.code)
+        return response
     }
 
     // MARK: - Routes
@@ -89,7 +115,7 @@ extension HTTPFrontend {
     }
 
     private func show(_ uuid: String) async throws -> Response {
-        let found = try await admitted { try await read { [path] session -> Result<Entry?, any Error> in
+        let found = try await admitted { try await read("show") { [path] session -> Result<Entry?, any Error> in
             Result {
                 let valid = try InstanceRecord(instanceUUID: uuid).validated().instanceUUID
                 return try session.run(before: .now + path.configuration.timeout) { connection in
@@ -106,7 +132,7 @@ extension HTTPFrontend {
     }
 
     private func health() async throws -> Response {
-        let reached = try await admitted { try await read { [path] session -> Result<Void, any Error> in
+        let reached = try await admitted { try await read("health") { [path] session -> Result<Void, any Error> in
             Result {
                 try session.run(before: .now + path.configuration.timeout) { connection in
                     try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).checkBaseExists()

@@ -28,6 +28,7 @@ public final class HTTPFrontend: @unchecked Sendable {
     let path: EventPath
     let sessions: SessionPool
     let writer: BatchWriter
+    let metrics = ServiceMetrics()
     let token: String?
     let users: BasicUsers?
     let say: @Sendable (String) -> Void
@@ -43,7 +44,7 @@ public final class HTTPFrontend: @unchecked Sendable {
         self.settings = settings
         self.path = path
         self.sessions = SessionPool(configuration: configuration)
-        self.writer = BatchWriter(path: path, configuration: configuration)
+        self.writer = BatchWriter(path: path, configuration: configuration, metrics: metrics)
         self.token = try settings.token()
         self.users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
         self.say = say
@@ -140,8 +141,11 @@ public final class HTTPFrontend: @unchecked Sendable {
     }
 
     /// Runs a blocking read of the directory on the workers, with a session of the pool.
-    func read<T: Sendable>(_ body: @escaping @Sendable (DirectorySession) throws -> T) async throws -> T {
-        try await workers.runIfActive { [sessions] in
+    /// `operation`: its name in the latency histogram (nil: not a directory operation).
+    func read<T: Sendable>(_ operation: String?, _ body: @escaping @Sendable (DirectorySession) throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        defer { if let operation { metrics.operation(operation, took: .now - start) } }
+        return try await workers.runIfActive { [sessions] in
             try sessions.with { try body($0) }
         }
     }
@@ -175,4 +179,7 @@ final class SessionPool: @unchecked Sendable {
     }
 }
 
-extension HTTPFrontend: Frontend {}
+extension HTTPFrontend: Frontend {
+    /// The bus side's counters, for /metrics.
+    public func busCounters(_ counters: ServiceCounters) { metrics.bus(counters) }
+}

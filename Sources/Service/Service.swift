@@ -44,6 +44,8 @@ public final class Service {
     let signals = Signals()
     /// Re-reads the configuration (SIGHUP).
     let reload: (() throws -> NovaDirsvc.Configuration)?
+    /// Told the counters after each batch (the HTTP side's /metrics).
+    public var onCounters: (@Sendable (ServiceCounters) -> Void)?
 
     /// Short: with Nova's default (a transient exchange), what is published after a broker
     /// restart reaches the service's queue only once the service has bound it again.
@@ -107,7 +109,10 @@ public final class Service {
                 brokerLost(error)
                 continue
             }
-            if !deliveries.isEmpty { handle(deliveries) }
+            if !deliveries.isEmpty {
+                handle(deliveries)
+                onCounters?(counters)
+            }
         }
         stop()
     }

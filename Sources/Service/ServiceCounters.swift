@@ -13,6 +13,8 @@ public struct ServiceCounters: Sendable, Equatable {
     /// Messages the broker delivered again (not acknowledged before a restart or a lost connection).
     public var redelivered = 0
 
+    public init() {}
+
     /// `received=12 applied=10 ignored=1 queued=0 failed=1 redelivered=0`
     public var line: String {
         "received=\(received) applied=\(applied) ignored=\(ignored) queued=\(queued) failed=\(failed) redelivered=\(redelivered)"

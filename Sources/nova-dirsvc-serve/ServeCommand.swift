@@ -53,11 +53,15 @@ struct ServeCommand: ParsableCommand {
         let configuration = try connection.resolve()
         let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
         let say: @Sendable (String) -> Void = { warn("serve: \($0)") }
-        let frontends: [any Frontend] = try configuration.http == nil ? []
-            : [HTTPFrontend(configuration: configuration, path: EventPath(configuration: configuration, warn: say), say: say)]
+        let http = try configuration.http.map { _ in
+            try HTTPFrontend(configuration: configuration, path: EventPath(configuration: configuration, warn: say), say: say)
+        }
         let service = try Service(Service.Configuration(directory: configuration, statsInterval: interval, verbose: verbose),
-                                  frontends: frontends, say: say,
+                                  frontends: http.map { [$0] } ?? [], say: say,
                                   reload: { try connection.resolve() })
+        if let http {
+            service.onCounters = { counters in http.busCounters(counters) }
+        }
         try service.run()
     }
 

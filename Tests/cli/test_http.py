@@ -231,3 +231,36 @@ def test_http_basic_users_as_keystoneauths_http_basic_plugin(tmp_path, container
     proc = Serve(tmp_path, container, bus=False, name="exposed-users",
                  http=f"listen = 127.0.0.1:{free_port()}\nbasic_auth_file = {users}\n").check_config()
     assert proc.returncode == 64 and "basic auth file" in proc.stderr
+
+
+def test_metrics_in_prometheus_text_format(tmp_path, container):
+    """/metrics (token asked): requests by route and status, directory operation latency,
+    spool depth, and the bus side's messages by outcome when both sides run in one serve."""
+    from nova_bus import Publisher
+    from serve_helpers import amqp_url
+    port = free_port()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    serve = Serve(tmp_path, container, http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n").start()
+    wait_until(lambda: "http: listening" in serve.output(), what="the HTTP side")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        headers = {"X-Auth-Token": TOKEN}
+        assert requests.post(url + "/v1/instances", json=record(), headers=headers, timeout=10).status_code == 201
+        assert requests.post(url + "/v1/instances", json={"instance_uuid": "x"}, headers=headers, timeout=10).status_code == 400
+        publisher = Publisher(amqp_url(), exchange=serve.exchange)
+        uuid = str(uuidlib.uuid4())
+        publisher.send_sample("instance-create-end.json", uuid)
+        publisher.close()
+        wait_until(lambda: uuid in managed(container), what="the notification applied")
+        assert requests.get(url + "/metrics", timeout=10).status_code == 401
+        text = wait_until(lambda: (lambda t: t if 'outcome="applied"} 1' in t else None)(
+            requests.get(url + "/metrics", headers=headers, timeout=10).text), what="the bus counters in /metrics")
+        assert 'nova_dirsvc_http_requests_total{route="/v1/instances",method="POST",status="201"} 1' in text
+        assert 'nova_dirsvc_http_requests_total{route="/v1/instances",method="POST",status="400"} 1' in text
+        assert 'nova_dirsvc_directory_operation_duration_seconds_count{operation="register"} 1' in text
+        assert "nova_dirsvc_spool_depth 0" in text
+        assert 'nova_dirsvc_bus_messages_total{outcome="received"} 1' in text
+    finally:
+        serve.stop()

@@ -1,0 +1,50 @@
+import Prometheus
+import Service
+import Synchronization
+
+/// What `GET /metrics` shows, in Prometheus's text format (swift-prometheus):
+/// - `nova_dirsvc_http_requests_total{route,method,status}`: requests by route template;
+/// - `nova_dirsvc_directory_operation_duration_seconds{operation}`: the time a register,
+///   unregister, update (through the event path, queueing included) or read took;
+/// - `nova_dirsvc_spool_depth`: events waiting in the spool, at scrape time;
+/// - `nova_dirsvc_bus_messages_total{outcome}`: the bus side's counters (received, applied,
+///   ignored, queued, failed, redelivered), when it runs.
+final class ServiceMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let busSeen = Mutex<ServiceCounters>(ServiceCounters())
+    private let busLatest = Mutex<ServiceCounters?>(nil)
+    private static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+                                              .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                                              .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
+
+    func request(route: String, method: String, status: Int) {
+        registry.makeCounter(name: "nova_dirsvc_http_requests_total",
+                             labels: [("route", route), ("method", method), ("status", String(status))]).increment()
+    }
+
+    func operation(_ name: String, took duration: Duration) {
+        registry.makeDurationHistogram(name: "nova_dirsvc_directory_operation_duration_seconds",
+                                       labels: [("operation", name)], buckets: Self.buckets).record(duration)
+    }
+
+    /// The bus side's latest counters (called by the service's loop after each batch).
+    func bus(_ counters: ServiceCounters) { busLatest.withLock { $0 = counters } }
+
+    /// The text a scrape gets.
+    func text(spoolDepth: Int) -> String {
+        registry.makeGauge(name: "nova_dirsvc_spool_depth").set(Double(spoolDepth))
+        if let latest = busLatest.withLock({ $0 }) {
+            let seen = busSeen.withLock { seen in
+                defer { seen = latest }
+                return seen
+            }
+            for (outcome, now, before) in [("received", latest.received, seen.received), ("applied", latest.applied, seen.applied),
+                                           ("ignored", latest.ignored, seen.ignored), ("queued", latest.queued, seen.queued),
+                                           ("failed", latest.failed, seen.failed), ("redelivered", latest.redelivered, seen.redelivered)] {
+                registry.makeCounter(name: "nova_dirsvc_bus_messages_total", labels: [("outcome", outcome)])
+                    .increment(by: Int64(now - before))
+            }
+        }
+        return registry.emitToString()
+    }
+}
