@@ -23,6 +23,11 @@ final class BatchWriter: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     static let batchLimit = 64
+    /// After the directory did not take a batch: until when events go straight to the spool
+    /// (no attempt: each would cost the time budget), and how long the next such wait is
+    /// (1 s doubling to 30 s). The service's loop drains the spool meanwhile. Writer thread only.
+    private var queueingUntil: ContinuousClock.Instant?
+    private var nextWait: Duration = .seconds(1)
 
     init(path: EventPath, configuration: Configuration, metrics: ServiceMetrics) {
         self.path = path
@@ -52,6 +57,23 @@ final class BatchWriter: @unchecked Sendable {
         session.close()
     }
 
+    private func apply(_ items: [EventPath.BatchItem]) -> [Outcome] {
+        if let until = queueingUntil, ContinuousClock.now < until, (try? path.spool.pending().isEmpty) == false {
+            return items.map { item in
+                Result { try path.from(item.origin).queue(item.event, because: "the directory was unavailable moments ago") }
+            }
+        }
+        let results = path.submit(batch: items, through: session, deadline: .now + path.configuration.timeout)
+        if results.contains(where: { if case .success(.queued) = $0 { return true } else { return false } }) {
+            queueingUntil = .now + nextWait
+            nextWait = min(nextWait * 2, .seconds(30))
+        } else {
+            queueingUntil = nil
+            nextWait = .seconds(1)
+        }
+        return results
+    }
+
     private func run() {
         while true {
             wake.wait()
@@ -63,8 +85,7 @@ final class BatchWriter: @unchecked Sendable {
                 }
                 if batch.isEmpty { break }
                 let start = ContinuousClock.now
-                let results = path.submit(batch: batch.map(\.item), through: session,
-                                          deadline: .now + path.configuration.timeout)
+                let results = apply(batch.map(\.item))
                 let took = ContinuousClock.now - start
                 for (waiter, result) in zip(batch, results) {
                     metrics.operation(waiter.item.event.action, took: took)

@@ -264,3 +264,58 @@ def test_metrics_in_prometheus_text_format(tmp_path, container):
         assert 'nova_dirsvc_bus_messages_total{outcome="received"} 1' in text
     finally:
         serve.stop()
+
+
+def _load(url, records, threads=16):
+    """Posts the records from `threads` keep-alive clients; [(record, status or None, seconds)]."""
+    import threading
+    import time
+    local = threading.local()
+
+    def one(r):
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        start = time.monotonic()
+        try:
+            status = local.session.post(url + "/v1/instances", json=r, headers={"X-Auth-Token": TOKEN}, timeout=30).status_code
+        except requests.exceptions.RequestException:
+            status = None
+        return r, status, time.monotonic() - start
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, records))
+
+
+def test_the_directory_stopped_mid_load(http, container):
+    import threading
+    import time
+    records = [record() for _ in range(600)]
+    pid = server_pid()
+    stopper = threading.Timer(0.5, lambda: os.kill(pid, signal.SIGSTOP))
+    stopper.start()
+    try:
+        answers = _load(http.url, records)
+        time.sleep(0)  # the load is over
+    finally:
+        stopper.join()
+        os.kill(pid, signal.SIGCONT)
+    statuses = {status for _, status, _ in answers}
+    assert statuses <= {201, 202} and 202 in statuses, statuses
+    assert max(seconds for _, _, seconds in answers) < 2 * 2 + 1  # within the budget (timeout 2 s), never hung
+    wait_until(lambda: len(managed(container)) == len(records), timeout=60, what="every request applied")
+    assert http.pending_files() == []
+
+
+def test_kill_9_under_load_loses_no_acknowledged_request(http, container):
+    import threading
+    records = [record() for _ in range(800)]
+    killer = threading.Timer(1.0, lambda: http.proc.kill())
+    killer.start()
+    answers = _load(http.url, records)
+    killer.join()
+    http.proc.wait()
+    acknowledged = {r["instance_uuid"] for r, status, _ in answers if status in (200, 201, 202)}
+    assert 0 < len(acknowledged) < len(records)  # killed mid-load
+    http.start()
+    # what got 2xx is in the directory, or in the spool that the restarted service drains
+    wait_until(lambda: acknowledged <= set(managed(container)), timeout=60, what="every acknowledged request")
