@@ -153,6 +153,9 @@ def test_a_thousand_registers_from_32_connections_then_their_deletes(http, conta
         statuses = list(pool.map(lambda r: call("delete", r), records))
     assert set(statuses) == {200}
     assert managed(container) == {}
+    # memory stays bounded (the process is nova-dirsvc-serve: `nova-dirsvc serve` execs it)
+    rss_kb = int(next(l for l in open(f"/proc/{http.proc.pid}/status") if l.startswith("VmRSS:")).split()[1])
+    assert rss_kb < 100 * 1024, rss_kb
 
 
 def test_overload_is_503_with_retry_after_and_never_anything_else(tmp_path, container):
