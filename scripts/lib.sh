@@ -34,7 +34,7 @@ nd_socket_path() {
 }
 
 # Whether a process is alive (a zombie is not).
-nd_alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d" " -f3 "/proc/$1/stat")" != Z ]; }
+nd_alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d" " -f3 "/proc/$1/stat" 2>/dev/null)" != Z ] && [ -r "/proc/$1/stat" ]; }
 
 # Waits (up to 30 s) until the root DSE answers on URI; NAME and LOG for the error message.
 nd_wait_ldap() {
