@@ -53,3 +53,34 @@ import Testing
         #expect(!TransportURLText.hasPassword("rabbit://mq:5672/vhost:x@y"))
     }
 }
+
+/// `[http]`: the listen address forms, the TLS pair, the bound, and the insecure-listen policy.
+@Suite struct ConfigurationHTTPTests {
+    func resolve(_ text: String) throws -> Configuration {
+        let file = try ConfigurationFile.parse("[ldap]\nbase_dn = ou=Instances,dc=example,dc=com\n[http]\n" + text, path: "test.conf")
+        return try Configuration(Configuration.Settings().over(file.settings))
+    }
+
+    @Test func listenForms() throws {
+        let v4 = try #require(try resolve("listen = 127.0.0.1:8775\n").http)
+        #expect(v4.host == "127.0.0.1" && v4.port == 8775 && v4.maxInFlight == 64 && !v4.tls)
+        let v6 = try #require(try resolve("listen = [::1]:8776\nmax_in_flight = 8\n").http)
+        #expect(v6.host == "::1" && v6.port == 8776 && v6.maxInFlight == 8)
+        #expect(try resolve("").http == nil)
+    }
+
+    @Test func refusals() throws {
+        for (text, message) in [
+            ("listen = 8775\n", "is not HOST:PORT"),
+            ("listen = localhost:http\n", "is not HOST:PORT"),
+            ("listen = 127.0.0.1:8775\ntls_cert = /x.pem\n", "go together"),
+            ("listen = 127.0.0.1:8775\nmax_in_flight = 0\n", "from 1 to 10000"),
+            ("listen = 0.0.0.0:8775\n", "without TLS"),
+            ("listen = 192.0.2.1:8775\n", "without TLS"),
+        ] {
+            #expect { try resolve(text) } throws: { "\($0)".contains(message) }
+        }
+        #expect(try resolve("listen = 0.0.0.0:8775\nallow_insecure_listen = true\n").http?.host == "0.0.0.0")
+        #expect(try resolve("listen = 0.0.0.0:8775\ntls_cert = /c.pem\ntls_key = /k.pem\n").http?.tls == true)
+    }
+}

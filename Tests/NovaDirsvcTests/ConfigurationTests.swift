@@ -123,5 +123,8 @@ struct ExampleConfigurationTests {
         #expect(file.warnings == [])
         #expect(file.settings[.baseDN] == "ou=Instances,dc=example,dc=com")
         #expect(file.settings[.timeout] == "5")
+        #expect(file.settings[.amqpTransportURLFile] == "/etc/nova-dirsvc/transport_url")
+        #expect(file.settings[.amqpExchange] == "nova")
+        #expect(file.settings[.httpListen] == "127.0.0.1:8775")
     }
 }

@@ -113,7 +113,8 @@ class Serve:
         Serve.started.append(self.proc)
         if wait_bound:
             ready = "broker: connected" if self.bus else "http: listening"
-            wait_until(lambda: ready in self.output() or self.proc.poll() is not None,
+            before = self.output().count(ready)  # the log of an earlier start is in the same file
+            wait_until(lambda: self.output().count(ready) > before or self.proc.poll() is not None,
                        what=f"{self.name} to be ready ({ready})")
             assert self.proc.poll() is None, self.output()
         return self

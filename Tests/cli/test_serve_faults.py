@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid as uuidlib
 
 import pytest
 
 from helpers import ROOT, free_port, managed, restart_server, server_pid
 from nova_bus import instance_uuids
-from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, queue_depth, wait_until
+from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, publish_raw, queue_depth, wait_until
 
 pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 
@@ -141,3 +142,57 @@ def test_two_services_on_one_queue(tmp_path, container):
     finally:
         a.stop()
         b.stop()
+
+
+def test_the_base_dn_removed_mid_run_queues_until_it_is_back(tmp_path, container):
+    """A problem on the service's side (the base DN gone): events are acknowledged into the
+    spool, said loudly, and applied once it exists again."""
+    from helpers import ldap
+    from nova_bus import Publisher
+    base = f"ou=gone,{container}"
+    ldap("ldapadd", input=f"dn: {base}\nobjectClass: organizationalUnit\nou: gone\n")
+    serve = Serve(tmp_path, container).start()
+    serve.config.write_text(serve.config.read_text().replace(f"base_dn = {container}", f"base_dn = {base}"))
+    serve.stop()
+    serve.start("--verbose")
+    ldap("ldapdelete", base)
+    publisher = Publisher(amqp_url(), exchange=serve.exchange)
+    uuids = expected(60_000, 5)
+    for uuid in uuids:
+        publisher.send_sample("instance-create-end.json", uuid)
+    wait_until(lambda: len(serve.pending_files()) == 5, what="five queued")
+    # 389-ds answers an add under a missing parent with insufficientAccessRights (the ACI
+    # lives there): either way a problem on the service's side, said and queued
+    assert "queueing events" in serve.output()
+    assert queue_depth(serve.queue)[0] == 0  # acknowledged: they are safe in the spool
+    ldap("ldapadd", input=f"dn: {base}\nobjectClass: organizationalUnit\nou: gone\n")
+    wait_until(lambda: sorted(managed(base)) == uuids, timeout=60, what="applied once the base DN is back")
+    publisher.send_sample("instance-delete-end.json", uuids[0])
+    wait_until(lambda: uuids[0] not in managed(base), what="the service back to writing directly")
+    publisher.close()
+    assert serve.stop() == 0
+
+
+def test_a_directory_down_from_the_start_and_a_spool_that_cannot_be_used(tmp_path, container):
+    """serve starts while the directory does not answer (queueing from the start); when the
+    spool cannot take an event either, its message is not acknowledged: it comes back and is
+    kept once the spool is usable again (never lost)."""
+    from nova_bus import Publisher
+    serve = Serve(tmp_path, container, uri=f"ldap://127.0.0.1:{free_port()}", timeout="1")
+    serve.spool.mkdir(mode=0o700)
+    serve.spool.chmod(0o777)  # writable by others: refused as unsafe
+    serve.start()
+    assert "queueing events" in serve.output()
+    publisher = Publisher(amqp_url(), exchange=serve.exchange)
+    uuid = str(uuidlib.uuid4())
+    publisher.send_sample("instance-create-end.json", uuid)
+    publish_raw(serve.exchange, "versioned_notifications.info", b"not json")
+    publisher.close()
+    wait_until(lambda: "could be neither applied nor queued" in serve.output(), what="the refusal to acknowledge")
+    serve.spool.chmod(0o700)
+    wait_until(lambda: len(serve.pending_files()) == 1 and len(serve.failed_files()) == 1, timeout=30,
+               what="the event queued and the poison kept, once the spool is usable")
+    assert uuid in serve.pending_files()[0].read_text()
+    wait_until(lambda: queue_depth(serve.queue)[0] == 0, what="both acknowledged")
+    wait_until(lambda: int(serve.stats().get("redelivered", "0")) >= 1, what="the message delivered again")
+    assert serve.stop() == 0
