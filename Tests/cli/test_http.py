@@ -29,7 +29,7 @@ def http(tmp_path, container):
     serve.url = f"http://127.0.0.1:{port}"
     serve.start()
     yield serve
-    serve.stop()
+    assert serve.stop() == 0  # SIGTERM: requests in hand finished, exits 0
 
 
 def post(serve, path, body, token=TOKEN, **kwargs):
