@@ -322,3 +322,36 @@ def test_kill_9_under_load_loses_no_acknowledged_request(http, container):
     http.start()
     # what got 2xx is in the directory, or in the spool that the restarted service drains
     wait_until(lambda: acknowledged <= set(managed(container)), timeout=60, what="every acknowledged request")
+
+
+def test_what_is_not_a_register_and_what_the_directory_answers(http, container):
+    from helpers import fixture_text
+    delete_end = post(http, "/v1/instances", fixture_text("instance-delete-end.json"))
+    assert delete_end.status_code == 400 and delete_end.json()["field"] == "event_type"
+    # the directory paused: a read answers 503 with Retry-After (the writes queue, tested above)
+    pid = server_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        shown = requests.get(f"{http.url}/v1/instances/{uuidlib.uuid4()}", headers={"X-Auth-Token": TOKEN}, timeout=15)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert shown.status_code == 503 and shown.headers["Retry-After"] == "5"
+    assert shown.json()["title"] == "the directory is unavailable"
+
+
+def test_a_problem_on_the_services_side_is_queued_and_said(tmp_path, container):
+    """The base DN gone under the service (389-ds then answers insufficientAccessRights): the
+    request is durably queued (202, with the reason), and applied once the base DN is back."""
+    base = f"ou=gone,{container}"
+    ldap("ldapadd", input=f"dn: {base}\nobjectClass: organizationalUnit\nou: gone\n")
+    port = free_port()
+    serve = Serve(tmp_path, base, bus=False, http=f"listen = 127.0.0.1:{port}\n").start()
+    try:
+        ldap("ldapdelete", base)
+        r = record()
+        answer = requests.post(f"http://127.0.0.1:{port}/v1/instances", json=r, timeout=15)
+        assert answer.status_code == 202 and answer.json()["outcome"] == "queued" and answer.json()["reason"]
+        ldap("ldapadd", input=f"dn: {base}\nobjectClass: organizationalUnit\nou: gone\n")
+        wait_until(lambda: r["instance_uuid"] in managed(base), timeout=60, what="applied once the base DN is back")
+    finally:
+        assert serve.stop() == 0

@@ -196,3 +196,23 @@ def test_a_directory_down_from_the_start_and_a_spool_that_cannot_be_used(tmp_pat
     wait_until(lambda: queue_depth(serve.queue)[0] == 0, what="both acknowledged")
     wait_until(lambda: int(serve.stats().get("redelivered", "0")) >= 1, what="the message delivered again")
     assert serve.stop() == 0
+
+
+def test_its_queue_deleted_under_it(tmp_path, container):
+    """Someone deletes serve's queue (rabbitmqctl delete_queue): the broker cancels the
+    consumer; serve says so, connects again, declares the queue again and goes on."""
+    import amqp
+    from nova_bus import Publisher
+    serve = Serve(tmp_path, container).start()
+    conn = amqp.Connection(host=f"127.0.0.1:{AMQP_PORT}", userid="guest", password="guest")
+    conn.connect()
+    conn.channel().queue_delete(serve.queue)
+    conn.close()
+    wait_until(lambda: "cancelled the consumer" in serve.output(), what="the cancel noticed")
+    wait_until(lambda: serve.output().count("broker: connected") >= 2, what="serve back")
+    publisher = Publisher(amqp_url(), exchange=serve.exchange)
+    uuid = str(uuidlib.uuid4())
+    publisher.send_sample("instance-create-end.json", uuid)
+    publisher.close()
+    wait_until(lambda: uuid in managed(container), what="the notification after the queue came back")
+    assert serve.stop() == 0

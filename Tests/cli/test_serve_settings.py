@@ -144,6 +144,12 @@ def test_tls_to_the_broker_is_verified(tmp_path, container):
         # the system's CA bundle by default: not trusted either, never unverified
         default = Serve(tmp_path, container, name="default-ca", transport_url=url)
         assert default.check_config().returncode == 69
+        # a CA file that holds no certificate: a setting to fix, said by rabbitmq-c
+        not_a_cert = tmp_path / "not-a-cert.pem"
+        not_a_cert.write_text("hello\n")
+        bad = Serve(tmp_path, container, name="bad-ca", transport_url=url, extra_amqp=f"ca_cert = {not_a_cert}\n")
+        proc = bad.check_config()
+        assert proc.returncode == 64 and "cannot use the CA certificate file" in proc.stderr, proc.stderr
         # a missing CA file is a setting to fix
         missing = Serve(tmp_path, container, name="missing-ca", transport_url=url, extra_amqp="ca_cert = /nonexistent/ca.pem\n")
         proc = missing.check_config()
