@@ -17,14 +17,27 @@ final class ServiceMetrics: Sendable {
                                               .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                               .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
 
+    // (computed: MetricNameDescriptor is not Sendable)
+    private static var requests: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "nova_dirsvc", subsystem: "http", metricName: "requests", unitName: "total",
+        helpText: "HTTP requests by route template, method and status") }
+    private static var operations: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "nova_dirsvc", metricName: "directory_operation_duration", unitName: "seconds",
+        helpText: "Time of an HTTP request's directory work (register, unregister, show, health), queueing included") }
+    private static var spool: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "nova_dirsvc", metricName: "spool", unitName: "depth", helpText: "Events waiting in the spool") }
+    private static var messages: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "nova_dirsvc", subsystem: "bus", metricName: "messages", unitName: "total",
+        helpText: "Messages of the bus side by outcome") }
+
     func request(route: String, method: String, status: Int) {
-        registry.makeCounter(name: "nova_dirsvc_http_requests_total",
+        registry.makeCounter(descriptor: Self.requests,
                              labels: [("route", route), ("method", method), ("status", String(status))]).increment()
     }
 
     func operation(_ name: String, took duration: Duration) {
-        registry.makeDurationHistogram(name: "nova_dirsvc_directory_operation_duration_seconds",
-                                       labels: [("operation", name)], buckets: Self.buckets).record(duration)
+        registry.makeDurationHistogram(descriptor: Self.operations, labels: [("operation", name)], buckets: Self.buckets)
+            .record(duration)
     }
 
     /// The bus side's latest counters (called by the service's loop after each batch).
@@ -32,7 +45,7 @@ final class ServiceMetrics: Sendable {
 
     /// The text a scrape gets.
     func text(spoolDepth: Int) -> String {
-        registry.makeGauge(name: "nova_dirsvc_spool_depth").set(Double(spoolDepth))
+        registry.makeGauge(descriptor: Self.spool).set(Double(spoolDepth))
         if let latest = busLatest.withLock({ $0 }) {
             let seen = busSeen.withLock { seen in
                 defer { seen = latest }
@@ -41,7 +54,7 @@ final class ServiceMetrics: Sendable {
             for (outcome, now, before) in [("received", latest.received, seen.received), ("applied", latest.applied, seen.applied),
                                            ("ignored", latest.ignored, seen.ignored), ("queued", latest.queued, seen.queued),
                                            ("failed", latest.failed, seen.failed), ("redelivered", latest.redelivered, seen.redelivered)] {
-                registry.makeCounter(name: "nova_dirsvc_bus_messages_total", labels: [("outcome", outcome)])
+                registry.makeCounter(descriptor: Self.messages, labels: [("outcome", outcome)])
                     .increment(by: Int64(now - before))
             }
         }
