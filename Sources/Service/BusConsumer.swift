@@ -41,9 +41,7 @@ final class BusConsumer {
     /// Connects to the first host that answers (the last good one first) and declares the
     /// topology; throws the last host's error when none could be used.
     func connect() throws {
-        let configurations = url.configurations(connectTimeout: connectTimeout, heartbeat: settings.heartbeat, tls: settings.tls,
-                                                caCertificateFile: settings.caCertificateFile
-                                                    ?? (settings.tls || url.tls ? Self.systemCAFile : nil))
+        let configurations = connectionConfigurations(heartbeat: settings.heartbeat)
         var lastError: (any Error)?
         for offset in configurations.indices {
             let index = (preferred + offset) % configurations.count
@@ -113,6 +111,13 @@ final class BusConsumer {
     func drop() {
         connection?.close()
         connection = nil
+    }
+
+    /// One connection configuration per host of the URL, in order; TLS verified against
+    /// `ca_cert`, or Debian's CA bundle.
+    func connectionConfigurations(heartbeat: Int) -> [AMQPConnection.Configuration] {
+        url.configurations(connectTimeout: connectTimeout, heartbeat: heartbeat, tls: settings.tls,
+                           caCertificateFile: settings.caCertificateFile ?? (settings.tls || url.tls ? Self.systemCAFile : nil))
     }
 
     /// Debian's CA bundle: the broker's certificate is verified against it when TLS is on and no

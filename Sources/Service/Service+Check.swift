@@ -30,9 +30,7 @@ extension BusConsumer {
     /// Logs in to the first host that answers and declares the exchange; returns the host.
     func checkExchange() throws -> String {
         var lastError: AMQPError?
-        for configuration in url.configurations(connectTimeout: connectTimeout, heartbeat: 0, tls: settings.tls,
-                                                caCertificateFile: settings.caCertificateFile
-                                                    ?? (settings.tls || url.tls ? Self.systemCAFile : nil)) {
+        for configuration in connectionConfigurations(heartbeat: 0) {
             do {
                 let connection = try AMQPConnection.connect(configuration)
                 defer { connection.close() }
