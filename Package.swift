@@ -6,10 +6,6 @@ let package = Package(
     products: [
         .executable(name: "nova-dirsvc", targets: ["nova-dirsvc"]),
         .executable(name: "nova-dirsvc-serve", targets: ["nova-dirsvc-serve"]),
-        .library(name: "LDAP", targets: ["LDAP"]),
-        .library(name: "NovaDirsvc", targets: ["NovaDirsvc"]),
-        .library(name: "AMQP", targets: ["AMQP"]),
-        .library(name: "Service", targets: ["Service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,8 +43,16 @@ let package = Package(
         // The domain: instance records, event decoding, the entry mapping, register/unregister,
         // configuration, the event log, the schema definitions.
         .target(name: "NovaDirsvc", dependencies: ["LDAP"]),
+        // zlib, bzip2, liblzma, zstd and brotli's decoders, as a system module: the methods of
+        // oslo.messaging's kombu_compression. Nothing but the Decompression target imports it.
+        .systemLibrary(
+            name: "CCompression",
+            providers: [.apt(["zlib1g-dev", "libbz2-dev", "liblzma-dev", "libzstd-dev", "libbrotli-dev"])]
+        ),
+        // Message bodies compressed as kombu compresses them, decoded with a bound on the output.
+        .target(name: "Decompression", dependencies: ["CCompression"]),
         // `nova-dirsvc serve`: the resident service (the bus intake, the loop, signals, backoff).
-        .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP"]),
+        .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP", "Decompression"]),
         // libcrypt (crypt_rn), for the hashed passwords of the HTTP side's Basic users.
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         // The HTTP side of `serve`: routes, token, limits; the directory work on a pool of its own.
@@ -94,6 +98,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["LDAP"], path: "Tests/TestSupport"),
         .testTarget(name: "LDAPTests", dependencies: ["LDAP", "CLDAP", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        .testTarget(name: "DecompressionTests", dependencies: ["Decompression"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service"]),
         .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP", "TestSupport"]),
     ],

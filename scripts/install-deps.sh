@@ -11,9 +11,12 @@
 #   openssl                   the throwaway directory's CA and server certificate
 #   librabbitmq-dev           rabbitmq-c, the C client the AMQP module links
 #   rabbitmq-server           the broker the AMQP tests run (started by the tests, never as a service)
+#   zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libbrotli-dev
+#                             the decompressors of oslo.messaging's kombu_compression methods
 set -euo pipefail
 packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl
-          librabbitmq-dev rabbitmq-server libcrypt-dev)
+          librabbitmq-dev rabbitmq-server libcrypt-dev
+          zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libbrotli-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

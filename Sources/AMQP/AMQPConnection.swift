@@ -39,19 +39,9 @@ public final class AMQPConnection {
         }
     }
 
-    /// A message taken from a queue; acknowledge it with `ack(_:)` once it is safe.
-    public struct Delivery: Sendable {
-        public let body: [UInt8]
-        public let deliveryTag: UInt64
-        public let redelivered: Bool
-        public let exchange: String
-        public let routingKey: String
-        public let messageID: String?
-    }
-
-    private var state: amqp_connection_state_t?
+    var state: amqp_connection_state_t?
     public let configuration: Configuration
-    private let channel: amqp_channel_t = 1
+    let channel: amqp_channel_t = 1
 
     private init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -109,29 +99,58 @@ public final class AMQPConnection {
         self.state = nil
     }
 
-    private func handle(_ operation: String) throws -> amqp_connection_state_t {
+    func handle(_ operation: String) throws -> amqp_connection_state_t {
         guard let state else { throw AMQPError(.connection, operation: operation, message: "the connection is closed") }
         return state
     }
 
     // MARK: - Topology
 
+    /// Whether the exchange exists (a passive declare: it is neither created nor changed, its
+    /// properties are not compared). A missing exchange is `.refused(code: 404)`, and the broker
+    /// then closes the channel: this connection is of no more use.
+    public func checkExchange(_ name: String) throws {
+        let state = try handle("look up exchange")
+        withBytes(name, "topic") { b in
+            _ = amqp_exchange_declare(state, channel, b[0], b[1], 1, 0, 0, 0, amqp_empty_table)
+        }
+        try check(amqp_get_rpc_reply(state), "look up exchange \(name)")
+    }
+
     /// Declares a topic (or other) exchange; one that exists with other properties (durable or
-    /// not) is refused by the broker with 406, named as such.
-    public func declareExchange(_ name: String, type: String = "topic", durable: Bool) throws {
+    /// auto-deleted or not) is refused by the broker with 406, named as such.
+    public func declareExchange(_ name: String, type: String = "topic", durable: Bool, autoDelete: Bool = false) throws {
         let state = try handle("declare exchange")
         withBytes(name, type) { b in
-            _ = amqp_exchange_declare(state, channel, b[0], b[1], 0, durable ? 1 : 0, 0, 0, amqp_empty_table)
+            _ = amqp_exchange_declare(state, channel, b[0], b[1], 0, durable ? 1 : 0, autoDelete ? 1 : 0, 0, amqp_empty_table)
         }
-        try check(amqp_get_rpc_reply(state), "declare exchange \(name) (\(type), durable: \(durable))")
+        try check(amqp_get_rpc_reply(state), "declare exchange \(name) (\(type), durable: \(durable), auto_delete: \(autoDelete))")
     }
 
     /// Declares a queue of this service's own (not exclusive, not auto-deleted: it outlives
-    /// the consumer, so messages sent while it is away wait for it).
-    public func declareQueue(_ name: String, durable: Bool) throws {
+    /// the consumer, so messages sent while it is away wait for it), with `arguments` such as
+    /// `x-queue-type`. One that exists with other properties or arguments is refused with 406.
+    public func declareQueue(_ name: String, durable: Bool, arguments: [QueueArgument] = []) throws {
         let state = try handle("declare queue")
-        withBytes(name) { b in _ = amqp_queue_declare(state, channel, b[0], 0, durable ? 1 : 0, 0, 0, amqp_empty_table) }
-        try check(amqp_get_rpc_reply(state), "declare queue \(name) (durable: \(durable))")
+        withBytes(name) { b in
+            QueueArgument.withTable(arguments) { table in
+                _ = amqp_queue_declare(state, channel, b[0], 0, durable ? 1 : 0, 0, 0, table)
+            }
+        }
+        let described = arguments.isEmpty ? "" : ", " + arguments.map(\.description).joined(separator: ", ")
+        try check(amqp_get_rpc_reply(state), "declare queue \(name) (durable: \(durable)\(described))")
+    }
+
+    /// A queue's message and consumer counts (a passive declare: nothing is created or
+    /// compared). A missing queue is `.refused(code: 404)`, after which this connection is of no
+    /// more use.
+    @discardableResult
+    public func checkQueue(_ name: String) throws -> (messages: Int, consumers: Int) {
+        let state = try handle("look up queue")
+        let ok = withBytes(name) { b in amqp_queue_declare(state, channel, b[0], 1, 0, 0, 0, amqp_empty_table) }
+        try check(amqp_get_rpc_reply(state), "look up queue \(name)")
+        guard let ok else { return (0, 0) }
+        return (Int(ok.pointee.message_count), Int(ok.pointee.consumer_count))
     }
 
     public func bindQueue(_ queue: String, exchange: String, routingKey: String) throws {
@@ -156,32 +175,6 @@ public final class AMQPConnection {
         try check(amqp_get_rpc_reply(state), "consume from \(queue)")
     }
 
-    /// The next message, waiting up to `timeout`; nil when none came in that time.
-    public func next(timeout: Duration) throws -> Delivery? {
-        let state = try handle("receive")
-        amqp_maybe_release_buffers(state)
-        var envelope = amqp_envelope_t()
-        var wait = Self.timeval(timeout)
-        let reply = amqp_consume_message(state, &envelope, &wait, 0)
-        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT.rawValue {
-            return nil
-        }
-        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
-            try otherFrame(state)
-            return nil
-        }
-        try check(reply, "receive")
-        defer { amqp_destroy_envelope(&envelope) }
-        let body = Self.bytes(envelope.message.body)
-        let properties = envelope.message.properties
-        let messageID = (properties._flags & UInt32(AMQP_BASIC_MESSAGE_ID_FLAG)) != 0
-            ? String(decoding: Self.bytes(properties.message_id), as: UTF8.self) : nil
-        return Delivery(body: body, deliveryTag: envelope.delivery_tag, redelivered: envelope.redelivered != 0,
-                        exchange: String(decoding: Self.bytes(envelope.exchange), as: UTF8.self),
-                        routingKey: String(decoding: Self.bytes(envelope.routing_key), as: UTF8.self),
-                        messageID: messageID)
-    }
-
     /// Acknowledges one message (with `upTo`: it and every earlier one not yet acknowledged, in
     /// one frame): the broker forgets it.
     public func ack(_ deliveryTag: UInt64, upTo: Bool = false) throws {
@@ -189,6 +182,17 @@ public final class AMQPConnection {
         let status = amqp_basic_ack(state, channel, deliveryTag, upTo ? 1 : 0)
         if status != AMQP_STATUS_OK.rawValue {
             throw AMQPError(.connection, operation: "acknowledge", message: String(cString: amqp_error_string2(status)))
+        }
+    }
+
+    /// Hands a message back: `requeue` puts it back in the queue (a quorum queue counts the
+    /// delivery, and past its delivery limit dead-letters it); otherwise the queue drops it, or
+    /// dead-letters it when it has a dead-letter exchange.
+    public func reject(_ deliveryTag: UInt64, requeue: Bool) throws {
+        let state = try handle("reject")
+        let status = amqp_basic_nack(state, channel, deliveryTag, 0, requeue ? 1 : 0)
+        if status != AMQP_STATUS_OK.rawValue {
+            throw AMQPError(.connection, operation: "reject", message: String(cString: amqp_error_string2(status)))
         }
     }
 
@@ -212,7 +216,7 @@ public final class AMQPConnection {
 
     // MARK: -
 
-    private func check(_ reply: amqp_rpc_reply_t, _ operation: String) throws {
+    func check(_ reply: amqp_rpc_reply_t, _ operation: String) throws {
         switch reply.reply_type {
         case AMQP_RESPONSE_NORMAL:
             return
@@ -232,7 +236,7 @@ public final class AMQPConnection {
 
     /// When `method` is the broker closing the connection or the channel: answers it, frees the
     /// connection and throws the broker's code and text. Returns for any other method.
-    private func closedByServer(_ method: amqp_method_number_t, _ decoded: UnsafeMutableRawPointer?, _ operation: String) throws {
+    func closedByServer(_ method: amqp_method_number_t, _ decoded: UnsafeMutableRawPointer?, _ operation: String) throws {
         guard let decoded else { return }
         if method == AMQP_CONNECTION_CLOSE_METHOD {
             // copied out before the connection (and the memory the text is in) is freed
@@ -251,24 +255,6 @@ public final class AMQPConnection {
         }
     }
 
-    /// After amqp_consume_message met a frame that is not a delivery: reads it and acts on it.
-    /// The broker closing the connection or the channel, or cancelling the consumer (its queue
-    /// was deleted), ends the connection with an error; anything else (connection.blocked, a
-    /// returned message, a stray frame) is passed over.
-    private func otherFrame(_ state: amqp_connection_state_t) throws {
-        var frame = amqp_frame_t()
-        let status = amqp_simple_wait_frame(state, &frame)
-        guard status == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(.connection, operation: "receive", message: String(cString: amqp_error_string2(status)))
-        }
-        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return }
-        let method = frame.payload.method
-        try closedByServer(method.id, method.decoded, "receive")
-        if method.id == AMQP_BASIC_CANCEL_METHOD {
-            throw AMQPError(.connection, operation: "receive", message: "the broker cancelled the consumer (was the queue deleted?)")
-        }
-    }
-
     /// After the broker closed the channel or the connection, this connection is of no more use.
     private func destroyAfterServerClose() {
         if let state { amqp_destroy_connection(state) }
@@ -277,13 +263,13 @@ public final class AMQPConnection {
 
     /// Calls `body` with the strings as amqp_bytes_t that stay valid for the whole call
     /// (amqp_cstring_bytes only points at a C string: a Swift string's bridged one would be gone).
-    private func withBytes<R>(_ strings: String..., body: ([amqp_bytes_t]) throws -> R) rethrows -> R {
+    func withBytes<R>(_ strings: String..., body: ([amqp_bytes_t]) throws -> R) rethrows -> R {
         let copies = strings.map { strdup($0)! }
         defer { copies.forEach { free($0) } }
         return try body(copies.map { amqp_bytes_t(len: strlen($0), bytes: UnsafeMutableRawPointer($0)) })
     }
 
-    private static func bytes(_ value: amqp_bytes_t) -> [UInt8] {
+    static func bytes(_ value: amqp_bytes_t) -> [UInt8] {
         guard let base = value.bytes, value.len > 0 else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: value.len))
     }

@@ -7,9 +7,14 @@
 ///     exchange = nova                  # nova.conf [DEFAULT] control_exchange
 ///     topics = versioned_notifications # nova.conf [oslo_messaging_notifications] topics
 ///     priorities = info
-///     queue = nova-dirsvc              # this service's own queue (never the shared topic.info)
-///     durable = false                  # nova.conf [oslo_messaging_rabbit] amqp_durable_queues
+///     queue = nova-dirsvc              # this service's own queue (never oslo's own topic.priority)
+///     queue_type = quorum              # or classic
+///     delivery_limit = 20              # quorum: deliveries before a message is dead-lettered
+///     dead_letter_queue = nova-dirsvc.dead
+///     max_message_bytes = 1048576
 ///     prefetch = 64
+///     # declare_exchange = false: Nova's exchange is only looked up (passive), never declared;
+///     # durable / auto_delete: its properties when declare_exchange = true (as nova.conf's)
 ///     # ssl = true / amqps://, ca_cert = /etc/pki/tls/certs/ca.pem
 ///
 /// Only text is parsed here (the domain knows no AMQP); `serve` parses the URL itself.
@@ -28,9 +33,27 @@ extension Configuration {
         public var priorities = ["info"]
         /// The service's own queue, bound to every `<topic>.<priority>`.
         public var queue = "nova-dirsvc"
-        /// The exchange's durability, which must match how oslo.messaging declares it (durable
-        /// only with `amqp_durable_queues`); the service's own queue is always durable.
+        /// What kind of queue `queue` (and `deadLetterQueue`) are declared as.
+        public var queueType = QueueType.quorum
+        /// Quorum queues: how many times a message is delivered before the broker moves it to
+        /// the dead-letter queue (a message that can be neither applied nor kept does not block
+        /// the queue for ever).
+        public var deliveryLimit = 20
+        /// Where the broker moves what `queue` dead-letters (default `<queue>.dead`).
+        public var deadLetterQueue: String { deadLetterQueueName ?? queue + ".dead" }
+        var deadLetterQueueName: String?
+        /// A message larger than this (on the wire, or once decompressed) is not taken whole:
+        /// its first bytes are kept in failed/ with the reason.
+        public var maxMessageBytes = 1 << 20
+        /// Declare Nova's exchange (with `exchangeDurable`, `exchangeAutoDelete`) instead of only
+        /// looking it up. Off by default: a declare with properties other than Nova's makes
+        /// every Nova publish fail with 406.
+        public var declareExchange = false
+        /// The exchange's properties when `declareExchange`: as oslo.messaging declares it,
+        /// durable when nova.conf's `amqp_durable_queues` or `rabbit_quorum_queue` is true,
+        /// auto-deleted when `amqp_auto_delete` is.
         public var exchangeDurable = false
+        public var exchangeAutoDelete = false
         /// Messages taken before they are acknowledged: the most written at once.
         public var prefetch = 64
         public var tls = false
@@ -39,6 +62,18 @@ extension Configuration {
         public var heartbeat = 30
 
         public static let defaultPrefetch = 64
+
+        public enum QueueType: String, Sendable, CaseIterable {
+            /// Replicated on a majority of the cluster's nodes (Raft): survives a node's loss.
+            case quorum
+            /// On one node: lost (with what is in it) while that node is down.
+            case classic
+        }
+
+        /// The priorities oslo.messaging's Notifier publishes with: each `<topic>.<priority>` is
+        /// also the name of the queue oslo.messaging itself declares (with its own properties),
+        /// which `queue` must never be.
+        static let osloPriorities = ["audit", "critical", "debug", "error", "info", "sample", "warn", "warning"]
 
         /// The routing keys the queue is bound with: `versioned_notifications.info`, ...
         public var routingKeys: [String] { topics.flatMap { topic in priorities.map { "\(topic).\($0)" } } }
@@ -52,7 +87,7 @@ extension Configuration {
         }
 
         /// nil when neither transport_url nor transport_url_file is set (no bus configured).
-        init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String) throws {
+        init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String, warn: (String) -> Void) throws {
             if let text = settings[.amqpTransportURL] {
                 guard settings[.amqpTransportURLFile] == nil else {
                     throw ConfigurationError("\(source(.amqpTransportURL)) and \(source(.amqpTransportURLFile)) are both set: keep one")
@@ -86,7 +121,40 @@ extension Configuration {
             for (key, value) in [(Key.amqpExchange, exchange), (.amqpQueue, queue)] where settings[key].map(Configuration.splitURIs)?.count ?? 1 > 1 {
                 throw ConfigurationError("\(source(key)): one name only (\(Validate.quote(value)) ...)")
             }
+            deadLetterQueueName = try names(.amqpDeadLetterQueue)?.first
+            for (key, name) in [(Key.amqpQueue, queue), (.amqpDeadLetterQueue, deadLetterQueue)] {
+                if name.hasPrefix("amq.") {
+                    throw ConfigurationError("\(source(key)): \(Validate.quote(name)) starts with amq., which RabbitMQ reserves")
+                }
+                // oslo.messaging's own queue for a topic: declaring it with other properties
+                // would make Nova's publish fail (406), and reading it steals others' messages
+                let topic = topics.first { topic in Self.osloPriorities.contains { "\(topic).\($0)" == name } }
+                if let topic {
+                    throw ConfigurationError("\(source(key)): \(Validate.quote(name)) is the queue oslo.messaging itself declares for "
+                                             + "topic \(topic); name a queue of this service's own (default nova-dirsvc)")
+                }
+            }
+            guard deadLetterQueue != queue else {
+                throw ConfigurationError("\(source(.amqpDeadLetterQueue)): the dead-letter queue must not be the queue itself")
+            }
+            if let text = settings[.amqpQueueType] {
+                guard let type = QueueType(rawValue: text.lowercased()) else {
+                    throw ConfigurationError("\(source(.amqpQueueType)): \"\(text)\" is not "
+                                             + QueueType.allCases.map(\.rawValue).joined(separator: " or "))
+                }
+                queueType = type
+            }
+            deliveryLimit = try number(.amqpDeliveryLimit, in: 1...1000) ?? deliveryLimit
+            if queueType == .classic, settings[.amqpDeliveryLimit] != nil {
+                warn("\(source(.amqpDeliveryLimit)): classic queues have no delivery limit; it applies to queue_type = quorum only")
+            }
+            maxMessageBytes = try number(.amqpMaxMessageBytes, in: 4096...(256 << 20)) ?? maxMessageBytes
+            declareExchange = try bool(.amqpDeclareExchange)
             exchangeDurable = try bool(.amqpDurable)
+            exchangeAutoDelete = try bool(.amqpAutoDelete)
+            if !declareExchange, let key = [Key.amqpDurable, .amqpAutoDelete].first(where: { settings[$0] != nil }) {
+                warn("\(source(key)): used only with declare_exchange = true (serve looks Nova's exchange up and never declares it)")
+            }
             prefetch = try number(.amqpPrefetch, in: 1...65535) ?? prefetch
             heartbeat = try number(.amqpHeartbeat, in: 0...3600) ?? heartbeat
             tls = try bool(.amqpSSL)

@@ -71,6 +71,9 @@ public struct Configuration: Sendable {
         case amqpExchange = "amqp_exchange", amqpTopics = "amqp_topics", amqpPriorities = "amqp_priorities"
         case amqpQueue = "amqp_queue", amqpDurable = "amqp_durable", amqpPrefetch = "amqp_prefetch"
         case amqpSSL = "amqp_ssl", amqpCACert = "amqp_ca_cert", amqpHeartbeat = "amqp_heartbeat"
+        case amqpQueueType = "amqp_queue_type", amqpDeliveryLimit = "amqp_delivery_limit"
+        case amqpDeadLetterQueue = "amqp_dead_letter_queue", amqpMaxMessageBytes = "amqp_max_message_bytes"
+        case amqpDeclareExchange = "amqp_declare_exchange", amqpAutoDelete = "amqp_auto_delete"
         case httpListen = "http_listen", httpTokenFile = "http_token_file", httpTLSCert = "http_tls_cert"
         case httpTLSKey = "http_tls_key", httpAllowInsecureListen = "http_allow_insecure_listen"
         case httpMaxInFlight = "http_max_in_flight", httpBasicAuthFile = "http_basic_auth_file"
@@ -143,7 +146,7 @@ public struct Configuration: Sendable {
                                      + "or move the URL into the file named by transport_url_file")
         }
         var configuration = try Configuration(flags.over(fromEnvironment.over(file.settings.over(ldapConf))))
-        configuration.warnings = file.warnings
+        configuration.warnings = file.warnings + configuration.warnings
         return configuration
     }
 
@@ -195,7 +198,9 @@ public struct Configuration: Sendable {
         spoolDirectory = text(.spoolDir) ?? Spool.defaultDirectory
         allowInsecureBind = try bool(.allowInsecureBind)
         verifyTLS = !(try bool(.insecureNoTLSVerify))
-        bus = try Bus(settings, bool: bool, source: source)
+        var busWarnings: [String] = []
+        bus = try Bus(settings, bool: bool, source: source, warn: { busWarnings.append($0) })
+        warnings = busWarnings
         http = try HTTP(settings, bool: bool, source: source)
     }
 

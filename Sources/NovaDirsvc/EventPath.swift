@@ -89,15 +89,22 @@ public struct EventPath: Sendable {
         do {
             decoded = try EventDecoder.decode(.json(message), for: .any)
         } catch {
-            let path = self.from(origin)
-            let kept = try spool.setAside(message: Array(message), reason: "\(error)")
-            path.record(nil, action: "any", outcome: "failed", error: error, detail: "kept in \(kept)")
-            throw EventNotAppliedError(error: error, kept: "kept in \(kept)", state: .setAside)
+            try keepUnreadable(Array(message), origin: origin, because: error)
         }
         var merged = decoded
         merged.origin = EventOrigin(eventType: decoded.origin.eventType, messageID: decoded.origin.messageID ?? origin.messageID)
         from(merged.origin).report(decoded, as: .any)
         return merged
+    }
+
+    /// Keeps a message that cannot be read (not decodable, too large, compressed with an
+    /// unknown method) in `failed/` as it came, with `error` as the reason beside it, logs it,
+    /// and throws where it is (`EventNotAppliedError`, `.setAside`). Only when even that fails
+    /// is it not kept (`Spool.Failure`: the caller must not acknowledge the message).
+    public func keepUnreadable(_ message: [UInt8], origin: EventOrigin, because error: any Error) throws -> Never {
+        let kept = try spool.setAside(message: message, reason: "\(error)")
+        from(origin).record(nil, action: "any", outcome: "failed", error: error, detail: "kept in \(kept)")
+        throw EventNotAppliedError(error: error, kept: "kept in \(kept)", state: .setAside)
     }
 
     private func report(_ decoded: EventDecoder.Decoded, as action: EventDecoder.Action) {

@@ -5,17 +5,27 @@ import NovaDirsvc
 /// that answers), the topology declared on it, and the messages taken from the service's own
 /// queue. After a lost connection it is simply made again: what was not acknowledged comes back.
 ///
-/// Topology, as an oslo.messaging listener with a pool declares it: the topic exchange Nova
-/// publishes to (`exchange`, durable as oslo.messaging declares it), the service's own durable
-/// queue (`queue`: never the shared `versioned_notifications.info` that other consumers read),
-/// bound with `<topic>.<priority>` for each topic and priority. Several services on one queue
-/// are competing consumers.
+/// Topology, as an oslo.messaging listener with a pool has it, but doing Nova no harm:
+/// - Nova's topic exchange (`exchange`) is only looked up (a passive declare), never created or
+///   declared with properties of the service's own (unless `declare_exchange`): a declare whose
+///   durability differs from Nova's makes every Nova publish fail with 406. When it is not there
+///   yet, the service says so and tries again: Nova creates it when it next publishes.
+/// - The service's own queue (`queue`, a quorum queue by default: replicated, it survives the
+///   loss of a node), never oslo.messaging's own `<topic>.<priority>`, bound with
+///   `<topic>.<priority>` for each topic and priority; it dead-letters into `dead_letter_queue`
+///   (after `delivery_limit` deliveries, for a quorum queue) instead of blocking.
+/// Several services on one queue are competing consumers.
 final class BusConsumer {
     let settings: Configuration.Bus
     let url: TransportURL
     private(set) var connection: AMQPConnection?
     /// The host that answered last: tried first next time.
     private var preferred = 0
+    /// The queue exists with arguments other than the service's (declared by the operator, or
+    /// under a policy): it is then used as it is, looked up passively.
+    private(set) var queueDeclaredElsewhere = false
+    /// Said once per connection: the queue's own arguments were kept.
+    var notice: ((String) -> Void)?
 
     init(_ settings: Configuration.Bus, connectTimeout: Duration) throws {
         self.settings = settings
@@ -35,7 +45,19 @@ final class BusConsumer {
 
     /// Where the service reads from, for its start-up line (no password).
     var summary: String {
-        "\(url) queue \(settings.queue) bound to \(settings.exchange) with \(settings.routingKeys.joined(separator: ", "))"
+        "\(url) queue \(settings.queue) (\(settings.queueType.rawValue)) bound to \(settings.exchange) with "
+            + settings.routingKeys.joined(separator: ", ")
+    }
+
+    /// The host in use, for the log: `user@host:port/vhost` (no password).
+    var endpoint: String? {
+        guard let configuration = connection?.configuration else { return nil }
+        return Self.endpoint(configuration)
+    }
+
+    static func endpoint(_ configuration: AMQPConnection.Configuration) -> String {
+        "\(configuration.user)@\(configuration.host):\(configuration.port)"
+            + (configuration.virtualHost == "/" ? "" : "/" + configuration.virtualHost)
     }
 
     /// Connects to the first host that answers (the last good one first) and declares the
@@ -43,8 +65,9 @@ final class BusConsumer {
     func connect() throws {
         let configurations = connectionConfigurations(heartbeat: settings.heartbeat)
         var lastError: (any Error)?
-        for offset in configurations.indices {
-            let index = (preferred + offset) % configurations.count
+        var attempt = 0
+        while attempt < configurations.count {
+            let index = (preferred + attempt) % configurations.count
             do {
                 let connection = try AMQPConnection.connect(configurations[index])
                 do {
@@ -57,18 +80,36 @@ final class BusConsumer {
                 preferred = index
                 return
             } catch let error as AMQPError {
+                if Self.isQueueMismatch(error, queue: settings.queue), !queueDeclaredElsewhere {
+                    // the queue is there, with arguments of someone else's: use it as it is
+                    queueDeclaredElsewhere = true
+                    notice?("queue \(settings.queue) exists with other arguments than serve's (\(error.message)); "
+                            + "used as it is: its type, delivery limit and dead-lettering are the operator's")
+                    continue  // the same host again, declaring passively
+                }
                 lastError = error
                 // a refusal that another host would repeat (credentials, settings) ends it now
                 let refusal = BusError(error, settings: settings)
                 if refusal.isSetup { throw refusal }
             }
+            attempt += 1
         }
         throw BusError(lastError as! AMQPError, settings: settings)
     }
 
     private func declare(on connection: AMQPConnection) throws {
-        try connection.declareExchange(settings.exchange, type: "topic", durable: settings.exchangeDurable)
-        try connection.declareQueue(settings.queue, durable: true)
+        if settings.declareExchange {
+            try connection.declareExchange(settings.exchange, type: "topic", durable: settings.exchangeDurable,
+                                           autoDelete: settings.exchangeAutoDelete)
+        } else {
+            try connection.checkExchange(settings.exchange)
+        }
+        if queueDeclaredElsewhere {
+            try connection.checkQueue(settings.queue)
+        } else {
+            try connection.declareQueue(settings.deadLetterQueue, durable: true, arguments: Self.typeArguments(settings))
+            try connection.declareQueue(settings.queue, durable: true, arguments: Self.queueArguments(settings))
+        }
         for key in settings.routingKeys {
             try connection.bindQueue(settings.queue, exchange: settings.exchange, routingKey: key)
         }
@@ -76,14 +117,43 @@ final class BusConsumer {
         try connection.consume(settings.queue)
     }
 
+    static func typeArguments(_ settings: Configuration.Bus) -> [QueueArgument] {
+        [QueueArgument("x-queue-type", .string(settings.queueType.rawValue))]
+    }
+
+    /// The service's queue: its type; dead-lettering into the dead-letter queue through the
+    /// default exchange; for a quorum queue, the delivery limit, and dead-lettering at least
+    /// once (the broker keeps a message until the dead-letter queue confirmed it).
+    static func queueArguments(_ settings: Configuration.Bus) -> [QueueArgument] {
+        var arguments = typeArguments(settings) + [
+            QueueArgument("x-dead-letter-exchange", .string("")),
+            QueueArgument("x-dead-letter-routing-key", .string(settings.deadLetterQueue)),
+        ]
+        if settings.queueType == .quorum {
+            arguments += [
+                QueueArgument("x-delivery-limit", .integer(Int64(settings.deliveryLimit))),
+                QueueArgument("x-dead-letter-strategy", .string("at-least-once")),
+                QueueArgument("x-overflow", .string("reject-publish")),
+            ]
+        }
+        return arguments
+    }
+
+    /// 406 on declaring the service's queue: it exists with other arguments or properties.
+    static func isQueueMismatch(_ error: AMQPError, queue: String) -> Bool {
+        error.kind == .refused(code: 406) && error.operation.hasPrefix("declare queue \(queue) ")
+    }
+
     /// The messages that are there, at most `limit`, waiting up to `wait` for the first.
+    /// Of each body, at most `max_message_bytes` are kept.
     func receive(limit: Int, wait: Duration) throws -> [AMQPConnection.Delivery] {
         guard let connection else { return [] }
         var deliveries: [AMQPConnection.Delivery] = []
+        let cap = settings.maxMessageBytes
         do {
-            guard let first = try connection.next(timeout: wait) else { return [] }
+            guard let first = try connection.next(timeout: wait, maxBodyBytes: cap) else { return [] }
             deliveries.append(first)
-            while deliveries.count < limit, let more = try connection.next(timeout: .zero) {
+            while deliveries.count < limit, let more = try connection.next(timeout: .zero, maxBodyBytes: cap) {
                 deliveries.append(more)
             }
         } catch let error as AMQPError {
@@ -100,6 +170,18 @@ final class BusConsumer {
         guard let connection else { return }
         do {
             try connection.ack(delivery.deliveryTag, upTo: upTo)
+        } catch let error as AMQPError {
+            drop()
+            throw BusError(error, settings: settings)
+        }
+    }
+
+    /// Hands a message back to the queue, which delivers it again (a quorum queue counts the
+    /// deliveries and dead-letters it past `delivery_limit`).
+    func requeue(_ delivery: AMQPConnection.Delivery) throws {
+        guard let connection else { return }
+        do {
+            try connection.reject(delivery.deliveryTag, requeue: true)
         } catch let error as AMQPError {
             drop()
             throw BusError(error, settings: settings)
@@ -135,19 +217,28 @@ struct BusError: Error, CustomStringConvertible {
         switch error.kind {
         case .refused(code: 403): hint = "check the user and password of transport_url"
         case .refused(code: 530): hint = "the user may not use this virtual host, or it does not exist: check the transport_url's /VHOST"
+        case .refused(code: 404) where error.operation.hasPrefix("look up exchange"):
+            hint = "Nova creates its exchange when it first publishes a notification: serve waits for it. If nova.conf sets "
+                + "[DEFAULT] control_exchange, set [amqp] exchange to the same (Nova's default is nova, oslo.messaging's openstack)"
+        case .refused(code: 404):
+            hint = "a queue's node is down or the cluster is still electing its leader: retried"
+        case .refused(code: 406) where error.operation.hasPrefix("declare exchange"):
+            hint = "the exchange exists with other properties: set [amqp] durable = true when nova.conf's [oslo_messaging_rabbit] "
+                + "amqp_durable_queues or rabbit_quorum_queue is true, auto_delete = true when amqp_auto_delete is true, "
+                + "or leave declare_exchange off (the default) and serve only looks the exchange up"
         case .refused(code: 406):
-            hint = error.operation.hasPrefix("declare exchange")
-                ? "the exchange exists with other properties: set [amqp] durable = \(!settings.exchangeDurable) to match nova.conf's [oslo_messaging_rabbit] amqp_durable_queues"
-                : "the queue \(settings.queue) exists with other properties (declared by something else): use another [amqp] queue name, or delete it"
+            hint = "the queue \(settings.queue) exists with other properties (declared by something else, e.g. not durable): "
+                + "delete it (rabbitmqctl delete_queue \(settings.queue)) once empty, or name another [amqp] queue"
         default: hint = nil
         }
     }
 
     /// A problem of the settings, which retrying will not cure: credentials (403), the
-    /// virtual host (530, 404), properties that differ from what exists (406). Not the codes a
-    /// broker sends when it shuts down (320) or fails (541).
+    /// virtual host (530), properties that differ from what exists (406). Not 404 (an exchange
+    /// Nova has not created yet, a queue whose node is down), nor the codes a broker sends when
+    /// it shuts down (320) or fails (541).
     var isSetup: Bool {
-        if case .refused(let code) = error.kind { return [403, 404, 406, 530].contains(code) }
+        if case .refused(let code) = error.kind { return [403, 406, 530].contains(code) }
         return false
     }
 
@@ -155,12 +246,13 @@ struct BusError: Error, CustomStringConvertible {
 }
 
 extension BusError: ExitStatusProviding {
-    /// 77 for refused credentials or rights, 64 for other settings, 69 for a broker that could
-    /// not be reached.
+    /// 77 for refused credentials or rights, 64 for other settings (properties that differ),
+    /// 69 for a broker that could not be reached or a missing exchange or queue node.
     var exitStatus: ExitStatus {
         switch error.kind {
         case .refused(code: 403), .refused(code: 530): return .noPermission
-        case .refused: return .usage
+        case .refused(code: 406): return .usage
+        case .refused: return .unavailable
         case .connection, .timeout: return .unavailable
         case .library: return error.operation == "connect" ? .usage : .unavailable
         }

@@ -9,9 +9,9 @@ extension Service {
         public let broker: String?
     }
 
-    /// Reaches the directory (bind, read the base DN) and the broker (log in, declare the
-    /// exchange as configured, which finds a durability that does not match Nova's), writing
-    /// nothing to the directory and creating no queue. Throws the first problem, whose exit
+    /// Reaches the directory (bind, read the base DN) and the broker (log in, look up Nova's
+    /// exchange and the service's queue), writing nothing to the directory and leaving the
+    /// broker as it was: every look-up is passive (nothing is created, declared or bound). Throws the first problem, whose exit
     /// status says what it is (64 settings, 69 unreachable, 77 refused credentials).
     public static func check(_ configuration: NovaDirsvc.Configuration) throws -> Check {
         guard configuration.bus != nil || configuration.http != nil else {
@@ -21,24 +21,35 @@ extension Service {
         let bus = try configuration.bus.map { try BusConsumer($0, connectTimeout: configuration.timeout) }
         _ = try configuration.http?.token()  // readable, and not by others
         let directory = try Directory.check(configuration, deadline: .now + configuration.timeout)
-        let broker = try bus?.checkExchange()
+        let broker = try bus?.checkBroker()
         return Check(directory: directory, broker: broker)
     }
 }
 
 extension BusConsumer {
-    /// Logs in to the first host that answers and declares the exchange; returns the host.
-    func checkExchange() throws -> String {
+    /// Logs in to the first host that answers, looks up the exchange (a missing one is an
+    /// error that names control_exchange) and the queue; returns what it found.
+    func checkBroker() throws -> String {
         var lastError: AMQPError?
         for configuration in connectionConfigurations(heartbeat: 0) {
             do {
-                let connection = try AMQPConnection.connect(configuration)
-                defer { connection.close() }
-                try connection.declareExchange(settings.exchange, type: "topic", durable: settings.exchangeDurable)
-                return "\(configuration.user)@\(configuration.host):\(configuration.port)\(url.virtualHost == "/" ? "" : "/" + url.virtualHost)"
+                // a failed look-up closes the channel: one connection per look-up
+                let exchange = try AMQPConnection.connect(configuration)
+                defer { exchange.close() }
+                try exchange.checkExchange(settings.exchange)
+                let queue = try AMQPConnection.connect(configuration)
+                defer { queue.close() }
+                let found: String
+                do {
+                    let (messages, consumers) = try queue.checkQueue(settings.queue)
+                    found = "queue \(settings.queue) holds \(messages) messages, \(consumers) consumers"
+                } catch let error as AMQPError where error.kind == .refused(code: 404) {
+                    found = "queue \(settings.queue) (\(settings.queueType.rawValue)) will be created at start"
+                }
+                return "\(Self.endpoint(configuration)): exchange \(settings.exchange) exists; \(found)"
             } catch let error as AMQPError {
                 let refusal = BusError(error, settings: settings)
-                if refusal.isSetup { throw refusal }
+                if refusal.isSetup || error.kind == .refused(code: 404) { throw refusal }
                 lastError = error
             }
         }

@@ -4,24 +4,29 @@ import FoundationEssentials
 import Foundation
 #endif
 import AMQP
+import Decompression
 import LDAP
 import NovaDirsvc
 
 /// What becomes of the messages of one receive. Each is acknowledged only once its event is
 /// safe: applied (the directory confirmed it), in the spool, or kept in failed/ with its
-/// reason (it could never be applied: it must not block the queue). A message whose event
-/// could be put nowhere (the directory down and the spool failing) is not acknowledged: the
-/// broker connection is closed so that it comes back, and the service backs off.
+/// reason (it could never be applied: too large, compressed with a method nova-dirsvc cannot
+/// decode, not a notification: it must not block the queue). A message whose event could be put
+/// nowhere (the directory down and the spool failing) is handed back to the queue on its own,
+/// and the others go on: a quorum queue counts its deliveries and, past `delivery_limit`, moves
+/// it to the dead-letter queue. When nothing of a batch could be settled, receiving pauses.
 extension Service {
     func handle(_ deliveries: [AMQPConnection.Delivery]) {
         var batch: [(delivery: AMQPConnection.Delivery, item: EventPath.BatchItem)] = []
         var settled: [AMQPConnection.Delivery] = []
-        var unsafe: (any Error)? = nil
+        var unsettled: [(delivery: AMQPConnection.Delivery, problem: any Error)] = []
         for delivery in deliveries {
             counters.received += 1
             if delivery.redelivered { counters.redelivered += 1 }
+            let origin = EventOrigin(messageID: delivery.messageID)
             do {
-                let decoded = try path.decodeKeepingRejected(Data(delivery.body), origin: EventOrigin(messageID: delivery.messageID))
+                let body = try readableBody(delivery, origin: origin)
+                let decoded = try path.decodeKeepingRejected(Data(body), origin: origin)
                 switch decoded.kind {
                 case .apply(let event):
                     batch.append((delivery, EventPath.BatchItem(event, origin: decoded.origin)))
@@ -35,35 +40,60 @@ extension Service {
                 settled.append(delivery)
                 say("message \(delivery.messageID ?? "(no id)") not applicable: \(error)")
             } catch {
-                unsafe = error
-                break
+                unsettled.append((delivery, error))
             }
         }
-        if unsafe == nil, !batch.isEmpty {
+        if !batch.isEmpty {
             let results = apply(batch.map(\.item))
             for ((delivery, item), result) in zip(batch, results) {
                 if let problem = settle(item, result) {
-                    unsafe = problem
-                    break
+                    unsettled.append((delivery, problem))
+                } else {
+                    settled.append(delivery)
                 }
-                settled.append(delivery)
             }
         }
         guard let bus else { return }
         do {
-            if unsafe == nil, settled.count == deliveries.count, let last = deliveries.last {
-                try bus.ack(last, upTo: true)  // the whole batch (earlier batches are all acknowledged)
+            if unsettled.isEmpty, let last = deliveries.last {
+                try bus.ack(last, upTo: true)  // the whole batch (earlier batches are all settled)
             } else {
                 for delivery in settled { try bus.ack(delivery) }
+                for (delivery, problem) in unsettled {
+                    let count = delivery.headers["x-delivery-count"].map { ", delivered \(Int($0).map { $0 + 1 } ?? 0) times" } ?? ""
+                    say("message \(delivery.messageID ?? "(no id)") could be neither applied nor kept: \(problem); "
+                        + "handed back to the queue\(count)")
+                    try bus.requeue(delivery)
+                }
             }
         } catch {
             brokerLost(error)
             return
         }
-        if let unsafe {
-            // what was not acknowledged comes back when the service connects again
-            say("an event could be neither applied nor queued: \(unsafe); its message goes back to the queue")
-            brokerLost(unsafe)
+        if unsettled.isEmpty || !settled.isEmpty {
+            receivePause.reset()
+        } else {
+            let wait = receivePause.next()
+            nextReceive = .now + wait
+            say("nothing of the last \(deliveries.count) messages could be applied or kept: receiving again in \(Self.seconds(wait))")
+        }
+    }
+
+    /// The body as the event path reads it: whole, and decompressed as its `compression`
+    /// header (oslo.messaging's `kombu_compression`) says. One larger than `max_message_bytes`,
+    /// or that cannot be decompressed, is kept in failed/ as it came, with the reason (throws).
+    private func readableBody(_ delivery: AMQPConnection.Delivery, origin: EventOrigin) throws -> [UInt8] {
+        let limit = bus?.settings.maxMessageBytes ?? .max
+        if delivery.isTruncated {
+            try path.keepUnreadable(delivery.body, origin: origin, because: UnreadableMessage(
+                "the message is \(delivery.size) bytes, more than max_message_bytes (\(limit)): only its first "
+                + "\(delivery.body.count) bytes were read, and are kept"))
+        }
+        guard let method = delivery.headers["compression"] else { return delivery.body }
+        do {
+            return try Decompression.decompress(delivery.body, header: method, limit: limit)
+        } catch {
+            try path.keepUnreadable(delivery.body, origin: origin, because: UnreadableMessage("the message is \(error)"))
         }
     }
 
@@ -109,4 +139,10 @@ extension Service {
         }
         return nil
     }
+}
+
+/// Why a message off the bus could not be read: its reason in failed/.
+struct UnreadableMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -52,6 +52,9 @@ public final class Service {
     var brokerBackoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
     var nextBrokerAttempt = ContinuousClock.now
     var brokerEverConnected = false
+    /// After a batch of which nothing could be applied or kept: the next receive waits.
+    var receivePause = Backoff(initial: .seconds(1), maximum: .seconds(30))
+    var nextReceive = ContinuousClock.now
     var directory = DirectoryState()
     var nextStats: ContinuousClock.Instant?
     /// How long a receive waits for the first message: the loop's pace when idle.
@@ -73,6 +76,7 @@ public final class Service {
         self.configuration = configuration
         self.frontends = frontends
         self.bus = try configuration.directory.bus.map { try BusConsumer($0, connectTimeout: configuration.directory.timeout) }
+        self.bus?.notice = { say("broker: \($0)") }
         self.path = EventPath(configuration: configuration.directory, warn: say)
         self.session = DirectorySession(configuration: configuration.directory)
         self.say = say
@@ -100,6 +104,11 @@ public final class Service {
             }
             if !bus.isConnected {
                 reconnectBroker()
+                continue
+            }
+            let pause = nextReceive - .now
+            if pause > .zero {
+                if let signal = signals.wait(for: min(pause, idleWait)) { resend(signal) }
                 continue
             }
             let deliveries: [AMQPConnection.Delivery]
@@ -147,7 +156,7 @@ public final class Service {
         do {
             try bus.connect()
             brokerEverConnected = true
-            say("broker: connected to \(bus.url)")
+            brokerConnected(bus)
         } catch let error as BusError where error.isSetup {
             throw error
         } catch {
@@ -166,10 +175,14 @@ public final class Service {
         do {
             try bus.connect()
             brokerBackoff.reset()
-            say("broker: connected to \(bus.url)")
+            brokerConnected(bus)
         } catch {
             brokerLost(error)
         }
+    }
+
+    private func brokerConnected(_ bus: BusConsumer) {
+        say("broker: connected to \(bus.endpoint ?? "?") (\(bus.settings.queueType.rawValue) queue \(bus.settings.queue))")
     }
 
     func brokerLost(_ error: any Error) {

@@ -48,7 +48,7 @@ struct ServeCommand: ParsableCommand {
             let checked = try Service.check(configuration)
             print("configuration: ok")
             print("directory: \(checked.directory.uri) as \(checked.directory.identity); base DN \(configuration.baseDN) exists")
-            if let broker = checked.broker, let bus = configuration.bus { print("broker: \(broker); exchange \(bus.exchange) ok") }
+            if let broker = checked.broker { print("broker: \(broker)") }
             if let http = try HTTPFrontend.check(configuration) { print("http: \(http)") }
             return
         }
