@@ -7,12 +7,17 @@
 # loopback_users = none, since the broker listens on 127.0.0.1 alone). About 6 s.
 # With RABBITMQ_TLS_PORT set: also AMQPS on 127.0.0.1:RABBITMQ_TLS_PORT, with a server
 # certificate for localhost/127.0.0.1 from a CA made for it (DIR/tls/ca.crt).
+# With RABBITMQ_COOKIE set: that Erlang cookie (nodes of one cluster share it; see
+# rabbitmq-cluster-start.sh).
 # Prints shell assignments: AMQP_URL (rabbit://guest:guest@127.0.0.1:PORT/), RABBITMQ_PID.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 2 ] || { echo "usage: $0 DIR PORT" >&2; exit 2; }
 D=$(realpath -m "$1"); PORT=$2
 mkdir -p "$D/mnesia" "$D/log"
+if [ -n "${RABBITMQ_COOKIE:-}" ] && [ ! -f "$D/.erlang.cookie" ]; then
+  (umask 077; printf %s "$RABBITMQ_COOKIE" > "$D/.erlang.cookie"); chmod 400 "$D/.erlang.cookie"
+fi
 export RABBITMQ_NODENAME=nd$PORT@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$PORT \
        RABBITMQ_DIST_PORT=$((PORT + 20000 > 65000 ? PORT - 20000 : PORT + 20000)) \
        RABBITMQ_MNESIA_BASE=$D/mnesia RABBITMQ_LOG_BASE=$D/log RABBITMQ_PID_FILE=$D/pid \

@@ -25,7 +25,7 @@ trap 'scripts/rabbitmq-stop.sh "$work/rabbitmq" --remove; rm -rf "$work"' EXIT
 # A throwaway RabbitMQ for the AMQP layer's tests (about 6 s), beside the directory.
 amqp_port=$(nd_free_port)
 scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" > /dev/null
-export NOVA_DIRSVC_TEST_AMQP_PORT=$amqp_port
+export NOVA_DIRSVC_TEST_AMQP_PORT=$amqp_port NOVA_DIRSVC_TEST_AMQP_DIR=$work/rabbitmq
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
   swift test --skip-build --disable-xctest   # the suites are Swift Testing; no empty XCTest pass

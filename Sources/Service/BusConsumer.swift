@@ -218,7 +218,7 @@ struct BusError: Error, CustomStringConvertible {
         case .refused(code: 403): hint = "check the user and password of transport_url"
         case .refused(code: 530): hint = "the user may not use this virtual host, or it does not exist: check the transport_url's /VHOST"
         case .refused(code: 404) where error.operation.hasPrefix("look up exchange"):
-            hint = "Nova creates its exchange when it first publishes a notification: serve waits for it. If nova.conf sets "
+            hint = "Nova's services declare their exchange when they start and when they publish: serve waits for it. If nova.conf sets "
                 + "[DEFAULT] control_exchange, set [amqp] exchange to the same (Nova's default is nova, oslo.messaging's openstack)"
         case .refused(code: 404):
             hint = "a queue's node is down or the cluster is still electing its leader: retried"

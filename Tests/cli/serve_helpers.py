@@ -46,14 +46,47 @@ def queue_depth(queue, port=None):
             pass
 
 
-def publish_raw(exchange, routing_key, body, port=None):
+def declare_nova_exchange(name, port=None, durable=False, auto_delete=False):
+    """Nova's exchange, as a running Nova has it (its RPC servers declare it at start-up, with
+    durable = amqp_durable_queues or rabbit_quorum_queue, auto_delete = amqp_auto_delete): serve
+    only looks it up."""
+    import amqp
+    conn = amqp.Connection(host=f"127.0.0.1:{port or AMQP_PORT}", userid="guest", password="guest")
+    try:
+        conn.connect()
+    except OSError:
+        return  # no broker there (a test of an unreachable one)
+    try:
+        conn.channel().exchange_declare(name, "topic", durable=durable, auto_delete=auto_delete)
+    finally:
+        conn.close()
+
+
+def exchange_exists(name, port=None):
+    import amqp
+    conn = amqp.Connection(host=f"127.0.0.1:{port or AMQP_PORT}", userid="guest", password="guest")
+    conn.connect()
+    try:
+        conn.channel().exchange_declare(name, "topic", passive=True)
+        return True
+    except amqp.exceptions.NotFound:
+        return False
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+def publish_raw(exchange, routing_key, body, port=None, headers=None):
     """A message no Nova would send (not JSON, ...), put on the bus with py-amqp."""
     import amqp
     conn = amqp.Connection(host=f"127.0.0.1:{port or AMQP_PORT}", userid="guest", password="guest")
     conn.connect()
     try:
         ch = conn.channel()
-        ch.basic_publish(amqp.Message(body, delivery_mode=2, content_type="application/json"),
+        ch.basic_publish(amqp.Message(body, delivery_mode=2, content_type="application/json",
+                                      application_headers=headers or {}),
                          exchange=exchange, routing_key=routing_key)
     finally:
         conn.close()
@@ -86,7 +119,7 @@ class Serve:
     started = []
 
     def __init__(self, tmp_path, container, port=None, uri=None, timeout="3", exchange=None, queue=None,
-                 extra_amqp="", transport_url=None, name="serve", http=None, bus=True):
+                 extra_amqp="", transport_url=None, name="serve", http=None, bus=True, nova_durable=False):
         self.tmp = Path(tmp_path)
         self.name = name
         self.exchange = exchange or "nova-" + uuidlib.uuid4().hex[:8]
@@ -105,8 +138,13 @@ class Serve:
         self.config.chmod(0o600)
         self.proc = None
         self.bus = bus
+        # how Nova (already running: its exchange exists) declared its exchange
+        self.nova_durable = nova_durable
 
-    def start(self, *args, wait_bound=True):
+    def start(self, *args, wait_bound=True, nova_running=True):
+        """nova_running: Nova's exchange is declared first, as a running Nova has it."""
+        if self.bus and nova_running:
+            declare_nova_exchange(self.exchange, self.port, durable=self.nova_durable)
         self.stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.config), "--stats-interval", "1", *args],
                                      stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env())
@@ -126,7 +164,10 @@ class Serve:
         env.update(extra)
         return env
 
-    def check_config(self, **env):
+    def check_config(self, nova_running=True, **env):
+        """nova_running: Nova's exchange is declared first, as a running Nova has it."""
+        if self.bus and nova_running:
+            declare_nova_exchange(self.exchange, self.port, durable=self.nova_durable)
         return subprocess.run([BIN, "serve", "--check-config", "--config", str(self.config)],
                               capture_output=True, text=True, env=self.env(**env))
 

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import ROOT, free_port, managed, restart_server, server_pid
 from nova_bus import instance_uuids
-from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, publish_raw, queue_depth, wait_until
+from serve_helpers import declare_nova_exchange, AMQP_PORT, Broker, Serve, amqp_url, publish_raw, queue_depth, wait_until
 
 pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 
@@ -73,7 +73,7 @@ def test_the_broker_stopped_and_started_mid_stream(tmp_path, container, durable)
     port = free_port()
     broker = Broker(tmp_path / "broker", port)
     broker.start()
-    serve = Serve(tmp_path, container, port=port, extra_amqp=f"durable = {str(durable).lower()}\n")
+    serve = Serve(tmp_path, container, port=port, nova_durable=durable)
     try:
         serve.start()
         assert serve.stop() == 0  # its queue exists now: 1,500 notifications wait there
@@ -89,8 +89,12 @@ def test_the_broker_stopped_and_started_mid_stream(tmp_path, container, durable)
         broker.start()  # the durable queue and its persistent messages come back
         if not durable:
             # Nova's default exchange is not durable: it, and every binding to it, is gone
-            # after the restart until a consumer declares them again; what is published before
-            # serve is back does not reach its queue (README: amqp_durable_queues closes that)
+            # after the restart; serve waits for Nova to declare it again (its RPC servers do on
+            # reconnecting) and binds again; what is published before that does not reach its
+            # queue (README: amqp_durable_queues or rabbit_quorum_queue closes that)
+            wait_until(lambda: "does not exist" in serve.output() or "NOT_FOUND" in serve.output(),
+                       what="serve to say the exchange is gone")
+            declare_nova_exchange(serve.exchange, port)
             wait_until(lambda: serve.output().count("broker: connected") >= 3, what="serve to reconnect")
         assert publish(32_000, 300, serve.exchange, port=port, durable=durable).wait(timeout=120) == 0
         settle(serve, container, sorted(expected(30_000, 1500) + expected(32_000, 300)), port=port)
@@ -188,7 +192,7 @@ def test_a_directory_down_from_the_start_and_a_spool_that_cannot_be_used(tmp_pat
     publisher.send_sample("instance-create-end.json", uuid)
     publish_raw(serve.exchange, "versioned_notifications.info", b"not json")
     publisher.close()
-    wait_until(lambda: "could be neither applied nor queued" in serve.output(), what="the refusal to acknowledge")
+    wait_until(lambda: "could be neither applied nor kept" in serve.output(), what="the message handed back")
     serve.spool.chmod(0o700)
     wait_until(lambda: len(serve.pending_files()) == 1 and len(serve.failed_files()) == 1, timeout=30,
                what="the event queued and the poison kept, once the spool is usable")

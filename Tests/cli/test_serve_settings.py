@@ -8,18 +8,27 @@ import pytest
 
 from helpers import BIN, ENV, free_port, managed
 from nova_bus import Publisher
-from serve_helpers import AMQP_PORT, Broker, Serve, amqp_url, publish_raw, queue_depth, wait_until
+from serve_helpers import declare_nova_exchange, exchange_exists, AMQP_PORT, Broker, Serve, amqp_url, publish_raw, queue_depth, wait_until
 
 pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 
 
-def test_check_config_reaches_both_and_creates_no_queue(tmp_path, container):
+def test_check_config_reaches_both_and_leaves_the_broker_as_it_found_it(tmp_path, container):
     serve = Serve(tmp_path, container)
+    # Nova has not declared its exchange yet: named, with the control_exchange hint; 69 (it may
+    # come), and nothing is created by looking
+    proc = serve.check_config(nova_running=False)
+    assert proc.returncode == 69, proc.stderr
+    assert f"look up exchange {serve.exchange}" in proc.stderr and "control_exchange" in proc.stderr
+    assert not exchange_exists(serve.exchange)
+    declare_nova_exchange(serve.exchange)
     proc = serve.check_config()
     assert proc.returncode == 0, proc.stderr
-    assert "configuration: ok" in proc.stdout and f"exchange {serve.exchange} ok" in proc.stdout
+    assert "configuration: ok" in proc.stdout and f"exchange {serve.exchange} exists" in proc.stdout
+    assert f"queue {serve.queue} (quorum) will be created" in proc.stdout
     assert "guest@127.0.0.1" in proc.stdout and "guest:guest" not in proc.stdout
     assert queue_depth(serve.queue) is None  # nothing declared that would fill up unread
+    assert queue_depth(serve.queue + ".dead") is None
 
 
 def test_a_wrong_broker_password_is_77_for_check_config_and_for_serve(tmp_path, container):
@@ -66,21 +75,47 @@ def test_a_transport_url_readable_by_others_is_refused(tmp_path, container):
     assert "guest:guest" not in proc.stderr
 
 
-def test_an_exchange_durability_that_differs_from_novas_is_named(tmp_path, container):
+def test_novas_exchange_is_never_declared_unless_asked_and_then_a_mismatch_is_named(tmp_path, container):
     serve = Serve(tmp_path, container)
-    publish_raw_exchange = serve.exchange
-    assert serve.check_config().returncode == 0  # declared as oslo.messaging does: not durable
-    serve.config.write_text(serve.config.read_text() + "durable = true\n")
-    proc = serve.check_config()
-    assert proc.returncode == 64, proc.stderr
-    assert "PRECONDITION_FAILED" in proc.stderr and "amqp_durable_queues" in proc.stderr
-    serve.start(wait_bound=False)
+    declare_nova_exchange(serve.exchange, durable=True)  # rabbit_quorum_queue = true in nova.conf
+    # the default: looked up only, whatever its properties
+    assert serve.check_config(nova_running=False).returncode == 0
+    # declare_exchange = true with properties other than Nova's: refused, the options named
+    serve.config.write_text(serve.config.read_text() + "declare_exchange = true\n")
+    proc = serve.check_config(nova_running=False)
+    assert proc.returncode == 0, proc.stderr  # check-config stays passive
+    serve.start(wait_bound=False, nova_running=False)
     assert serve.proc.wait(timeout=20) == 64
-    assert publish_raw_exchange in serve.output()
+    out = serve.output()
+    assert "PRECONDITION_FAILED" in out and serve.exchange in out
+    for option in ["amqp_durable_queues", "rabbit_quorum_queue", "amqp_auto_delete"]:
+        assert option in out
+    # durable set without declare_exchange: said to be unused
+    other = Serve(tmp_path, container, name="other", extra_amqp="durable = true\n")
+    declare_nova_exchange(other.exchange)
+    proc = other.check_config()
+    assert proc.returncode == 0 and "used only with declare_exchange = true" in proc.stderr, proc.stderr
+
+
+def test_queue_names_of_oslos_own_and_bad_queue_settings_are_refused(tmp_path, container):
+    for extra, message in [("queue = versioned_notifications.info", "the queue oslo.messaging itself declares"),
+                           ("queue = versioned_notifications.error", "the queue oslo.messaging itself declares"),
+                           ("queue = amq.mine", "RabbitMQ reserves"),
+                           ("queue_type = stream", "is not quorum or classic"),
+                           ("dead_letter_queue = versioned_notifications.info", "oslo.messaging itself declares"),
+                           ("max_message_bytes = 10", "not a whole number from 4096")]:
+        serve = Serve(tmp_path, container, queue="q-" + extra.split()[0], extra_amqp=extra + "\n")
+        text = serve.config.read_text()
+        if extra.startswith("queue ="):
+            text = text.replace(f"queue = {serve.queue}\n", "")
+        serve.config.write_text(text)
+        proc = serve.check_config()
+        assert proc.returncode == 64 and message in proc.stderr, (extra, proc.stderr)
 
 
 def test_settings_from_the_environment_and_unknown_keys(tmp_path, container):
     serve = Serve(tmp_path, container)
+    declare_nova_exchange(serve.exchange)
     text = serve.config.read_text().replace(f"transport_url = {amqp_url()}\n", "").replace("queue =", "queu =")
     serve.config.write_text(text)
     proc = subprocess.run([BIN, "serve", "--check-config", "--config", str(serve.config)], capture_output=True, text=True,
@@ -125,7 +160,7 @@ def test_tls_to_the_broker_is_verified(tmp_path, container):
     broker.start()
     try:
         url = f"amqps://guest:guest@localhost:{tls_port}/"
-        serve = Serve(tmp_path, container, transport_url=url, extra_amqp=f"ca_cert = {broker.ca_cert}\n")
+        serve = Serve(tmp_path, container, port=port, transport_url=url, extra_amqp=f"ca_cert = {broker.ca_cert}\n")
         proc = serve.check_config()
         assert proc.returncode == 0, proc.stderr
         serve.start()
@@ -137,21 +172,21 @@ def test_tls_to_the_broker_is_verified(tmp_path, container):
         wait_until(lambda: uuid in managed(container), what="the entry, through TLS")
         assert serve.stop() == 0
         # another CA (the directory's): the broker's certificate is not trusted
-        other = Serve(tmp_path, container, name="other-ca", transport_url=url,
+        other = Serve(tmp_path, container, port=port, name="other-ca", transport_url=url,
                       extra_amqp=f"ca_cert = {ENV['NOVA_DIRSVC_TEST_CA_CERT']}\n")
         proc = other.check_config()
         assert proc.returncode == 69 and "SSL" in proc.stderr, proc.stderr
         # the system's CA bundle by default: not trusted either, never unverified
-        default = Serve(tmp_path, container, name="default-ca", transport_url=url)
+        default = Serve(tmp_path, container, port=port, name="default-ca", transport_url=url)
         assert default.check_config().returncode == 69
         # a CA file that holds no certificate: a setting to fix, said by rabbitmq-c
         not_a_cert = tmp_path / "not-a-cert.pem"
         not_a_cert.write_text("hello\n")
-        bad = Serve(tmp_path, container, name="bad-ca", transport_url=url, extra_amqp=f"ca_cert = {not_a_cert}\n")
+        bad = Serve(tmp_path, container, port=port, name="bad-ca", transport_url=url, extra_amqp=f"ca_cert = {not_a_cert}\n")
         proc = bad.check_config()
         assert proc.returncode == 64 and "cannot use the CA certificate file" in proc.stderr, proc.stderr
         # a missing CA file is a setting to fix
-        missing = Serve(tmp_path, container, name="missing-ca", transport_url=url, extra_amqp="ca_cert = /nonexistent/ca.pem\n")
+        missing = Serve(tmp_path, container, port=port, name="missing-ca", transport_url=url, extra_amqp="ca_cert = /nonexistent/ca.pem\n")
         proc = missing.check_config()
         assert proc.returncode == 64 and "/nonexistent/ca.pem" in proc.stderr
     finally:
