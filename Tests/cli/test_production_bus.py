@@ -288,6 +288,8 @@ def test_oversized_and_undecodable_messages_are_kept_with_their_reason_never_hel
 
 
 # ---- a 3-node cluster ------------------------------------------------------------------------
+# Nova runs on it as kolla-ansible runs it since 2024.1: rabbit_quorum_queue = true (so its
+# exchange `nova` is durable).
 
 class Cluster:
     def __init__(self, folder):
@@ -369,7 +371,7 @@ def test_cluster_the_node_of_the_queue_leader_killed_mid_stream_loses_nothing(tm
 
 def test_cluster_a_node_down_at_start_and_a_classic_queues_home_node_down_are_retried(tmp_path, container, cluster):
     first, second, third = cluster.ports
-    declare_nova_exchange("nova", second)
+    declare_nova_exchange("nova", second, durable=True)  # the cluster's Nova runs with rabbit_quorum_queue
     quorum = Serve(tmp_path, container, port=second, transport_url=cluster.url(), exchange="nova", name="quorum")
     classic = Serve(tmp_path, container, port=second, transport_url=cluster.url(first), exchange="nova",
                     extra_amqp="queue_type = classic\n", name="classic")
@@ -389,7 +391,7 @@ def test_cluster_a_node_down_at_start_and_a_classic_queues_home_node_down_are_re
         assert "NOT_FOUND" in classic.output() or "down" in classic.output()
         cluster.restart(first)
         wait_until(lambda: classic.output().count("broker: connected") >= 2, timeout=90, what="the classic queue back")
-        nova = Nova(tmp_path, cluster.url(third), 61_000, 50)
+        nova = Nova(tmp_path, cluster.url(third), 61_000, 50, rabbit={"rabbit_quorum_queue": "true"})
         nova.start()
         nova.go()
         assert nova.wait() == 0, nova.output()[-3000:]
@@ -405,7 +407,7 @@ def test_cluster_a_node_down_at_start_and_a_classic_queues_home_node_down_are_re
 
 def test_cluster_two_serves_on_two_nodes_share_one_queue(tmp_path, container, cluster):
     first, second, third = cluster.ports
-    declare_nova_exchange("nova", second)
+    declare_nova_exchange("nova", second, durable=True)  # the cluster's Nova runs with rabbit_quorum_queue
     queue = "nova-dirsvc-" + uuidlib.uuid4().hex[:8]
     one = Serve(tmp_path, container, port=second, transport_url=cluster.url(second), exchange="nova", queue=queue, name="one")
     two = Serve(tmp_path, container, port=third, transport_url=cluster.url(third), exchange="nova", queue=queue, name="two")
