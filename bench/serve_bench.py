@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests/cli"))
 import nova_bus  # noqa: E402
+import serve_helpers  # noqa: E402
 from bench import container  # noqa: E402  (bench/ is on the path: this script's folder)
 
 ENV = os.environ
@@ -69,6 +70,8 @@ class Serve:
         self.proc = None
 
     def start(self):
+        if not self.http_port:  # Nova's exchange, as a running Nova has it (serve only looks it up)
+            serve_helpers.declare_nova_exchange(self.exchange, int(AMQP_URL.rsplit(":", 1)[1].strip("/")))
         env = {k: v for k, v in ENV.items() if not k.startswith("NOVA_DIRSVC_")}
         self.err = open(self.dir / "stderr", "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.conf), "--stats-interval", "0"],

@@ -76,6 +76,9 @@ scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" | sed 's/^/  /'
 (umask 077; printf 'rabbit://guest:guest@127.0.0.1:%s/\n' "$amqp_port" > "$work/transport_url")
 printf '[amqp]\ntransport_url_file = %s\nexchange = nova\ntopics = versioned_notifications\n' "$work/transport_url" \
   >> "$work/nova-dirsvc.conf"
+# Nova's services declare their exchange `nova` when they start; serve only looks it up (it
+# never declares Nova's exchange), so the running Nova is played here by that one declare.
+PYTHONPATH=Tests/cli .venv/bin/python -c 'import sys, serve_helpers; serve_helpers.declare_nova_exchange("nova", int(sys.argv[1]))' "$amqp_port"
 "$bin" serve --check-config --config "$work/nova-dirsvc.conf" | sed 's/^/  /'
 "$bin" serve --config "$work/nova-dirsvc.conf" --verbose --stats-interval 0 2> "$work/serve.log" &
 serve_pid=$!

@@ -17,7 +17,7 @@ def test_the_demo_runs_end_to_end_and_prints_no_colour_codes_into_a_pipe():
     assert "unregistered 178b0921-8f85-4257-88b6-2e743b5a975c: deleted" in out
     assert "\x1b[" not in out + proc.stderr
     # the resident service: Nova's notifications through a local RabbitMQ into the directory
-    assert "broker: guest@127.0.0.1" in out and "exchange nova ok" in out
+    assert "broker: guest@127.0.0.1" in out and "exchange nova exists" in out
     assert "serve: register 2cb805cf-debe-43ae-a555-28a4a5d84694: added" in out
     assert "serve: unregister 2cb805cf-debe-43ae-a555-28a4a5d84694: deleted" in out
     assert "stopped: received=2 applied=2 ignored=0 queued=0 failed=0" in out
