@@ -4,7 +4,9 @@
 # what is measured). Not a test: nothing here passes or fails. About 6-8 minutes on 2 cores
 # (loading 100,000 entries at 389-ds's write rate dominates), then bench/serve_bench.py: the
 # resident service (`serve`) fed by a local RabbitMQ, about 6 minutes more.
-# Usage: bash bench/run.sh [--quick] [--serve-only] [--http-only]
+# Then bench/bus_bench.py: serve against an oslo.messaging listener with python-ldap (what an
+# operator writes instead), on a quorum and on a classic queue, about 2 minutes.
+# Usage: bash bench/run.sh [--quick] [--serve-only] [--http-only] [--bus-only]
 set -euo pipefail
 . "$(dirname "$0")/../scripts/lib.sh"
 nd_prepare
@@ -20,6 +22,7 @@ export NOVA_DIRSVC_BENCH_AMQP_URL=rabbit://guest:guest@127.0.0.1:$amqp_port/
 args=("$@")
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
-  case " $* " in *" --serve-only "*|*" --http-only "*) ;; *) python3 bench/bench.py "$@";; esac
-  .venv/bin/python -W ignore bench/serve_bench.py "$@"
+  case " $* " in *" --serve-only "*|*" --http-only "*|*" --bus-only "*) ;; *) python3 bench/bench.py "$@";; esac
+  case " $* " in *" --bus-only "*) ;; *) .venv/bin/python -W ignore bench/serve_bench.py "$@";; esac
+  case " $* " in *" --http-only "*) ;; *) .venv/bin/python -W ignore bench/bus_bench.py "$@";; esac
 ' bench "${args[@]+"${args[@]}"}"

@@ -66,12 +66,14 @@ class Serve:
                              + (f"[http]\nlisten = 127.0.0.1:{http_port}\n" if http_port else
                                 f"[amqp]\ntransport_url = {AMQP_URL}\nexchange = {self.exchange}\nqueue = {self.queue}\n"))
         self.http_port = http_port
+        self.nova_durable = False  # how Nova declared its exchange (durable under rabbit_quorum_queue)
         self.conf.chmod(0o600)
         self.proc = None
 
     def start(self):
         if not self.http_port:  # Nova's exchange, as a running Nova has it (serve only looks it up)
-            serve_helpers.declare_nova_exchange(self.exchange, int(AMQP_URL.rsplit(":", 1)[1].strip("/")))
+            serve_helpers.declare_nova_exchange(self.exchange, int(AMQP_URL.rsplit(":", 1)[1].strip("/")),
+                                                durable=self.nova_durable)
         env = {k: v for k, v in ENV.items() if not k.startswith("NOVA_DIRSVC_")}
         self.err = open(self.dir / "stderr", "ab")
         self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.conf), "--stats-interval", "0"],
@@ -313,4 +315,5 @@ def main():
           f"{concurrent[0] / concurrent[1]:.2f}x | at least 1.0x |")
 
 
-main()
+if __name__ == "__main__":
+    main()

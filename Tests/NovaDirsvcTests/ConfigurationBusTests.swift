@@ -21,6 +21,23 @@ import Testing
         #expect(try bus.transportURLText() == "rabbit://nova:secret@mq:5672/")
     }
 
+    @Test func theQueueIsAQuorumQueueWithADeadLetterQueueByDefault() throws {
+        let bus = try #require(try resolve("[amqp]\ntransport_url = rabbit://mq/\n").bus)
+        #expect(bus.queueType == .quorum && bus.deliveryLimit == 20 && bus.deadLetterQueue == "nova-dirsvc.dead")
+        #expect(bus.maxMessageBytes == 1 << 20 && !bus.declareExchange)
+        let classic = try #require(try resolve("[amqp]\ntransport_url = rabbit://mq/\nqueue = q\nqueue_type = Classic\n"
+                                               + "dead_letter_queue = parked\nmax_message_bytes = 8192\n").bus)
+        #expect(classic.queueType == .classic && classic.deadLetterQueue == "parked" && classic.maxMessageBytes == 8192)
+    }
+
+    @Test func settingsThatDoNothingAreSaid() throws {
+        let file = try ConfigurationFile.parse("[ldap]\nbase_dn = ou=x,dc=example\n[amqp]\ntransport_url = rabbit://mq/\n"
+                                               + "durable = true\nqueue_type = classic\ndelivery_limit = 5\n", path: "t.conf")
+        let warnings = try Configuration(Configuration.Settings().over(file.settings)).warnings
+        #expect(warnings.contains { $0.contains("durable") && $0.contains("declare_exchange = true") })
+        #expect(warnings.contains { $0.contains("delivery_limit") && $0.contains("quorum only") })
+    }
+
     @Test func severalTopicsAndPrioritiesAreBoundEach() throws {
         let bus = try #require(try resolve("[amqp]\ntransport_url = rabbit://mq/\ntopics = versioned_notifications, notifications\npriorities = info error\n").bus)
         #expect(bus.routingKeys == ["versioned_notifications.info", "versioned_notifications.error", "notifications.info", "notifications.error"])
@@ -33,6 +50,13 @@ import Testing
             ("transport_url = rabbit://mq/\nqueue = a b\n", "one name only"),
             ("transport_url = rabbit://mq/\ntopics = notifications.*\n", "no wildcards"),
             ("transport_url = rabbit://mq/\ndurable = maybe\n", "not true or false"),
+            ("transport_url = rabbit://mq/\nqueue = versioned_notifications.info\n", "oslo.messaging itself declares"),
+            ("transport_url = rabbit://mq/\ntopics = notifications\nqueue = notifications.warn\n", "oslo.messaging itself declares"),
+            ("transport_url = rabbit://mq/\nqueue = amq.gen-1\n", "RabbitMQ reserves"),
+            ("transport_url = rabbit://mq/\nqueue = q\ndead_letter_queue = q\n", "must not be the queue itself"),
+            ("transport_url = rabbit://mq/\nqueue_type = stream\n", "not quorum or classic"),
+            ("transport_url = rabbit://mq/\ndelivery_limit = 0\n", "from 1 to 1000"),
+            ("transport_url = rabbit://mq/\nmax_message_bytes = 1\n", "from 4096"),
         ] {
             #expect { try resolve("[amqp]\n" + text) } throws: { "\($0)".contains(message) }
         }
