@@ -12,6 +12,7 @@
 ///     delivery_limit = 20              # quorum: deliveries before a message is dead-lettered
 ///     dead_letter_queue = nova-dirsvc.dead
 ///     max_message_bytes = 1048576
+///     single_active_consumer = true    # false: several serves share the work (competing consumers)
 ///     prefetch = 64
 ///     # declare_exchange = false: Nova's exchange is only looked up (passive), never declared;
 ///     # durable / auto_delete: its properties when declare_exchange = true (as nova.conf's)
@@ -45,6 +46,10 @@ extension Configuration {
         /// A message larger than this (on the wire, or once decompressed) is not taken whole:
         /// its first bytes are kept in failed/ with the reason.
         public var maxMessageBytes = 1 << 20
+        /// RabbitMQ's single active consumer on `queue`: of several serves on the queue, one
+        /// receives, in order; the others are hot standbys that take over when it goes. Off:
+        /// competing consumers, which share the work but not the order.
+        public var singleActiveConsumer = true
         /// Declare Nova's exchange (with `exchangeDurable`, `exchangeAutoDelete`) instead of only
         /// looking it up. Off by default: a declare with properties other than Nova's makes
         /// every Nova publish fail with 406.
@@ -147,6 +152,9 @@ extension Configuration {
             deliveryLimit = try number(.amqpDeliveryLimit, in: 1...1000) ?? deliveryLimit
             if queueType == .classic, settings[.amqpDeliveryLimit] != nil {
                 warn("\(source(.amqpDeliveryLimit)): classic queues have no delivery limit; it applies to queue_type = quorum only")
+            }
+            if settings[.amqpSingleActiveConsumer] != nil {
+                singleActiveConsumer = try bool(.amqpSingleActiveConsumer)
             }
             maxMessageBytes = try number(.amqpMaxMessageBytes, in: 4096...(256 << 20)) ?? maxMessageBytes
             declareExchange = try bool(.amqpDeclareExchange)

@@ -74,6 +74,7 @@ public struct Configuration: Sendable {
         case amqpQueueType = "amqp_queue_type", amqpDeliveryLimit = "amqp_delivery_limit"
         case amqpDeadLetterQueue = "amqp_dead_letter_queue", amqpMaxMessageBytes = "amqp_max_message_bytes"
         case amqpDeclareExchange = "amqp_declare_exchange", amqpAutoDelete = "amqp_auto_delete"
+        case amqpSingleActiveConsumer = "amqp_single_active_consumer"
         case httpListen = "http_listen", httpTokenFile = "http_token_file", httpTLSCert = "http_tls_cert"
         case httpTLSKey = "http_tls_key", httpAllowInsecureListen = "http_allow_insecure_listen"
         case httpMaxInFlight = "http_max_in_flight", httpBasicAuthFile = "http_basic_auth_file"

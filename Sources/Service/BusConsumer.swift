@@ -14,7 +14,8 @@ import NovaDirsvc
 ///   loss of a node), never oslo.messaging's own `<topic>.<priority>`, bound with
 ///   `<topic>.<priority>` for each topic and priority; it dead-letters into `dead_letter_queue`
 ///   (after `delivery_limit` deliveries, for a quorum queue) instead of blocking.
-/// Several services on one queue are competing consumers.
+/// Several services on one queue: one active consumer (RabbitMQ's single active consumer), the
+/// others hot standbys that take over in order; competing consumers when the operator asks.
 final class BusConsumer {
     let settings: Configuration.Bus
     let url: TransportURL
@@ -129,6 +130,9 @@ final class BusConsumer {
             QueueArgument("x-dead-letter-exchange", .string("")),
             QueueArgument("x-dead-letter-routing-key", .string(settings.deadLetterQueue)),
         ]
+        if settings.singleActiveConsumer {
+            arguments.append(QueueArgument("x-single-active-consumer", .boolean(true)))
+        }
         if settings.queueType == .quorum {
             arguments += [
                 QueueArgument("x-delivery-limit", .integer(Int64(settings.deliveryLimit))),

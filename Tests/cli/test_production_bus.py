@@ -337,9 +337,11 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     cluster = Cluster(tmp_path_factory.mktemp("cluster"))
-    cluster.start()
-    yield cluster
-    cluster.remove()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 def test_cluster_the_node_of_the_queue_leader_killed_mid_stream_loses_nothing(tmp_path, container, cluster):
@@ -409,8 +411,11 @@ def test_cluster_two_serves_on_two_nodes_share_one_queue(tmp_path, container, cl
     first, second, third = cluster.ports
     declare_nova_exchange("nova", second, durable=True)  # the cluster's Nova runs with rabbit_quorum_queue
     queue = "nova-dirsvc-" + uuidlib.uuid4().hex[:8]
-    one = Serve(tmp_path, container, port=second, transport_url=cluster.url(second), exchange="nova", queue=queue, name="one")
-    two = Serve(tmp_path, container, port=third, transport_url=cluster.url(third), exchange="nova", queue=queue, name="two")
+    competing = "single_active_consumer = false\n"
+    one = Serve(tmp_path, container, port=second, transport_url=cluster.url(second), exchange="nova", queue=queue,
+                name="one", extra_amqp=competing)
+    two = Serve(tmp_path, container, port=third, transport_url=cluster.url(third), exchange="nova", queue=queue,
+                name="two", extra_amqp=competing)
     nova = Nova(tmp_path, cluster.url(first), 62_000, 500, rabbit={"rabbit_quorum_queue": "true"})
     try:
         one.start(nova_running=False)

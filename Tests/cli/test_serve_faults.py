@@ -131,14 +131,35 @@ def test_the_directory_stopped_mid_stream(tmp_path, container, how):
     assert serve.stop() == 0
 
 
-def test_two_services_on_one_queue(tmp_path, container):
+def test_two_services_on_one_queue_one_active_the_other_takes_over(tmp_path, container):
+    """The default: RabbitMQ's single active consumer. One serve receives everything, in order;
+    the other is a hot standby; killed mid-stream, the active one's unacknowledged messages and
+    the rest go to the standby, in order."""
     a = Serve(tmp_path, container, name="a").start()
     b = Serve(tmp_path, container, name="b", exchange=a.exchange, queue=a.queue).start()
     try:
-        publishers = [publish(50_000, 300, a.exchange, delete_half=True), publish(51_000, 300, a.exchange, delete_half=True)]
+        publisher = publish(50_000, 600, a.exchange, delete_half=True)
+        wait_until(lambda: len(managed(container)) >= 50, timeout=60, what="some applied")
+        assert int(b.stats().get("received", 0)) == 0  # the standby received nothing
+        a.kill()
+        assert publisher.wait(timeout=120) == 0
+        settle(b, container, expected(50_000, 600, True))
+        assert int(b.stats()["received"]) > 0
+        assert b.stop() == 0
+    finally:
+        a.stop(signal.SIGKILL)
+        b.stop(signal.SIGKILL)
+
+
+def test_two_services_as_competing_consumers_when_asked(tmp_path, container):
+    a = Serve(tmp_path, container, name="a", extra_amqp="single_active_consumer = false\n").start()
+    b = Serve(tmp_path, container, name="b", exchange=a.exchange, queue=a.queue,
+              extra_amqp="single_active_consumer = false\n").start()
+    try:
+        publishers = [publish(52_000, 300, a.exchange, delete_half=True), publish(53_000, 300, a.exchange, delete_half=True)]
         for p in publishers:
             assert p.wait(timeout=120) == 0
-        settle(a, container, sorted(expected(50_000, 300, True) + expected(51_000, 300, True)))
+        settle(a, container, sorted(expected(52_000, 300, True) + expected(53_000, 300, True)))
         wait_until(lambda: int(a.stats().get("received", 0)) + int(b.stats().get("received", 0)) >= 900,
                    what="both to count")
         # competing consumers: both took a share
