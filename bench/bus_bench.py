@@ -9,15 +9,12 @@ oslo.messaging declares it): both consumers' queues are declared and bound, N cr
 in each, then each consumer alone drains its queue into a container of its own. Prints each
 one's rate and serve's rate over the peer's. Targets: at least 2x the peer; a quorum queue
 within 10% of a classic one. Not a test: nothing passes or fails."""
-import os
 import subprocess
 import sys
-import time
-import uuid as uuidlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_bench import AMQP_URL, ENV, QUICK, ROOT, WORK, Serve, container, count, nova_bus  # noqa: E402
+from serve_bench import AMQP_URL, QUICK, ROOT, WORK, Serve, container, count, drain, fill  # noqa: E402
 
 N = 1_000 if QUICK else 5_000
 
@@ -40,17 +37,8 @@ def round_(queue_type):
     serve.stop()  # its queue exists: the notifications wait there
     done = WORK / f"peer-{queue_type}.done"
     assert peer(exchange, theirs_base, quorum, done, declare_only=True).wait(timeout=120) == 0
-    publisher = nova_bus.Publisher(AMQP_URL, exchange=exchange, durable=quorum)
-    ctxt = nova_bus.context()
-    for _ in range(N):
-        publisher.send_sample("instance-create-end.json", str(uuidlib.uuid4()), ctxt)
-    publisher.close()
-    start = time.perf_counter()
-    serve.start()
-    while serve.lines() < N:
-        time.sleep(0.02)
-    ours = time.perf_counter() - start
-    serve.stop()
+    fill(exchange, N, durable=quorum)
+    ours = drain(serve, N)
     assert count(ours_base) == N
     assert peer(exchange, theirs_base, quorum, done).wait(timeout=1800) == 0
     theirs = float(done.read_text())

@@ -116,24 +116,36 @@ def ldif(base, uuid):
             f"novaIPAddress: {ip['address']}\nnovaProjectID: {d['tenant_id']}\nnovaUserID: {d['user_id']}\n\n")
 
 
+def fill(exchange, n, durable=False):
+    """n create.end notifications of new instances, published as Nova publishes them; their UUIDs."""
+    publisher = nova_bus.Publisher(AMQP_URL, exchange=exchange, durable=durable)
+    ctxt = nova_bus.context()
+    uuids = [str(uuidlib.uuid4()) for _ in range(n)]
+    for u in uuids:
+        publisher.send_sample("instance-create-end.json", u, ctxt)
+    publisher.close()
+    return uuids
+
+
+def drain(serve, n):
+    """Starts serve on its filled queue: seconds until it logged n events (start-up and bind included)."""
+    start = time.perf_counter()
+    serve.start()
+    while serve.lines() < n:
+        time.sleep(0.02)
+    seconds = time.perf_counter() - start
+    serve.stop()
+    return seconds
+
+
 def throughput():
     print(f"1. {N:,} create.end notifications from the queue vs ldapadd -f of the same entries", flush=True)
     ours_base, theirs_base = container("bench-serve-tp"), container("bench-serve-ldapadd")
     serve = Serve("tp", ours_base)
     serve.start()
     serve.stop()  # its queue exists: the notifications wait there
-    publisher = nova_bus.Publisher(AMQP_URL, exchange=serve.exchange)
-    ctxt = nova_bus.context()
-    uuids = [str(uuidlib.uuid4()) for _ in range(N)]
-    for u in uuids:
-        publisher.send_sample("instance-create-end.json", u, ctxt)
-    publisher.close()
-    start = time.perf_counter()
-    serve.start()
-    while serve.lines() < N:
-        time.sleep(0.02)
-    ours = time.perf_counter() - start
-    serve.stop()
+    uuids = fill(serve.exchange, N)
+    ours = drain(serve, N)
     assert count(ours_base) == N
     with tempfile.NamedTemporaryFile("w", suffix=".ldif", delete=False) as f:
         for u in uuids:

@@ -210,9 +210,14 @@ struct JSONParser {
         guard bytes.count - index >= 4 else { throw failure("a short \\u escape") }
         var code: UInt32 = 0
         for _ in 0..<4 {
-            let c = bytes[index] | 0x20
+            let c = bytes[index]
+            let letter = c | 0x20  // A-F to a-f; only for letters (0x10-0x19 | 0x20 would be digits)
             let digit: UInt8
-            if c >= 0x30 && c <= 0x39 { digit = c - 0x30 } else if c >= 0x61 && c <= 0x66 { digit = c - 0x61 + 10 } else {
+            if c >= 0x30 && c <= 0x39 {
+                digit = c - 0x30
+            } else if letter >= 0x61 && letter <= 0x66 {
+                digit = letter - 0x61 + 10
+            } else {
                 throw failure("a bad \\u escape")
             }
             code = code << 4 | UInt32(digit)

@@ -171,21 +171,20 @@ final class BusConsumer {
     /// Acknowledges a message; `upTo`: and every earlier one still unacknowledged (one frame
     /// for a whole batch).
     func ack(_ delivery: AMQPConnection.Delivery, upTo: Bool = false) throws {
-        guard let connection else { return }
-        do {
-            try connection.ack(delivery.deliveryTag, upTo: upTo)
-        } catch let error as AMQPError {
-            drop()
-            throw BusError(error, settings: settings)
-        }
+        try settle { try $0.ack(delivery.deliveryTag, upTo: upTo) }
     }
 
     /// Hands a message back to the queue, which delivers it again (a quorum queue counts the
     /// deliveries and dead-letters it past `delivery_limit`).
     func requeue(_ delivery: AMQPConnection.Delivery) throws {
+        try settle { try $0.reject(delivery.deliveryTag, requeue: true) }
+    }
+
+    /// An acknowledgement or a rejection on the connection; a failed one ends the connection.
+    private func settle(_ body: (AMQPConnection) throws -> Void) throws {
         guard let connection else { return }
         do {
-            try connection.reject(delivery.deliveryTag, requeue: true)
+            try body(connection)
         } catch let error as AMQPError {
             drop()
             throw BusError(error, settings: settings)

@@ -32,6 +32,15 @@ struct JSONParserTests {
         #expect { try parse(text) } throws: { "\($0)".contains(reason) }
     }
 
+    @Test("bytes 0x10-0x19 in a \\u escape are not hex digits (they were taken as 0-9)")
+    func controlBytesInAUnicodeEscapeAreRefused() {
+        for byte: UInt8 in 0x10...0x19 {
+            let input: [UInt8] = Array("[\"\\u00".utf8) + [byte, 0x31] + Array("\"]".utf8)
+            #expect(throws: JSONParser.Failure.self) { try JSONValue.parse(Data(input)) }
+        }
+        #expect(try! parse("[\"\\u00E9\\u00e9\"]") == .array([.string("éé")]))
+    }
+
     @Test func invalidUTF8IsRefused() {
         #expect(throws: JSONParser.Failure.self) { try JSONValue.parse(Data([0x22, 0xFF, 0x22])) }
     }
