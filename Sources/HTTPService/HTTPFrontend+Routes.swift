@@ -185,6 +185,9 @@ extension HTTPFrontend {
         }
     }
 
+    /// The `type` of every problem serve answers: `urn:nova-dirsvc:problem:bad-input`, ...
+    static let problemTypePrefix = "urn:nova-dirsvc:problem:"
+
     func json(_ status: HTTPResponse.Status, _ value: JSONValue, type: String = "application/json") -> Response {
         Response(status: status, headers: [.contentType: type],
                  body: .init(byteBuffer: ByteBuffer(string: value.text + "\n")))
@@ -192,7 +195,10 @@ extension HTTPFrontend {
 
     func problem(_ status: HTTPResponse.Status, _ title: String, detail: String, field: String? = nil,
                  headers: HTTPFields = [:]) -> Response {
-        var document: [String: JSONValue] = ["status": .number(Double(status.code)), "title": .string(title), "detail": .string(detail)]
+        // `type` says the answer is serve's own (the hook falls back to the CLI on any other 4xx)
+        let slug = title.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "-").lowercased()
+        var document: [String: JSONValue] = ["type": .string(Self.problemTypePrefix + slug), "status": .number(Double(status.code)),
+                                             "title": .string(title), "detail": .string(detail)]
         if let field { document["field"] = .string(field) }
         var response = json(status, .object(document), type: "application/problem+json")
         response.headers.append(contentsOf: headers)

@@ -1,7 +1,7 @@
 /// The HTTP side of `nova-dirsvc serve`: section `[http]` (or NOVA_DIRSVC_HTTP_*).
 ///
 ///     [http]
-///     listen = 127.0.0.1:8775             # host:port; loopback unless TLS (or allow_insecure_listen)
+///     listen = 127.0.0.1:8849             # host:port; loopback unless TLS (or allow_insecure_listen)
 ///     token_file = /etc/nova-dirsvc/http-token   # X-Auth-Token or Authorization: Bearer
 ///     # basic_auth_file = /etc/nova-dirsvc/http-users  # user:$6$... (openssl passwd -6): HTTP Basic
 ///     # tls_cert = /etc/pki/tls/certs/nova-dirsvc.pem
@@ -35,17 +35,17 @@ extension Configuration {
         init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String) throws {
             guard let listen = settings[.httpListen] else { return nil }
             let (host, portText): (Substring, Substring)
-            if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {  // [::1]:8775
+            if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {  // [::1]:8849
                 host = listen[listen.index(after: listen.startIndex)..<close]
                 portText = listen[listen.index(after: close)...].drop { $0 == ":" }
             } else if let colon = listen.lastIndex(of: ":") {
                 host = listen[..<colon]
                 portText = listen[listen.index(after: colon)...]
             } else {
-                throw ConfigurationError("\(source(.httpListen)): \"\(listen)\" is not HOST:PORT (e.g. 127.0.0.1:8775)")
+                throw ConfigurationError("\(source(.httpListen)): \"\(listen)\" is not HOST:PORT (e.g. 127.0.0.1:8849)")
             }
             guard let port = Int(portText), (0...65535).contains(port), !host.isEmpty else {
-                throw ConfigurationError("\(source(.httpListen)): \"\(listen)\" is not HOST:PORT (e.g. 127.0.0.1:8775)")
+                throw ConfigurationError("\(source(.httpListen)): \"\(listen)\" is not HOST:PORT (e.g. 127.0.0.1:8849)")
             }
             self.host = String(host)
             self.port = port

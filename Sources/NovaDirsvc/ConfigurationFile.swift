@@ -57,9 +57,16 @@ struct ConfigurationFile {
                                      + suggestion(name, among: known, brackets: false))
                 continue
             }
+            let value = line[line.index(after: equals)...].trimmed
+            // nova.conf's parser (oslo.config) takes the rest of the line as the value, and so
+            // does this one: a `# comment` after a value would become part of it
+            if let comment = value.firstRange(of: " #") ?? value.firstRange(of: "\t#") ?? value.firstRange(of: " ;") {
+                throw ConfigurationError("\(place): \(name) = \(value): \"\(value[comment.lowerBound...].trimmed)\" after the value "
+                                         + "would be read as part of it (as nova.conf's parser reads it): put comments on lines of their own")
+            }
             // [ldap] wins over [DEFAULT] whatever their order
             if section.lowercased() != "default" || file.settings[key] == nil {
-                file.settings[key] = line[line.index(after: equals)...].trimmed
+                file.settings[key] = value
             }
         }
         return file

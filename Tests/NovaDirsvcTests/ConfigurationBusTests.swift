@@ -86,8 +86,8 @@ import Testing
     }
 
     @Test func listenForms() throws {
-        let v4 = try #require(try resolve("listen = 127.0.0.1:8775\n").http)
-        #expect(v4.host == "127.0.0.1" && v4.port == 8775 && v4.maxInFlight == 64 && !v4.tls)
+        let v4 = try #require(try resolve("listen = 127.0.0.1:8849\n").http)
+        #expect(v4.host == "127.0.0.1" && v4.port == 8849 && v4.maxInFlight == 64 && !v4.tls)
         let v6 = try #require(try resolve("listen = [::1]:8776\nmax_in_flight = 8\n").http)
         #expect(v6.host == "::1" && v6.port == 8776 && v6.maxInFlight == 8)
         #expect(try resolve("").http == nil)
@@ -95,16 +95,16 @@ import Testing
 
     @Test func refusals() throws {
         for (text, message) in [
-            ("listen = 8775\n", "is not HOST:PORT"),
+            ("listen = 8849\n", "is not HOST:PORT"),
             ("listen = localhost:http\n", "is not HOST:PORT"),
-            ("listen = 127.0.0.1:8775\ntls_cert = /x.pem\n", "go together"),
-            ("listen = 127.0.0.1:8775\nmax_in_flight = 0\n", "from 1 to 10000"),
-            ("listen = 0.0.0.0:8775\n", "without TLS"),
-            ("listen = 192.0.2.1:8775\n", "without TLS"),
+            ("listen = 127.0.0.1:8849\ntls_cert = /x.pem\n", "go together"),
+            ("listen = 127.0.0.1:8849\nmax_in_flight = 0\n", "from 1 to 10000"),
+            ("listen = 0.0.0.0:8849\n", "without TLS"),
+            ("listen = 192.0.2.1:8849\n", "without TLS"),
         ] {
             #expect { try resolve(text) } throws: { "\($0)".contains(message) }
         }
-        #expect(try resolve("listen = 0.0.0.0:8775\nallow_insecure_listen = true\n").http?.host == "0.0.0.0")
-        #expect(try resolve("listen = 0.0.0.0:8775\ntls_cert = /c.pem\ntls_key = /k.pem\n").http?.tls == true)
+        #expect(try resolve("listen = 0.0.0.0:8849\nallow_insecure_listen = true\n").http?.host == "0.0.0.0")
+        #expect(try resolve("listen = 0.0.0.0:8849\ntls_cert = /c.pem\ntls_key = /k.pem\n").http?.tls == true)
     }
 }

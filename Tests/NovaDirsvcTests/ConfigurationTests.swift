@@ -106,6 +106,14 @@ struct ConfigurationFileTests {
         #expect(configuration.warnings[1].hasSuffix(":4: unknown section [ldpa], ignored (did you mean [ldap]?)"))
     }
 
+    @Test func aCommentAfterAValueIsRefusedWithTheLineAndWhy() {
+        #expect { try ConfigurationFile.parse("[http]\nlisten = 127.0.0.1:8849   # HOST:PORT\n", path: "t.conf") } throws: {
+            "\($0)".contains("t.conf:2: listen") && "\($0)".contains("\"# HOST:PORT\" after the value")
+                && "\($0)".contains("lines of their own")
+        }
+        #expect((try? ConfigurationFile.parse("[ldap]\n# a comment\n; another\nbase_dn = ou=x#1,dc=example\n", path: "t.conf")) != nil)
+    }
+
     @Test func unreadableFilesSayWhy() throws {
         #expect { try Configuration.resolve(flags: .init(), configFile: "/nonexistent/x.conf", environment: [:]) }
             throws: { "\($0)".hasSuffix("it does not exist") }
@@ -125,6 +133,26 @@ struct ExampleConfigurationTests {
         #expect(file.settings[.timeout] == "5")
         #expect(file.settings[.amqpTransportURLFile] == "/etc/nova-dirsvc/transport_url")
         #expect(file.settings[.amqpExchange] == "nova")
-        #expect(file.settings[.httpListen] == "127.0.0.1:8775")
+        #expect(file.settings[.httpListen] == "127.0.0.1:8849")
+    }
+
+    /// Every INI block the README shows (indented, starting with a [section] line) parses, with
+    /// known keys only: an operator copies them.
+    @Test func theREADMEsBlocksParse() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md").path
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        var blocks: [String] = []
+        var current: [Substring]? = nil
+        for line in lines {
+            if line.hasPrefix("    ["), line.hasSuffix("]") { current = [line.dropFirst(4)]; continue }
+            if current != nil, line.hasPrefix("    ") { current!.append(line.dropFirst(4)); continue }
+            if let block = current { blocks.append(block.joined(separator: "\n")); current = nil }
+        }
+        #expect(!blocks.isEmpty)
+        for block in blocks {
+            let file = try ConfigurationFile.parse(block + "\n", path: "README.md")
+            #expect(file.warnings == [], "\(block)")
+        }
     }
 }

@@ -18,12 +18,13 @@ and keeps its own event log.
 HTTP mode: with NOVA_DIRSVC_URL set (a running ``nova-dirsvc serve`` with ``[http]``), the hook
 POSTs the DICT to ``URL/v1/instances`` / DELETEs ``URL/v1/instances/UUID`` instead, with the
 token from NOVA_DIRSVC_TOKEN_FILE, within NOVA_DIRSVC_HTTP_TIMEOUT seconds (default 2): no
-process start, no bind. When the service does not answer (or answers 5xx, or 401), the hook falls
-back to the CLI, and so to its spool, with what is left of its limit.
+process start, no bind. When the service does not answer, or the answer is not its own refusal of
+the event (5xx, 401, a 404 from something else on the port), the hook falls back to the CLI, and
+so to its spool, with what is left of its limit.
 
 Settings, from the environment of the Nova service:
   NOVA_DIRSVC_BIN           the CLI (default: nova-dirsvc on PATH)
-  NOVA_DIRSVC_URL           the service, e.g. http://127.0.0.1:8775 (default: none, CLI only)
+  NOVA_DIRSVC_URL           the service, e.g. http://127.0.0.1:8849 (default: none, CLI only)
   NOVA_DIRSVC_TOKEN_FILE    the file holding the service's token (X-Auth-Token)
   NOVA_DIRSVC_HTTP_TIMEOUT  seconds for one HTTP call (default 2)
   NOVA_DIRSVC_HOOK_TIMEOUT  seconds one hook call may hold Nova's API request, however many
@@ -110,6 +111,21 @@ FLOOR = 0.2
 DEFAULT_TIMEOUT = 4.0
 
 
+def _refused_by_serve(error, detail):
+    """Whether an HTTP error is serve's own refusal of the event (bad input, not an entry it
+    owns, refused by the directory): a 4xx other than 401 whose problem document (RFC 9457) has
+    serve's type. Anything else (a 404 from something else on the port, a proxy's 4xx, 401, 5xx)
+    is not an answer about the event: the hook falls back to the CLI and its spool."""
+    if not 400 <= error.code < 500 or error.code == 401:
+        return False
+    if not (error.headers.get("Content-Type") or "").startswith("application/problem+json"):
+        return False
+    try:
+        return str(json.loads(detail).get("type", "")).startswith("urn:nova-dirsvc:problem:")
+    except (ValueError, AttributeError):
+        return False
+
+
 class _Hook(object):
     def __init__(self):
         self.binary = os.environ.get("NOVA_DIRSVC_BIN", "nova-dirsvc")
@@ -147,9 +163,9 @@ class _Hook(object):
                 return True
         except urllib.error.HTTPError as error:
             detail = error.read().decode("utf-8", "replace").strip()
-            if error.code >= 500 or error.code == 401:
+            if not _refused_by_serve(error, detail):
                 LOG.warning("nova-dirsvc %s %s: the service answered %s (%s); falling back to the CLI",
-                            action, uuid, error.code, detail)
+                            action, uuid, error.code, detail[:500])
                 return False
             LOG.error("nova-dirsvc %s %s refused by the service (%s): %s", action, uuid, error.code, detail)
             return True

@@ -230,3 +230,42 @@ def test_http_mode_falls_back_to_the_cli_when_the_service_does_not_answer(contai
         assert "falling back to the CLI" in caplog.text
         caplog.clear()
     silent.close()
+
+
+def test_http_mode_falls_back_on_a_4xx_that_is_not_serves_own(container, monkeypatch, caplog):
+    """Something else on the port (a web server, a proxy) answering 404: not the service's
+    refusal of the event, so the event goes through the CLI (and its spool), never dropped."""
+    import http.server
+    import threading
+
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<h1>Not Found</h1>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("NOVA_DIRSVC_URL", "http://127.0.0.1:%d" % server.server_address[1])
+        caplog.set_level(logging.INFO, logger="nova_dirsvc_hook")
+        hooks = load_hooks()
+        uuid = str(uuidlib.uuid4())
+        hooks["create_instance"].post(([nova_instance(uuid)], "r"), object(), request_context(), {}, "")
+        assert len(ldapsearch(container, "(novaInstanceUUID=%s)" % uuid)) == 1  # through the CLI
+        assert "answered 404" in caplog.text and "falling back to the CLI" in caplog.text
+    finally:
+        server.shutdown()
+
+
+def test_http_mode_takes_serves_own_refusal_as_final(service, container, monkeypatch, caplog):
+    monkeypatch.setenv("NOVA_DIRSVC_BIN", "/nonexistent/nova-dirsvc")  # a fallback would say "could not run"
+    caplog.set_level(logging.INFO, logger="nova_dirsvc_hook")
+    hooks = load_hooks()
+    hooks["create_instance"].post(([nova_instance("not-a-uuid")], "r"), object(), request_context(), {}, "")
+    assert "refused by the service (400)" in caplog.text and "instance_uuid" in caplog.text
+    assert "falling back" not in caplog.text and "could not run" not in caplog.text
