@@ -59,8 +59,31 @@ public final class HTTPFrontend: @unchecked Sendable {
         let token = try settings.token()
         let users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
         _ = try tlsServer(settings)
+        if let problem = bindProblem(settings) {
+            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(problem)")
+        }
         return "\(settings.tls ? "https" : "http")://\(settings.host):\(settings.port)"
             + (token == nil && users == nil ? " (no token_file or basic_auth_file: every route is open)" : "")
+    }
+
+    /// Why the listen address cannot be bound now (taken, not an address of this host), or nil:
+    /// bound and released at once, as check-config's look.
+    static func bindProblem(_ settings: Configuration.HTTP) -> String? {
+        do {
+            let channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: settings.host, port: settings.port).wait()
+            try? channel.close().wait()
+            return nil
+        } catch {
+            return describe(error)
+        }
+    }
+
+    /// An error of the listener in words: a system error by its text (not NIO's function names).
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
     }
 
     /// HTTP/1.1 with keep-alive (60 s idle), in TLS when a certificate is configured.
@@ -109,7 +132,7 @@ public final class HTTPFrontend: @unchecked Sendable {
             throw ConfigurationError("[http] listen \(settings.host):\(settings.port): the server did not start within 10 s")
         }
         if let error = failure.withLock({ $0 }) {
-            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(error)")
+            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(Self.describe(error))")
         }
         boundPort = port.withLock { $0 }
         say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"

@@ -77,6 +77,9 @@ public enum Directory {
 
     /// Connects, binds and reads the base DN, writing nothing (`nova-dirsvc check-config`).
     public static func check(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Check {
+        if let problem = configuration.logFile.flatMap({ EventLog(path: $0).problem() }) {
+            throw ConfigurationError("log_file: \(problem)")
+        }
         let connection = try connect(configuration, deadline: deadline)
         defer { connection.close() }
         return try connection.withDeadline(deadline) {

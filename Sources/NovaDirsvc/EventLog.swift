@@ -39,6 +39,19 @@ public struct EventLog: Sendable {
         return written == data.count ? nil : "cannot write the event log \(path): \(POSIX.errorText)"
     }
 
+    /// Why lines could not be appended (its folder missing, or not writable), or nil; creates
+    /// nothing (for check-config).
+    public func problem() -> String? {
+        let cut = path.lastIndex(of: "/")
+        let folder = cut.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        var info = stat()
+        guard stat(folder, &info) == 0 else { return "the event log's folder \(folder): \(POSIX.errorText)" }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return "the event log's folder \(folder) is not a folder" }
+        if access(folder, W_OK) != 0 { return "the event log's folder \(folder): \(POSIX.errorText)" }
+        if access(path, F_OK) == 0, access(path, W_OK) != 0 { return "the event log \(path): \(POSIX.errorText)" }
+        return nil
+    }
+
     /// RFC 3339 UTC with milliseconds, e.g. 2026-11-25T15:32:03.123Z.
     static func timestamp(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))

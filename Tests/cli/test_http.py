@@ -355,3 +355,22 @@ def test_a_problem_on_the_services_side_is_queued_and_said(tmp_path, container):
         wait_until(lambda: r["instance_uuid"] in managed(base), timeout=60, what="applied once the base DN is back")
     finally:
         assert serve.stop() == 0
+
+
+def test_a_taken_port_and_a_missing_event_log_folder_are_found_by_check_config(tmp_path, container, http):
+    """The port another process holds: check-config says so (64), and so does a serve started
+    anyway, in words (no function names of the libraries); an event log whose folder does not
+    exist: check-config says so before serve would log nothing."""
+    port = int(http.url.rsplit(":", 1)[1])
+    taken = Serve(tmp_path, container, bus=False, name="taken", http=f"listen = 127.0.0.1:{port}\n")
+    proc = taken.check_config()
+    assert proc.returncode == 64, proc.stderr
+    assert f"[http] listen 127.0.0.1:{port}: Address already in use" in proc.stderr
+    taken.start(wait_bound=False)
+    assert taken.proc.wait(timeout=30) == 64
+    assert "Address already in use" in taken.output() and "bind(" not in taken.output()
+    nolog = Serve(tmp_path, container, bus=False, name="nolog", http=f"listen = 127.0.0.1:{free_port()}\n")
+    nolog.config.write_text(nolog.config.read_text().replace(f"log_file = {nolog.log_file}",
+                                                             f"log_file = {tmp_path}/missing/events.log"))
+    proc = nolog.check_config()
+    assert proc.returncode == 64 and f"the event log's folder {tmp_path}/missing" in proc.stderr, proc.stderr
