@@ -69,7 +69,7 @@ extension HTTPFrontend {
             guard let event = decoded.event else {
                 throw InputError(field: "event_type", reason: "not a register event (POST /v1/instances registers)")
             }
-            return event
+            return (event, decoded.dropped)
         }, created: true)
     }
 
@@ -78,16 +78,24 @@ extension HTTPFrontend {
             guard let event = try path.decode(.instanceUUID(uuid), as: .unregister).event else {
                 throw InputError(field: "instance_uuid", reason: "missing")
             }
-            return event
+            return (event, [])
         }, created: false)
     }
 
+    /// What the writer did with one request's event, and the values left out of it.
+    struct Written: Sendable {
+        let instanceUUID: String
+        let outcome: EventPath.Outcome
+        /// Unusable but not needed (a bad MAC address, ...): the event went on without them.
+        let leftOut: [InputError]
+    }
+
     /// Decodes an event and has the writer apply it, counted in flight: nil when busy.
-    private func write(_ decode: @Sendable () throws -> InstanceEvent) async -> Result<(String, EventPath.Outcome), any Error>? {
-        await admitted { () -> Result<(String, EventPath.Outcome), any Error> in
-            let event: InstanceEvent
-            do { event = try decode() } catch { return .failure(error) }
-            return await writer.submit(event).map { (event.instanceUUID, $0) }
+    private func write(_ decode: @Sendable () throws -> (InstanceEvent, [InputError])) async -> Result<Written, any Error>? {
+        await admitted { () -> Result<Written, any Error> in
+            let event: InstanceEvent, leftOut: [InputError]
+            do { (event, leftOut) = try decode() } catch { return .failure(error) }
+            return await writer.submit(event).map { Written(instanceUUID: event.instanceUUID, outcome: $0, leftOut: leftOut) }
         }
     }
 
@@ -104,10 +112,10 @@ extension HTTPFrontend {
             return problem(error)
         }
         let dn = EntryMapping(baseDN: path.configuration.baseDN).dn(for: record.instanceUUID).string
-        guard let outcome = await write({ .register(record) }) else { return busy() }
+        guard let outcome = await write({ (.register(record), []) }) else { return busy() }
         var document: [String: JSONValue] = ["dn": .string(dn), "instance_uuid": .string(record.instanceUUID)]
         switch outcome {
-        case .success((_, let result)): document["outcome"] = .string(Self.word(result))
+        case .success(let written): document["outcome"] = .string(Self.word(written.outcome))
         case .failure(let error as EventNotAppliedError) where error.state == .queued: document["outcome"] = .string("queued")
         case .failure(let error): return problem(error)
         }
@@ -156,10 +164,11 @@ extension HTTPFrontend {
     // MARK: - Answers
 
     /// 201/200/202 from an outcome; the problem for an error.
-    private func answer(_ outcome: Result<(String, EventPath.Outcome), any Error>?, created: Bool) throws -> Response {
+    private func answer(_ outcome: Result<Written, any Error>?, created: Bool) throws -> Response {
         guard let outcome else { return busy() }
         switch outcome {
-        case .success((let uuid, let result)):
+        case .success(let written):
+            let (uuid, result) = (written.instanceUUID, written.outcome)
             let status: HTTPResponse.Status
             switch result {
             case .applied(.added) where created: status = .created
@@ -168,6 +177,12 @@ extension HTTPFrontend {
             }
             var document: [String: JSONValue] = ["instance_uuid": .string(uuid), "outcome": .string(Self.word(result))]
             if case .queued(let reason) = result { document["reason"] = .string(reason) }
+            if !written.leftOut.isEmpty {
+                // what the log and stderr say, in the answer too: the caller sent them
+                document["left_out"] = .array(written.leftOut.map {
+                    .object(["field": .string($0.field), "reason": .string($0.reason)])
+                })
+            }
             return json(status, .object(document))
         case .failure(let error as EventNotAppliedError) where error.state == .queued:
             // a problem on this side (credentials, the base DN): durably queued all the same

@@ -63,6 +63,13 @@ def test_register_update_show_unregister_with_their_statuses(http, container):
                                                             "instance-create-end.oslo-envelope.json")).read())
     from_notification = post(http, "/v1/instances", envelope)
     assert from_notification.status_code == 201
+    # a value left out (odd but not needed): added all the same, and the answer names it
+    odd = record(mac_address="not a MAC")
+    answered = post(http, "/v1/instances", odd)
+    assert answered.status_code == 201, answered.text
+    left_out = answered.json()["left_out"]
+    assert [item["field"] for item in left_out] == ["mac_address"] and left_out[0]["reason"]
+    assert "macaddress" not in managed(container)[odd["instance_uuid"]]
 
 
 def test_keystoneauth_sessions_as_novas_vendordata_client(http, container):
