@@ -82,10 +82,9 @@ public struct Spool: Sendable {
         do {
             let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
             defer { lock.release() }
-            let sequence = try nextSequence()
-            item = Item(sequence: sequence, path: "\(directory)/\(Self.name(sequence))")
             // link(2) rather than rename(2): it fails instead of replacing an existing event.
-            guard link(temporary, item.path) == 0 else { unlink(temporary); throw failure("cannot queue an event") }
+            let sequence = try linkUnique(temporary, in: directory)
+            item = Item(sequence: sequence, path: "\(directory)/\(Self.name(sequence))")
             unlink(temporary)
         }
         try syncDirectory(directory)
@@ -112,8 +111,7 @@ public struct Spool: Sendable {
         let temporary = try writeTemporary(bytes)
         let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
         defer { lock.release() }
-        let path = "\(failedDirectory)/\(Self.name(try nextSequence()))"
-        guard link(temporary, path) == 0 else { unlink(temporary); throw failure("cannot keep a refused event") }
+        let path = "\(failedDirectory)/\(Self.name(try linkUnique(temporary, in: failedDirectory)))"
         unlink(temporary)
         writeReason(for: path, reason)
         try syncDirectory(failedDirectory)
@@ -134,18 +132,25 @@ public struct Spool: Sendable {
     }
 
     /// The next sequence number (call with `.seq.lock` held): above the counter and above
-    /// every name in the spool and in failed/.
+    /// every name in the spool. failed/ is looked through only when the counter is missing or
+    /// unreadable (it may hold tens of thousands of files: reading it for every event made every
+    /// write slow); a name taken there anyway is passed over by the caller (`linkUnique`). A
+    /// name far above the counter (one nova-dirsvc did not give, e.g. the largest there is) does
+    /// not move the numbering: it would use the numbers up.
     private func nextSequence() throws -> UInt64 {
         let counterPath = "\(directory)/.sequence"
-        var highest: UInt64 = 0
+        var counter: UInt64?
         if let data = POSIX.read(path: counterPath, limit: 64, followSymlinks: false),
            let stored = UInt64(String(decoding: data.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self)),
            stored <= Self.maxSequence {
-            highest = stored
+            counter = stored
         }
-        for folder in [directory, failedDirectory] {
+        var highest = counter ?? 0
+        for folder in counter == nil ? [directory, failedDirectory] : [directory] {
             for name in POSIX.names(in: folder) {
-                if let sequence = Self.sequence(ofName: name) { highest = max(highest, sequence) }
+                guard let sequence = Self.sequence(ofName: name) else { continue }
+                if let counter, sequence > counter + Self.foreignGap { continue }
+                highest = max(highest, sequence)
             }
         }
         guard highest < Self.maxSequence else {
@@ -159,6 +164,22 @@ public struct Spool: Sendable {
             close(fd)
         }
         return next
+    }
+
+    /// How far above the counter a name may be and still count as one nova-dirsvc gave.
+    static let foreignGap: UInt64 = 1_000_000_000_000
+
+    /// Links `temporary` at the next free sequence in `folder` (call with `.seq.lock` held);
+    /// returns the sequence. A name already taken (failed/ is not looked through each time) is
+    /// passed over.
+    private func linkUnique(_ temporary: String, in folder: String) throws -> UInt64 {
+        for _ in 0..<1000 {
+            let sequence = try nextSequence()
+            if link(temporary, "\(folder)/\(Self.name(sequence))") == 0 { return sequence }
+            guard errno == EEXIST else { break }
+        }
+        unlink(temporary)
+        throw failure(folder == directory ? "cannot queue an event" : "cannot keep a refused event")
     }
 
     private func syncDirectory(_ path: String) throws {

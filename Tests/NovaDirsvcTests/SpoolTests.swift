@@ -35,6 +35,28 @@ struct SpoolTests {
         #expect(try spool.pending() == [first])
     }
 
+    @Test("a name with the largest sequence does not use the numbers up; names taken in failed/ are passed over")
+    func sequenceNumbersSurviveForeignAndTakenNames() throws {
+        let spool = temporarySpool()
+        defer { try? FileManager.default.removeItem(atPath: spool.directory) }
+        let uuid = "2cb805cf-debe-43ae-a555-28a4a5d84694"
+        let first = try spool.enqueue(.unregister(instanceUUID: uuid))
+        // a file someone named with the largest sequence there is
+        let largest = spool.directory + "/" + Spool.name(Spool.maxSequence)
+        #expect(FileManager.default.createFile(atPath: largest, contents: Data("{}\n".utf8)))
+        let second = try spool.enqueue(.unregister(instanceUUID: uuid))
+        #expect(second.sequence == first.sequence + 1)
+        // the next numbers already taken in failed/ (failed/ is not read for every event)
+        try FileManager.default.createDirectory(atPath: spool.failedDirectory, withIntermediateDirectories: true)
+        for next in (second.sequence + 1)...(second.sequence + 3) {
+            #expect(FileManager.default.createFile(atPath: spool.failedDirectory + "/" + Spool.name(next), contents: Data()))
+        }
+        let kept = try spool.setAside(message: Array("x".utf8), reason: "test")
+        #expect(kept.hasSuffix(Spool.name(second.sequence + 4)))
+        let third = try spool.enqueue(.unregister(instanceUUID: uuid))
+        #expect(third.sequence == second.sequence + 5)
+    }
+
     @Test func collapse() {
         let a = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", projectName: "one", userName: "u")
         let b = InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", hostname: "h")
