@@ -84,9 +84,12 @@ extension EventPath {
                     return result
                 }
                 let group = groups[uuid]!
+                // a write begun before the budget ran out gets its whole timeout: one cut short
+                // by the budget would be taken for a directory that does not answer
+                let writeDeadline = max(deadline, .now + configuration.timeout)
                 do {
                     for event in Self.collapse(group.map(\.1)) {
-                        let outcome = try apply(event, through: session, deadline: deadline)
+                        let outcome = try apply(event, through: session, deadline: writeDeadline)
                         record(event, outcome: outcome.rawValue, detail: "from the spool", server: session)
                     }
                     for (item, _) in group { spool.remove(item) }
