@@ -11,8 +11,10 @@ import Synchronization
 ///   ignored, queued, failed, redelivered), when it runs.
 final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let busSeen = Mutex<ServiceCounters>(ServiceCounters())
-    private let busLatest = Mutex<ServiceCounters?>(nil)
+    /// The bus side's counters: the latest the loop reported, and what the registry has been
+    /// given of them; both under one lock, so that two scrapes at once never hand the registry
+    /// a negative increment (a Counter traps on one).
+    private let bus = Mutex<(latest: ServiceCounters?, seen: ServiceCounters)>((nil, ServiceCounters()))
     private static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                                               .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                               .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
@@ -41,22 +43,22 @@ final class ServiceMetrics: Sendable {
     }
 
     /// The bus side's latest counters (called by the service's loop after each batch).
-    func bus(_ counters: ServiceCounters) { busLatest.withLock { $0 = counters } }
+    func bus(_ counters: ServiceCounters) { bus.withLock { $0.latest = counters } }
 
     /// The text a scrape gets.
     func text(spoolDepth: Int) -> String {
         registry.makeGauge(descriptor: Self.spool).set(Double(spoolDepth))
-        if let latest = busLatest.withLock({ $0 }) {
-            let seen = busSeen.withLock { seen in
-                defer { seen = latest }
-                return seen
-            }
-            for (outcome, now, before) in [("received", latest.received, seen.received), ("applied", latest.applied, seen.applied),
-                                           ("ignored", latest.ignored, seen.ignored), ("queued", latest.queued, seen.queued),
-                                           ("failed", latest.failed, seen.failed), ("redelivered", latest.redelivered, seen.redelivered)] {
-                registry.makeCounter(descriptor: Self.messages, labels: [("outcome", outcome)])
-                    .increment(by: Int64(now - before))
-            }
+        let increments: [(String, Int)] = bus.withLock { state in
+            guard let latest = state.latest else { return [] }
+            let seen = state.seen
+            state.seen = latest
+            return [("received", latest.received - seen.received), ("applied", latest.applied - seen.applied),
+                    ("ignored", latest.ignored - seen.ignored), ("queued", latest.queued - seen.queued),
+                    ("failed", latest.failed - seen.failed), ("redelivered", latest.redelivered - seen.redelivered)]
+        }
+        for (outcome, increment) in increments {
+            // made even when 0, so that every outcome is shown from the first scrape
+            registry.makeCounter(descriptor: Self.messages, labels: [("outcome", outcome)]).increment(by: Int64(max(0, increment)))
         }
         return registry.emitToString()
     }

@@ -381,3 +381,52 @@ def test_a_taken_port_and_a_missing_event_log_folder_are_found_by_check_config(t
                                                              f"log_file = {tmp_path}/missing/events.log"))
     proc = nolog.check_config()
     assert proc.returncode == 64 and f"the event log's folder {tmp_path}/missing" in proc.stderr, proc.stderr
+
+
+def test_concurrent_scrapes_while_the_bus_runs_never_trap_and_only_grow(tmp_path, container):
+    """16 scrapers while 300 notifications go through: every scrape 200, serve alive, each
+    counter never goes down (two scrapes at once used to hand swift-prometheus a negative
+    increment, which traps)."""
+    import re
+    import threading
+    from serve_helpers import amqp_url
+    from test_serve_faults import publish
+    port = free_port()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    serve = Serve(tmp_path, container, http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n").start()
+    wait_until(lambda: "http: listening" in serve.output(), what="the HTTP side")
+    url, problems, done = f"http://127.0.0.1:{port}/metrics", [], threading.Event()
+
+    def scrape():
+        session, last = requests.Session(), -1
+        while not done.is_set():
+            try:
+                answer = session.get(url, headers={"X-Auth-Token": TOKEN}, timeout=10)
+            except requests.exceptions.RequestException as error:
+                problems.append(repr(error))
+                return
+            if answer.status_code != 200:
+                problems.append(answer.status_code)
+                return
+            found = re.search(r'nova_dirsvc_bus_messages_total\{outcome="received"\} (\d+)', answer.text)
+            value = int(found.group(1)) if found else 0
+            if value < last:
+                problems.append(f"received went from {last} to {value}")
+            last = value
+
+    scrapers = [threading.Thread(target=scrape) for _ in range(16)]
+    for t in scrapers:
+        t.start()
+    try:
+        assert publish(70_000, 300, serve.exchange).wait(timeout=120) == 0
+        wait_until(lambda: len(managed(container)) == 300, timeout=60, what="all 300 applied")
+    finally:
+        done.set()
+        for t in scrapers:
+            t.join(timeout=30)
+    assert problems == [] and serve.proc.poll() is None
+    text = requests.get(url, headers={"X-Auth-Token": TOKEN}, timeout=10).text
+    assert 'nova_dirsvc_bus_messages_total{outcome="received"} 300' in text
+    assert serve.stop() == 0
