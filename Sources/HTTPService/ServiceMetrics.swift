@@ -54,7 +54,8 @@ final class ServiceMetrics: Sendable {
             state.seen = latest
             return [("received", latest.received - seen.received), ("applied", latest.applied - seen.applied),
                     ("ignored", latest.ignored - seen.ignored), ("queued", latest.queued - seen.queued),
-                    ("failed", latest.failed - seen.failed), ("redelivered", latest.redelivered - seen.redelivered)]
+                    ("failed", latest.failed - seen.failed), ("redelivered", latest.redelivered - seen.redelivered),
+                    ("stale", latest.stale - seen.stale)]
         }
         for (outcome, increment) in increments {
             // made even when 0, so that every outcome is shown from the first scrape

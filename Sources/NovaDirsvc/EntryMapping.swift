@@ -25,6 +25,9 @@ public struct EntryMapping: Sendable {
     /// The only filter nova-dirsvc uses to find its entries.
     public static let managedFilter = Filter.equality("objectClass", NovaSchema.objectClassName)
 
+    /// What a deleted instance leaves (`NovaSchema.tombstoneClassName`).
+    public static let tombstoneFilter = Filter.equality("objectClass", NovaSchema.tombstoneClassName)
+
     /// What marks a 389-ds replication conflict entry (and makes a search return it at all).
     public static let conflictFilter = Filter.equality("objectClass", "ldapsubentry")
 
@@ -32,13 +35,26 @@ public struct EntryMapping: Sendable {
         baseDN.child("cn", instanceUUID)
     }
 
-    /// The entry for a new instance.
-    public func attributes(for record: InstanceRecord) -> [Attribute] {
+    /// Where a deleted instance's tombstone is: `novaInstanceUUID=<uuid>,<base DN>`, beside
+    /// where its entry was (another RDN: never the entry's DN).
+    public func tombstoneDN(for instanceUUID: String) -> DistinguishedName {
+        baseDN.child(InstanceRecord.keyAttribute, instanceUUID)
+    }
+
+    /// A tombstone: the UUID and the time of the delete.
+    public func tombstoneAttributes(for instanceUUID: String, time: EventTime) -> [Attribute] {
+        [Attribute("objectClass", ["top", NovaSchema.tombstoneClassName]), Attribute(InstanceRecord.keyAttribute, [instanceUUID]),
+         Attribute(NovaSchema.lastEventTime, [time.generalized])]
+    }
+
+    /// The entry for a new instance; with `time`, the time of the event that makes it.
+    public func attributes(for record: InstanceRecord, time: EventTime? = nil) -> [Attribute] {
         var attributes = [Attribute("objectClass", Self.objectClasses),
                           Attribute("cn", [record.instanceUUID]), Attribute("sn", [record.instanceUUID])]
         for field in Self.fields {
             if let values = field.values(record), !values.isEmpty { attributes.append(Attribute(field.attribute, values)) }
         }
+        if let time { attributes.append(Attribute(NovaSchema.lastEventTime, [time.generalized])) }
         return attributes
     }
 
@@ -56,6 +72,12 @@ public struct EntryMapping: Sendable {
             }
         }
         return changes
+    }
+
+    /// The change that stamps `entry` with `time`, unless it carries it already.
+    public func timeModification(from entry: Entry, to time: EventTime?) -> Modification? {
+        guard let time, entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)) != time else { return nil }
+        return .replace(NovaSchema.lastEventTime, [time.generalized])
     }
 
     /// Whether an entry carries the novaInstance object class (only those are ever touched).

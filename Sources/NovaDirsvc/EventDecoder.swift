@@ -112,6 +112,15 @@ public enum EventDecoder {
         if let eventType = try fields.string("event_type") {
             var decoded = try notification(message, eventType: eventType, for: action)
             decoded.origin = EventOrigin(eventType: eventType, messageID: (try? fields.string("message_id")) ?? nil)
+            // Nova's clock: what orders this instance's events (without it, the event is not ordered)
+            if let stamp = (try? fields.string("timestamp")) ?? nil {
+                if let time = EventTime(oslo: stamp) {
+                    decoded.origin.time = time
+                } else if case .apply = decoded.kind {
+                    decoded.dropped.append(InputError(field: "timestamp", reason: "\(Validate.quote(stamp)) is not oslo.messaging's "
+                                                      + "YYYY-MM-DD HH:MM:SS.ffffff: the event is not ordered by it"))
+                }
+            }
             return decoded
         }
         guard message["instance_uuid"] != nil else {
@@ -171,9 +180,13 @@ public enum EventDecoder {
 public struct EventOrigin: Sendable, Equatable {
     public var eventType: String?
     public var messageID: String?
-    public init(eventType: String? = nil, messageID: String? = nil) {
+    /// When the event happened by Nova's clock (a notification's `timestamp`); nil for a
+    /// record (the CLI, the hook, HTTP): such an event is applied without ordering.
+    public var time: EventTime?
+    public init(eventType: String? = nil, messageID: String? = nil, time: EventTime? = nil) {
         self.eventType = eventType.map { Validate.escaped(String($0.prefix(255))) }
         self.messageID = messageID.map { Validate.escaped(String($0.prefix(255))) }
+        self.time = time
     }
 }
 

@@ -31,6 +31,7 @@ public struct EventLog: Sendable {
         if !passedOver.isEmpty { line["passed_over"] = .strings(passedOver) }
         if let eventType = origin.eventType { line["event_type"] = .string(eventType) }
         if let messageID = origin.messageID { line["message_id"] = .string(messageID) }
+        if let eventTime = origin.time { line["event_time"] = .string(eventTime.description) }
         let data = Array((JSONValue.object(line).text + "\n").utf8)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o640)
         guard fd >= 0 else { return "cannot open the event log \(path): \(POSIX.errorText)" }

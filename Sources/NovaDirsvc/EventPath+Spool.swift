@@ -64,13 +64,13 @@ extension EventPath {
         }
         while true {
             guard let items = try? spool.pending(), !items.isEmpty else { return result }
-            var groups: [String: [(Spool.Item, InstanceEvent)]] = [:]
+            var groups: [String: [(Spool.Item, InstanceEvent, EventTime?)]] = [:]
             var order: [String] = []
             for item in items {
                 do {
-                    let event = try spool.read(item)
+                    let (event, time) = try spool.readTimed(item)
                     if groups[event.instanceUUID] == nil { order.append(event.instanceUUID) }
-                    groups[event.instanceUUID, default: []].append((item, event))
+                    groups[event.instanceUUID, default: []].append((item, event, time))
                 } catch {
                     guard setAside({ try spool.quarantine(item, reason: "\(error)") }) else { return result }
                     result.damaged += 1
@@ -88,11 +88,11 @@ extension EventPath {
                 // by the budget would be taken for a directory that does not answer
                 let writeDeadline = max(deadline, .now + configuration.timeout)
                 do {
-                    for event in Self.collapse(group.map(\.1)) {
-                        let outcome = try apply(event, through: session, deadline: writeDeadline)
+                    for (event, time) in Self.collapse(group.map { ($0.1, $0.2) }) {
+                        let outcome = try apply(event, through: session, deadline: writeDeadline, time: time)
                         record(event, outcome: outcome.rawValue, detail: "from the spool", server: session)
                     }
-                    for (item, _) in group { spool.remove(item) }
+                    for (item, _, _) in group { spool.remove(item) }
                     if result.applied == 0 { spool.clearUnavailable() }
                     result.applied += group.count
                 } catch {
@@ -106,7 +106,7 @@ extension EventPath {
                         result.callerProblem = error
                         return result
                     case .eventRefused:
-                        for (item, _) in group {
+                        for (item, _, _) in group {
                             guard setAside({ try spool.quarantine(item, reason: "\(error)") }) else { return result }
                             result.setAside[item.sequence] = error
                         }
@@ -120,23 +120,27 @@ extension EventPath {
 
     /// What a run of events for one instance amounts to: the last unregister (if any), then
     /// the events after it merged (later fields win) into one register, or into one update if
-    /// no register came after the unregister (an update never creates an entry).
-    static func collapse(_ events: [InstanceEvent]) -> [InstanceEvent] {
-        var result: [InstanceEvent] = []
+    /// no register came after the unregister (an update never creates an entry). Each with the
+    /// newest time (Nova's clock) of what it stands for, when they had times.
+    static func collapse(_ events: [(InstanceEvent, EventTime?)]) -> [(InstanceEvent, EventTime?)] {
+        var result: [(InstanceEvent, EventTime?)] = []
         var merged: InstanceRecord? = nil
+        var mergedTime: EventTime? = nil
         var registers = false
-        for event in events {
+        for (event, time) in events {
             switch event {
             case .unregister:
-                result = [event]
+                result = [(event, time)]
                 merged = nil
+                mergedTime = nil
                 registers = false
             case .register(let record), .update(let record):
                 merged = merged.map { $0.overlaid(with: record) } ?? record
+                mergedTime = [mergedTime, time].compactMap { $0 }.max()
                 if case .register = event { registers = true }
             }
         }
-        if let merged { result.append(registers ? .register(merged) : .update(merged)) }
+        if let merged { result.append((registers ? .register(merged) : .update(merged), mergedTime)) }
         return result
     }
 }

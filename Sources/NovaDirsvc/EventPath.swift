@@ -92,7 +92,8 @@ public struct EventPath: Sendable {
             try keepUnreadable(Array(message), origin: origin, because: error)
         }
         var merged = decoded
-        merged.origin = EventOrigin(eventType: decoded.origin.eventType, messageID: decoded.origin.messageID ?? origin.messageID)
+        merged.origin = EventOrigin(eventType: decoded.origin.eventType, messageID: decoded.origin.messageID ?? origin.messageID,
+                                    time: decoded.origin.time ?? origin.time)
         from(merged.origin).report(decoded, as: .any)
         return merged
     }
@@ -174,7 +175,7 @@ public struct EventPath: Sendable {
         case .retryLater:
             spool.markUnavailable()
             do {
-                _ = try spool.enqueue(event)
+                _ = try spool.enqueue(event, time: origin.time)
             } catch let spoolError {
                 record(event, outcome: "failed", error: error, detail: "\(spoolError)")
                 throw UnavailableError(directory: error, spool: spoolError)
@@ -183,7 +184,7 @@ public struct EventPath: Sendable {
             return .queued(reason: "\(error)")
         case .callerProblem:
             do {
-                _ = try spool.enqueue(event)
+                _ = try spool.enqueue(event, time: origin.time)
             } catch let spoolError {
                 record(event, outcome: "failed", error: error, detail: "\(spoolError)")
                 throw EventNotAppliedError(error: error, kept: "not kept either: \(spoolError)", state: .lost)
@@ -236,10 +237,12 @@ public struct EventPath: Sendable {
 
     // MARK: -
 
+    /// `time`: the event's by Nova's clock (default: the origin's; a spooled event's from its file).
     func apply(_ event: InstanceEvent, through session: DirectorySession,
-                       deadline: ContinuousClock.Instant) throws -> Registrar.Outcome {
+               deadline: ContinuousClock.Instant, time: EventTime? = nil) throws -> Registrar.Outcome {
         let outcome = try session.run(before: deadline) { connection in
-            try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN)).apply(event)
+            try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN), warn: warn)
+                .apply(event, time: time ?? origin.time)
         }
         guard case .unregister(let uuid) = event, outcome == .absent else { return outcome }
         // After a failover, "absent" here may only mean this supplier has not received the
@@ -279,7 +282,7 @@ public struct EventPath: Sendable {
 
     private func enqueue(_ event: InstanceEvent, because reason: String) throws -> Spool.Item {
         do {
-            let item = try spool.enqueue(event)
+            let item = try spool.enqueue(event, time: origin.time)
             record(event, outcome: "queued", detail: reason)
             return item
         } catch {

@@ -182,14 +182,7 @@ enum GeneralizedTime {
         let digits = Array(text.utf8.prefix(14))
         guard digits.count == 14, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), text.hasSuffix("Z") else { return nil }
         func number(_ range: Range<Int>) -> Int { digits[range].reduce(0) { $0 * 10 + Int($1 - 0x30) } }
-        let (year, month, day) = (number(0..<4), number(4..<6), number(6..<8))
-        // days from civil (Howard Hinnant's algorithm)
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146097 + doe - 719468
+        let days = Int(EventTime.daysFromCivil(year: Int64(number(0..<4)), month: Int64(number(4..<6)), day: Int64(number(6..<8))))
         return Double(days * 86400 + number(8..<10) * 3600 + number(10..<12) * 60 + number(12..<14))
     }
 }

@@ -5,10 +5,13 @@ import LDAP
 public struct Registrar {
     public let connection: LDAPConnection
     public let mapping: EntryMapping
+    /// Told what went wrong beside the event without stopping it (a tombstone not written).
+    public var warn: ((String) -> Void)?
 
-    public init(connection: LDAPConnection, mapping: EntryMapping) {
+    public init(connection: LDAPConnection, mapping: EntryMapping, warn: ((String) -> Void)? = nil) {
         self.connection = connection
         self.mapping = mapping
+        self.warn = warn
     }
 
     /// What an event did.
@@ -23,22 +26,121 @@ public struct Registrar {
         case deleted
         /// unregister, update: there was no entry (nothing to do; success).
         case absent
+        /// register, update: older by Nova's clock than what was applied last (the entry's
+        /// `novaLastEventTime`, or the delete its tombstone records): not applied.
+        case stale
     }
 
-    public func apply(_ event: InstanceEvent) throws -> Outcome {
+    /// Applies an event. With `time` (Nova's clock), in order: a register or update older than
+    /// the last event applied to the instance, or not newer than its delete (the tombstone), is
+    /// stale and not applied; what is applied stamps the entry with `time`; an unregister
+    /// always deletes (Nova never brings an instance back) and leaves a tombstone with the
+    /// newest delete time. Without `time` (a record from the CLI, the hook, HTTP), as it comes.
+    public func apply(_ event: InstanceEvent, time: EventTime? = nil) throws -> Outcome {
+        guard let time else {
+            switch event {
+            case .register(let record): return try register(record)
+            case .unregister(let uuid): return try unregister(uuid)
+            case .update(let record): return try update(record)
+            }
+        }
+        let state = try orderStates([event.instanceUUID])[event.instanceUUID] ?? OrderState()
         switch event {
-        case .register(let record): return try register(record)
-        case .unregister(let uuid): return try unregister(uuid)
-        case .update(let record): return try update(record)
+        case .register(let record), .update(let record):
+            if state.isStale(time) { return .stale }
+            let outcome: Outcome
+            if case .register = event { outcome = try register(record, time: time) } else { outcome = try update(record, time: time) }
+            if state.tombstone != nil, outcome != .absent { removeTombstone(record.instanceUUID) }
+            return outcome
+        case .unregister(let uuid):
+            let outcome = try unregister(uuid)
+            leaveTombstone(uuid, time: max(time, state.tombstone ?? time), existing: state.tombstone)
+            return outcome
+        }
+    }
+
+    /// What the directory holds of an instance that orders its events.
+    public struct OrderState: Sendable, Equatable {
+        /// The entry's `novaLastEventTime` (nil: no entry, or one written without a time).
+        public var entryTime: EventTime?
+        public var entryExists = false
+        /// The time of its delete (its tombstone), if it was deleted.
+        public var tombstone: EventTime?
+
+        public init(entryTime: EventTime? = nil, entryExists: Bool = false, tombstone: EventTime? = nil) {
+            self.entryTime = entryTime
+            self.entryExists = entryExists
+            self.tombstone = tombstone
+        }
+
+        /// Whether a register or update at `time` is older than what was applied.
+        public func isStale(_ time: EventTime) -> Bool {
+            if let tombstone, time <= tombstone { return true }
+            if let entryTime, time < entryTime { return true }
+            return false
+        }
+        public var isEmpty: Bool { !entryExists && tombstone == nil }
+    }
+
+    /// The order state of several instances, in one search below the base DN (their entries
+    /// and tombstones); an instance with neither is absent from the answer.
+    public func orderStates(_ uuids: [String]) throws -> [String: OrderState] {
+        guard !uuids.isEmpty else { return [:] }
+        let keys = uuids.map { Filter.equality(InstanceRecord.keyAttribute, $0) }
+        let found = try connection.search(base: mapping.baseDN, scope: .oneLevel,
+                                          filter: .and([.or([EntryMapping.managedFilter, EntryMapping.tombstoneFilter]),
+                                                        keys.count == 1 ? keys[0] : .or(keys)]),
+                                          attributes: ["objectClass", InstanceRecord.keyAttribute, NovaSchema.lastEventTime])
+        var states: [String: OrderState] = [:]
+        for entry in found {
+            guard let uuid = entry[InstanceRecord.keyAttribute].first?.lowercased() else { continue }
+            let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:))
+            let key = uuids.first { $0.lowercased() == uuid } ?? uuid
+            var state = states[key] ?? OrderState()
+            if EntryMapping.isManaged(entry) {
+                state.entryExists = true
+                state.entryTime = time
+            } else if let time {
+                state.tombstone = max(time, state.tombstone ?? time)
+            }
+            states[key] = state
+        }
+        return states
+    }
+
+    /// Writes or moves forward the tombstone of a deleted instance. A failure (an account whose
+    /// ACI predates tombstones) does not undo the delete: it is said, and late creates of this
+    /// instance are then not refused.
+    private func leaveTombstone(_ uuid: String, time: EventTime, existing: EventTime?) {
+        let dn = mapping.tombstoneDN(for: uuid)
+        do {
+            if existing == nil {
+                do {
+                    try connection.add(dn, mapping.tombstoneAttributes(for: uuid, time: time))
+                    return
+                } catch LDAPResultCode.entryAlreadyExists {}
+            }
+            if existing != time { try connection.modify(dn, [.replace(NovaSchema.lastEventTime, [time.generalized])]) }
+        } catch {
+            warn?("warning: the tombstone of \(uuid) could not be written (\(error)): a late create of it would not be refused")
+        }
+    }
+
+    private func removeTombstone(_ uuid: String) {
+        do {
+            try connection.delete(mapping.tombstoneDN(for: uuid))
+        } catch LDAPResultCode.noSuchObject {
+        } catch {
+            warn?("warning: the tombstone of \(uuid) could not be removed (\(error))")
         }
     }
 
     /// Adds the entry, or brings an existing one up to date (only the changed attributes).
     /// A new instance costs one add: the common case is as quick as `ldapadd`.
-    public func register(_ record: InstanceRecord) throws -> Outcome {
+    public func register(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
         let dn = mapping.dn(for: record.instanceUUID)
         do {
-            try connection.add(dn, mapping.attributes(for: record))
+            try connection.add(dn, mapping.attributes(for: record, time: time))
             return .added
         } catch LDAPResultCode.entryAlreadyExists {
             // fall through: update the existing entry
@@ -46,27 +148,34 @@ public struct Registrar {
             // the parent of the new entry, the base DN, is not there
             throw BaseDNMissingError(baseDN: mapping.baseDN.string, serverSaid: "\(error.code)")
         }
-        guard let entry = try readOwned(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else {
+        guard let entry = try readOwned(dn, attributes: Self.readAttributes) else {
             // It exists (the add said so) but this identity cannot see it: not ours.
             throw ForeignEntryError(dn: dn.string)
         }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
+        return try bringUpToDate(dn, entry, record, time: time)
+    }
+
+    /// What a register or update reads of an existing entry.
+    static let readAttributes = ["objectClass"] + EntryMapping.managedAttributes + [NovaSchema.lastEventTime]
+
+    /// The changed attributes replaced, and the entry stamped with `time`; only a change of a
+    /// value counts as `updated`.
+    private func bringUpToDate(_ dn: DistinguishedName, _ entry: Entry, _ record: InstanceRecord, time: EventTime?) throws -> Outcome {
         let changes = mapping.modifications(from: entry, to: record)
-        if changes.isEmpty { return .unchanged }
-        try connection.modify(dn, changes)
-        return .updated
+        let stamp = mapping.timeModification(from: entry, to: time)
+        if changes.isEmpty && stamp == nil { return .unchanged }
+        try connection.modify(dn, changes + (stamp.map { [$0] } ?? []))
+        return changes.isEmpty ? .unchanged : .updated
     }
 
     /// Brings an existing entry up to date with what the record supplies (only the changed
     /// attributes); an absent entry is left absent.
-    public func update(_ record: InstanceRecord) throws -> Outcome {
+    public func update(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
         let dn = mapping.dn(for: record.instanceUUID)
-        guard let entry = try readOwned(dn, attributes: ["objectClass"] + EntryMapping.managedAttributes) else { return try absent() }
+        guard let entry = try readOwned(dn, attributes: Self.readAttributes) else { return try absent() }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
-        let changes = mapping.modifications(from: entry, to: record)
-        if changes.isEmpty { return .unchanged }
-        try connection.modify(dn, changes)
-        return .updated
+        return try bringUpToDate(dn, entry, record, time: time)
     }
 
     /// Deletes the entry if it exists and carries novaInstance; an absent entry is success.

@@ -28,7 +28,10 @@ extension Spool {
 
     /// Reads a queued event; throws `InputError` for a file that must not be replayed (see
     /// the type's documentation on trust) or does not decode.
-    public func read(_ item: Item) throws -> InstanceEvent {
+    public func read(_ item: Item) throws -> InstanceEvent { try readTimed(item).event }
+
+    /// `read`, with the event's time by Nova's clock when it had one.
+    public func readTimed(_ item: Item) throws -> (event: InstanceEvent, time: EventTime?) {
         let fd = open(item.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw InputError(field: "spool", reason: "cannot open \(item.path) (\(errno == ELOOP ? "a symbolic link" : POSIX.errorText))")
@@ -48,7 +51,7 @@ extension Spool {
         guard data.last == 0x0A, let object = (try? JSONValue.parse(data))?.object else {
             throw InputError(field: "spool", reason: "\(item.path) is cut short or damaged")
         }
-        return try Self.decode(object)
+        return (try Self.decode(object), Self.eventTime(object))
     }
 
     public func remove(_ item: Item) { unlink(item.path) }

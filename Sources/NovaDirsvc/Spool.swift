@@ -75,9 +75,10 @@ public struct Spool: Sendable {
     // MARK: writing
 
     /// Writes an event durably into the queue and returns its item.
-    public func enqueue(_ event: InstanceEvent) throws -> Item {
+    /// `time`: the event's by Nova's clock, kept so that it is applied in order when drained.
+    public func enqueue(_ event: InstanceEvent, time: EventTime? = nil) throws -> Item {
         try checkedDirectory(directory)
-        let temporary = try writeTemporary(Array((Self.encode(event).text + "\n").utf8))
+        let temporary = try writeTemporary(Array((Self.encode(event, time: time).text + "\n").utf8))
         let item: Item
         do {
             let lock = try FileLock(path: "\(directory)/.seq.lock", wait: .seconds(5))
@@ -205,14 +206,23 @@ public struct Spool: Sendable {
         return sequence
     }
 
-    // MARK: the file format: {"version": 1, "action": "register" | "update", "record": {...}} | {"version": 1, "action": "unregister", "instance_uuid": "..."}
+    // MARK: the file format: {"version": 1, "action": "register" | "update", "record": {...}} | {"version": 1, "action": "unregister", "instance_uuid": "..."},
+    // with "time": "YYYYMMDDHHMMSS.ffffffZ" (Nova's clock) when the event had one
 
-    static func encode(_ event: InstanceEvent) -> JSONValue {
+    static func encode(_ event: InstanceEvent, time: EventTime? = nil) -> JSONValue {
+        var object: [String: JSONValue]
         switch event {
-        case .register(let record): return .object(["version": .number(1), "action": .string("register"), "record": record.json])
-        case .unregister(let uuid): return .object(["version": .number(1), "action": .string("unregister"), "instance_uuid": .string(uuid)])
-        case .update(let record): return .object(["version": .number(1), "action": .string("update"), "record": record.json])
+        case .register(let record): object = ["version": .number(1), "action": .string("register"), "record": record.json]
+        case .unregister(let uuid): object = ["version": .number(1), "action": .string("unregister"), "instance_uuid": .string(uuid)]
+        case .update(let record): object = ["version": .number(1), "action": .string("update"), "record": record.json]
         }
+        if let time { object["time"] = .string(time.generalized) }  // optional: older files have none
+        return .object(object)
+    }
+
+    /// A spooled event's time (nil: none, or not one this tool writes).
+    static func eventTime(_ object: [String: JSONValue]) -> EventTime? {
+        object["time"]?.string.flatMap(EventTime.init(generalized:))
     }
 
     static func decode(_ object: [String: JSONValue]) throws -> InstanceEvent {

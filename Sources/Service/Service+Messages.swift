@@ -110,6 +110,9 @@ extension Service {
     private func settle(_ item: EventPath.BatchItem, _ result: Result<EventPath.Outcome, any Error>) -> (any Error)? {
         let subject = "\(item.event.action) \(item.event.instanceUUID)"
         switch result {
+        case .success(.applied(.stale)):
+            counters.stale += 1
+            if configuration.verbose { say("\(subject): stale (older than what was applied)") }
         case .success(.applied(let outcome)):
             counters.applied += 1
             if configuration.verbose { say("\(subject): \(outcome.rawValue)") }

@@ -12,11 +12,14 @@ public struct ServiceCounters: Sendable, Equatable {
     public var failed = 0
     /// Messages the broker delivered again (not acknowledged before a restart or a lost connection).
     public var redelivered = 0
+    /// Events older by Nova's clock than what was applied to their instance: not applied.
+    public var stale = 0
 
     public init() {}
 
-    /// `received=12 applied=10 ignored=1 queued=0 failed=1 redelivered=0`
+    /// `received=12 applied=10 ignored=1 queued=0 failed=1 redelivered=0 stale=0`
     public var line: String {
         "received=\(received) applied=\(applied) ignored=\(ignored) queued=\(queued) failed=\(failed) redelivered=\(redelivered)"
+            + " stale=\(stale)"
     }
 }

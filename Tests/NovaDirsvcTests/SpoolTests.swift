@@ -57,15 +57,29 @@ struct SpoolTests {
         #expect(third.sequence == second.sequence + 5)
     }
 
+    @Test func spooledEventsKeepTheirTime() throws {
+        let spool = temporarySpool()
+        defer { try? FileManager.default.removeItem(atPath: spool.directory) }
+        let time = try #require(EventTime(oslo: "2026-12-01 09:41:39.666844"))
+        let item = try spool.enqueue(.unregister(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694"), time: time)
+        let plain = try spool.enqueue(.unregister(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694"))
+        #expect(try spool.readTimed(item).time == time && spool.readTimed(plain).time == nil)
+    }
+
     @Test func collapse() {
         let a = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", projectName: "one", userName: "u")
         let b = InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", hostname: "h")
         let gone = InstanceEvent.unregister(instanceUUID: a.instanceUUID)
-        typealias Session = EventPath
-        #expect(Session.collapse([.register(a), gone]) == [gone])
-        #expect(Session.collapse([.register(a), .register(b)])
+        // without times, as the CLI's events are
+        func collapse(_ events: [InstanceEvent]) -> [InstanceEvent] { EventPath.collapse(events.map { ($0, nil) }).map(\.0) }
+        #expect(collapse([.register(a), gone]) == [gone])
+        #expect(collapse([.register(a), .register(b)])
                 == [.register(InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", userName: "u", hostname: "h"))])
-        #expect(Session.collapse([.register(a), gone, .register(b)]) == [gone, .register(b)])
-        #expect(Session.collapse([gone, gone]) == [gone])
+        #expect(collapse([.register(a), gone, .register(b)]) == [gone, .register(b)])
+        #expect(collapse([gone, gone]) == [gone])
+        // with Nova's times: each result keeps the newest time of what it stands for
+        let t = (1...4).map { EventTime(microseconds: Int64($0) * 1_000_000) }
+        let timed = EventPath.collapse([(.register(a), t[0]), (gone, t[1]), (.update(b), t[3]), (.register(b), t[2])])
+        #expect(timed.map(\.0) == [gone, .register(b)] && timed.map(\.1) == [t[1], t[3]])
     }
 }
