@@ -35,15 +35,15 @@ public struct EntryMapping: Sendable {
         baseDN.child("cn", instanceUUID)
     }
 
-    /// Where a deleted instance's tombstone is: `novaInstanceUUID=<uuid>,<base DN>`, beside
-    /// where its entry was (another RDN: never the entry's DN).
+    /// Where a deleted instance's tombstone is: `novaDeletedInstanceUUID=<uuid>,<base DN>`,
+    /// beside where its entry was (another RDN: never the entry's DN).
     public func tombstoneDN(for instanceUUID: String) -> DistinguishedName {
-        baseDN.child(InstanceRecord.keyAttribute, instanceUUID)
+        baseDN.child(NovaSchema.deletedInstanceUUID, instanceUUID)
     }
 
     /// A tombstone: the UUID and the time of the delete.
     public func tombstoneAttributes(for instanceUUID: String, time: EventTime) -> [Attribute] {
-        [Attribute("objectClass", ["top", NovaSchema.tombstoneClassName]), Attribute(InstanceRecord.keyAttribute, [instanceUUID]),
+        [Attribute("objectClass", ["top", NovaSchema.tombstoneClassName]), Attribute(NovaSchema.deletedInstanceUUID, [instanceUUID]),
          Attribute(NovaSchema.lastEventTime, [time.generalized])]
     }
 

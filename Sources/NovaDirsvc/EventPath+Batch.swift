@@ -65,15 +65,16 @@ extension EventPath {
         var added = Set<Int>()
         do {
             try session.run(before: deadline) { connection in
-                // ordered events (Nova's clock) are added here only for instances the directory
-                // holds nothing of (no entry, no tombstone: one search for all); the others go
-                // through `submit`, which compares times
-                let timed = candidates.filter { batch[$0].origin.time != nil }.map { batch[$0].event.instanceUUID }
-                let known = try Registrar(connection: connection, mapping: mapping).orderStates(timed)
-                // run again on the next server after a failover: only what is not added yet
-                let pending = candidates.filter { index in
-                    !added.contains(index) && (batch[index].origin.time == nil || known[batch[index].event.instanceUUID] == nil)
+                // an ordered event (Nova's clock) of an instance that has a tombstone goes
+                // through `submit`, which compares times (an existing entry: the add fails, and
+                // `submit` takes it too)
+                let registrar = Registrar(connection: connection, mapping: mapping)
+                var deleted = Set<Int>()
+                for index in candidates where !added.contains(index) && batch[index].origin.time != nil {
+                    if try registrar.tombstoneTime(batch[index].event.instanceUUID) != nil { deleted.insert(index) }
                 }
+                // run again on the next server after a failover: only what is not added yet
+                let pending = candidates.filter { !added.contains($0) && !deleted.contains($0) }
                 let operations: [WriteOperation] = pending.map { index in
                     guard case .register(let record) = batch[index].event else { fatalError("only registers are candidates") }
                     return .add(mapping.dn(for: record.instanceUUID), mapping.attributes(for: record, time: batch[index].origin.time))

@@ -37,6 +37,9 @@ public struct ReconcilePlan: Sendable {
     /// Why the plan must not be applied (too many deletions), if it must not: a dry run still
     /// shows it, `--check` still reports its drift, a real run refuses it (65).
     public var refusal: InputError?
+    /// Tombstones of deleted instances older than `Limits.tombstoneTTL`: removed when the plan
+    /// is applied (not drift: the instances stay deleted).
+    public var expiredTombstones: [DistinguishedName] = []
 
     public var additions: Int { changes.count { if case .add = $0 { true } else { false } } }
     public var modifications: Int { changes.count { if case .modify = $0 { true } else { false } } }
@@ -64,6 +67,10 @@ public struct Reconciler {
         public var allowMassDelete = false
         /// Never delete an entry created or modified less than this many seconds ago.
         public var grace: Double = 600
+        /// How long (seconds, by Nova's clock) a deleted instance's tombstone refuses late
+        /// creates before reconcile removes it: a week, longer than a notification can wait in
+        /// a queue while serve is down.
+        public var tombstoneTTL: Double = 7 * 86400
         public init() {}
     }
 
@@ -119,6 +126,13 @@ public struct Reconciler {
             let uuid = entry["novaInstanceUUID"].first?.lowercased() ?? ""
             if !leaveAlone.contains(uuid) { plan.changes.append(.deleteConflict(entry.dn, instanceUUID: uuid)) }
         }
+        let cutoff = Int64((now.timeIntervalSince1970 - limits.tombstoneTTL) * 1_000_000)
+        try connection.search(base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.tombstoneFilter,
+                              attributes: [NovaSchema.lastEventTime]) { entry in
+            if let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)), time.microseconds < cutoff {
+                plan.expiredTombstones.append(entry.dn)
+            }
+        }
         let deletions = plan.deletions
         if deletions > 0, !limits.allowMassDelete,
            Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount) {
@@ -130,12 +144,13 @@ public struct Reconciler {
 
     /// The outcome of applying a plan.
     public struct Summary: Sendable {
-        public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0, conflictsRemoved = 0
+        public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0, conflictsRemoved = 0, tombstonesExpired = 0
         public var failures: [(dn: String, error: LDAPError)] = []
         public var elapsed: Duration = .zero
         public var description: String {
             "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
-                + "kept (grace) \(keptByGrace), replication conflicts removed \(conflictsRemoved), failed \(failures.count), elapsed \(elapsed)"
+                + "kept (grace) \(keptByGrace), replication conflicts removed \(conflictsRemoved), "
+                + "expired tombstones removed \(tombstonesExpired), failed \(failures.count), elapsed \(elapsed)"
         }
     }
 
@@ -168,6 +183,13 @@ public struct Reconciler {
             case .modify: summary.modified += 1
             case .delete: summary.deleted += 1
             case .deleteConflict: summary.conflictsRemoved += 1
+            }
+        }
+        try connection.perform(plan.expiredTombstones.map { WriteOperation.delete($0) }, window: window) { index, error in
+            if let error, error.code != .noSuchObject {
+                summary.failures.append((plan.expiredTombstones[index].string, error))
+            } else {
+                summary.tombstonesExpired += 1
             }
         }
         return summary

@@ -32,80 +32,36 @@ public struct Registrar {
     }
 
     /// Applies an event. With `time` (Nova's clock), in order: a register or update older than
-    /// the last event applied to the instance, or not newer than its delete (the tombstone), is
-    /// stale and not applied; what is applied stamps the entry with `time`; an unregister
-    /// always deletes (Nova never brings an instance back) and leaves a tombstone with the
-    /// newest delete time. Without `time` (a record from the CLI, the hook, HTTP), as it comes.
+    /// the last event applied to the instance (the entry's `novaLastEventTime`), or a register
+    /// not newer than the instance's delete (its tombstone), is stale and not applied; what is
+    /// applied stamps the entry with `time`; an unregister always deletes (Nova never brings an
+    /// instance back) and leaves a tombstone with the newest delete time. Every look-up is a
+    /// read by DN: no index needed. Without `time` (a record from the CLI, the hook, HTTP), as
+    /// it comes.
     public func apply(_ event: InstanceEvent, time: EventTime? = nil) throws -> Outcome {
-        guard let time else {
-            switch event {
-            case .register(let record): return try register(record)
-            case .unregister(let uuid): return try unregister(uuid)
-            case .update(let record): return try update(record)
-            }
-        }
-        let state = try orderStates([event.instanceUUID])[event.instanceUUID] ?? OrderState()
         switch event {
-        case .register(let record), .update(let record):
-            if state.isStale(time) { return .stale }
-            let outcome: Outcome
-            if case .register = event { outcome = try register(record, time: time) } else { outcome = try update(record, time: time) }
-            if state.tombstone != nil, outcome != .absent { removeTombstone(record.instanceUUID) }
-            return outcome
+        case .register(let record): return try register(record, time: time)
+        case .update(let record): return try update(record, time: time)
         case .unregister(let uuid):
+            guard let time else { return try unregister(uuid) }
+            let tombstone = try tombstoneTime(uuid)
             let outcome = try unregister(uuid)
-            leaveTombstone(uuid, time: max(time, state.tombstone ?? time), existing: state.tombstone)
+            leaveTombstone(uuid, time: max(time, tombstone ?? time), existing: tombstone)
             return outcome
         }
     }
 
-    /// What the directory holds of an instance that orders its events.
-    public struct OrderState: Sendable, Equatable {
-        /// The entry's `novaLastEventTime` (nil: no entry, or one written without a time).
-        public var entryTime: EventTime?
-        public var entryExists = false
-        /// The time of its delete (its tombstone), if it was deleted.
-        public var tombstone: EventTime?
-
-        public init(entryTime: EventTime? = nil, entryExists: Bool = false, tombstone: EventTime? = nil) {
-            self.entryTime = entryTime
-            self.entryExists = entryExists
-            self.tombstone = tombstone
-        }
-
-        /// Whether a register or update at `time` is older than what was applied.
-        public func isStale(_ time: EventTime) -> Bool {
-            if let tombstone, time <= tombstone { return true }
-            if let entryTime, time < entryTime { return true }
-            return false
-        }
-        public var isEmpty: Bool { !entryExists && tombstone == nil }
+    /// The time of an instance's delete, from its tombstone; nil when it has none.
+    public func tombstoneTime(_ uuid: String) throws -> EventTime? {
+        try connection.read(mapping.tombstoneDN(for: uuid), filter: EntryMapping.tombstoneFilter,
+                            attributes: [NovaSchema.lastEventTime])?[NovaSchema.lastEventTime].first
+            .flatMap(EventTime.init(generalized:))
     }
 
-    /// The order state of several instances, in one search below the base DN (their entries
-    /// and tombstones); an instance with neither is absent from the answer.
-    public func orderStates(_ uuids: [String]) throws -> [String: OrderState] {
-        guard !uuids.isEmpty else { return [:] }
-        let keys = uuids.map { Filter.equality(InstanceRecord.keyAttribute, $0) }
-        let found = try connection.search(base: mapping.baseDN, scope: .oneLevel,
-                                          filter: .and([.or([EntryMapping.managedFilter, EntryMapping.tombstoneFilter]),
-                                                        keys.count == 1 ? keys[0] : .or(keys)]),
-                                          attributes: ["objectClass", InstanceRecord.keyAttribute, NovaSchema.lastEventTime])
-        var states: [String: OrderState] = [:]
-        for entry in found {
-            guard let uuid = entry[InstanceRecord.keyAttribute].first?.lowercased() else { continue }
-            let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:))
-            let key = uuids.first { $0.lowercased() == uuid } ?? uuid
-            var state = states[key] ?? OrderState()
-            if EntryMapping.isManaged(entry) {
-                state.entryExists = true
-                state.entryTime = time
-            } else if let time {
-                state.tombstone = max(time, state.tombstone ?? time)
-            }
-            states[key] = state
-        }
-        return states
+    /// Whether an event at `time` is older than the last one applied to `entry`.
+    private static func isOlder(_ time: EventTime?, than entry: Entry) -> Bool {
+        guard let time, let last = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)) else { return false }
+        return time < last
     }
 
     /// Writes or moves forward the tombstone of a deleted instance. A failure (an account whose
@@ -139,8 +95,14 @@ public struct Registrar {
     /// A new instance costs one add: the common case is as quick as `ldapadd`.
     public func register(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
         let dn = mapping.dn(for: record.instanceUUID)
+        var tombstone: EventTime? = nil
+        if let time {
+            tombstone = try tombstoneTime(record.instanceUUID)
+            if let tombstone, time <= tombstone { return .stale }  // a create of a deleted instance, late
+        }
         do {
             try connection.add(dn, mapping.attributes(for: record, time: time))
+            if tombstone != nil { removeTombstone(record.instanceUUID) }  // newer than the delete
             return .added
         } catch LDAPResultCode.entryAlreadyExists {
             // fall through: update the existing entry
@@ -153,7 +115,10 @@ public struct Registrar {
             throw ForeignEntryError(dn: dn.string)
         }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
-        return try bringUpToDate(dn, entry, record, time: time)
+        if Self.isOlder(time, than: entry) { return .stale }
+        let outcome = try bringUpToDate(dn, entry, record, time: time)
+        if tombstone != nil { removeTombstone(record.instanceUUID) }
+        return outcome
     }
 
     /// What a register or update reads of an existing entry.
@@ -175,6 +140,7 @@ public struct Registrar {
         let dn = mapping.dn(for: record.instanceUUID)
         guard let entry = try readOwned(dn, attributes: Self.readAttributes) else { return try absent() }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
+        if Self.isOlder(time, than: entry) { return .stale }
         return try bringUpToDate(dn, entry, record, time: time)
     }
 

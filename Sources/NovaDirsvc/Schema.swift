@@ -56,7 +56,13 @@ public enum NovaSchema {
         .init(number: 10, name: "novaLastEventTime", description: "Time by the Nova clock of the last event applied to the instance",
               equality: "generalizedTimeMatch", ordering: "generalizedTimeOrderingMatch", substrings: nil,
               syntax: generalizedTime, singleValue: true),
+        .init(number: 11, name: "novaDeletedInstanceUUID", description: "UUID of a deleted Nova instance (the key of its tombstone)",
+              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
     ]
+
+    /// The key of a tombstone: not `novaInstanceUUID`, so that a search for an instance by its
+    /// UUID never finds what a deleted one left.
+    public static let deletedInstanceUUID = "novaDeletedInstanceUUID"
 
     /// The attribute that orders an instance's events (`EventTime`).
     public static let lastEventTime = "novaLastEventTime"
@@ -64,19 +70,19 @@ public enum NovaSchema {
     /// The AUXILIARY object class that marks an entry as managed by nova-dirsvc.
     public static let objectClassName = "novaInstance"
     public static var objectClassDefinition: String {
-        let may = attributeTypes.dropFirst().map(\.name).joined(separator: " $ ")
+        let may = attributeTypes.dropFirst().map(\.name).filter { $0 != deletedInstanceUUID }.joined(separator: " $ ")
         return "( \(baseOID).2.1 NAME '\(objectClassName)' DESC 'An OpenStack Nova instance' SUP top AUXILIARY"
             + " MUST \(attributeTypes[0].name) MAY ( \(may) ) X-ORIGIN 'nova-dirsvc' )"
     }
 
     /// The STRUCTURAL object class of what a deleted instance leaves: its UUID and the time of
     /// the delete, so that a late create (older by Nova's clock) is refused as stale.
-    /// `novaInstanceUUID=<uuid>,<base DN>`, beside where the entry was; removed by reconcile once
-    /// older than `tombstone_ttl`.
+    /// `novaDeletedInstanceUUID=<uuid>,<base DN>`, beside where the entry was; removed by
+    /// reconcile once older than a week.
     public static let tombstoneClassName = "novaInstanceTombstone"
     public static var tombstoneClassDefinition: String {
         "( \(baseOID).2.2 NAME '\(tombstoneClassName)' DESC 'What a deleted Nova instance leaves (its UUID and the time"
-            + " of the delete)' SUP top STRUCTURAL MUST ( \(attributeTypes[0].name) $ \(lastEventTime) ) X-ORIGIN 'nova-dirsvc' )"
+            + " of the delete)' SUP top STRUCTURAL MUST ( \(deletedInstanceUUID) $ \(lastEventTime) ) X-ORIGIN 'nova-dirsvc' )"
     }
 
     private static let header = """

@@ -20,6 +20,7 @@ import Testing
         counters.applied = 3
         counters.ignored = 1
         counters.failed = 1
-        #expect(counters.line == "received=5 applied=3 ignored=1 queued=0 failed=1 redelivered=0")
+        counters.stale = 2
+        #expect(counters.line == "received=5 applied=3 ignored=1 queued=0 failed=1 redelivered=0 stale=2")
     }
 }

@@ -38,8 +38,9 @@ def send(serve, *bodies):
 
 
 def tombstones(container):
-    return {a["novainstanceuuid"][0]: a["novalasteventtime"][0]
-            for a in search(container, "one", "(objectClass=novaInstanceTombstone)", "novaInstanceUUID", "novaLastEventTime").values()}
+    return {a["novadeletedinstanceuuid"][0]: a["novalasteventtime"][0]
+            for a in search(container, "one", "(objectClass=novaInstanceTombstone)", "novaDeletedInstanceUUID",
+                            "novaLastEventTime").values()}
 
 
 def log_lines(serve):
@@ -112,3 +113,20 @@ def test_records_without_a_time_are_applied_as_they_come(tmp_path, container):
                           capture_output=True, text=True, env=Serve.env())
     assert proc.returncode == 0, proc.stderr
     assert "novalasteventtime" not in managed(container)[r["instance_uuid"]]
+
+
+def test_reconcile_removes_tombstones_older_than_a_week_and_keeps_the_others(tmp_path, container, tool):
+    from helpers import record
+    serve = Serve(tmp_path, container).start()
+    old, recent = str(uuidlib.uuid4()), str(uuidlib.uuid4())
+    send(serve, envelope("instance-delete-end.json", old, "2020-01-01 00:00:00.000000"),
+         envelope("instance-delete-end.json", recent, "2099-01-01 00:00:00.000000"))
+    wait_until(lambda: set(tombstones(container)) == {old, recent}, what="two tombstones")
+    assert serve.stop() == 0
+    dry = tool.run("reconcile", "--instances", "-", "--dry-run", input=json.dumps([record()]))
+    assert dry.returncode == 0, dry.stderr
+    assert set(tombstones(container)) == {old, recent}  # a dry run removes nothing
+    proc = tool.run("reconcile", "--instances", "-", input=json.dumps([record()]))
+    assert proc.returncode == 0, proc.stderr
+    assert "expired tombstones removed 1" in proc.stderr
+    assert set(tombstones(container)) == {recent}
