@@ -229,6 +229,10 @@ def confinement_attacks(container, managed_uuid):
         u = str(uuidlib.uuid4())
         return f"dn: cn={u},{container}\nchangetype: add\n{classes}{more_classes}cn: {u}\nsn: {u}\nnovaInstanceUUID: {u}\n{extra}"
     managed = f"dn: cn={managed_uuid},{container}\nchangetype: modify\n"
+    def tombstone(extra="", more_classes=""):
+        u = str(uuidlib.uuid4())
+        return (f"dn: novaDeletedInstanceUUID={u},{container}\nchangetype: add\nobjectClass: top\nobjectClass: novaInstanceTombstone\n"
+                f"{more_classes}novaDeletedInstanceUUID: {u}\nnovaLastEventTime: 20261201000000.000000Z\n{extra}")
     return {
         "add an entry carrying its own ACI": new('aci: (targetattr="*")(version 3.0; acl "x"; allow (all) userdn="ldap:///anyone";)\n'),
         "add a posixAccount with uidNumber 0 and a password": new(
@@ -242,6 +246,11 @@ def confinement_attacks(container, managed_uuid):
         "change cn and sn": managed + "replace: sn\nsn: pwned\n",
         "add a child under a managed entry": new().replace(f",{container}\n", f",cn={managed_uuid},{container}\n", 1),
         "rename a managed entry": f"dn: cn={managed_uuid},{container}\nchangetype: modrdn\nnewrdn: cn=renamed\ndeleteoldrdn: 1\n",
+        # tombstones (what a deleted instance leaves): only the class and its three attributes
+        "add a tombstone carrying its own ACI": tombstone('aci: (targetattr="*")(version 3.0; acl "x"; allow (all) userdn="ldap:///anyone";)\n'),
+        "add a tombstone that is a person with a password": tombstone(
+            "cn: t\nsn: t\nuserPassword: secret\n", "objectClass: person\n"),
+        "add a tombstone under a managed entry": tombstone().replace(f",{container}\n", f",cn={managed_uuid},{container}\n", 1),
     }
 
 
