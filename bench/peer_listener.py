@@ -22,6 +22,7 @@ conf([], project="peer", default_config_files=[])
 oslo_messaging.set_transport_defaults(control_exchange=exchange)
 transport = oslo_messaging.get_notification_transport(conf, url=url)
 conf.set_override("rabbit_quorum_queue", quorum == "1", group="oslo_messaging_rabbit")
+conf.set_override("amqp_durable_queues", True, group="oslo_messaging_rabbit")  # as the publisher
 
 directory = ldap.initialize(os.environ["NOVA_DIRSVC_TEST_URI"])
 directory.simple_bind_s(os.environ["NOVA_DIRSVC_TEST_SERVICE_DN"],
@@ -71,7 +72,7 @@ class Endpoint:
 
 listener = oslo_messaging.get_notification_listener(
     transport, [oslo_messaging.Target(topic="versioned_notifications")], [Endpoint()],
-    executor="threading", pool="nova-dirsvc-peer")
+    executor="threading", pool="nova-dirsvc-peer-" + exchange)
 started = time.perf_counter()
 listener.start()
 if "--declare-only" in sys.argv:

@@ -68,11 +68,10 @@ extension EventPath {
                 // an ordered event (Nova's clock) of an instance that has a tombstone goes
                 // through `submit`, which compares times (an existing entry: the add fails, and
                 // `submit` takes it too)
-                let registrar = Registrar(connection: connection, mapping: mapping)
-                var deleted = Set<Int>()
-                for index in candidates where !added.contains(index) && batch[index].origin.time != nil {
-                    if try registrar.tombstoneTime(batch[index].event.instanceUUID) != nil { deleted.insert(index) }
-                }
+                let timed = candidates.filter { !added.contains($0) && batch[$0].origin.time != nil }
+                let tombstones = try connection.read(timed.map { mapping.tombstoneDN(for: batch[$0].event.instanceUUID) },
+                                                     filter: EntryMapping.tombstoneFilter, attributes: ["1.1"])
+                let deleted = Set(zip(timed, tombstones).compactMap { $1 == nil ? nil : $0 })
                 // run again on the next server after a failover: only what is not added yet
                 let pending = candidates.filter { !added.contains($0) && !deleted.contains($0) }
                 let operations: [WriteOperation] = pending.map { index in
