@@ -46,7 +46,16 @@ public struct Registrar {
             guard let time else { return try unregister(uuid) }
             let tombstone = try tombstoneTime(uuid)
             let outcome = try unregister(uuid)
-            leaveTombstone(uuid, time: max(time, tombstone ?? time), existing: tombstone)
+            let deletedAt = max(time, tombstone ?? time)
+            leaveTombstone(uuid, time: deletedAt, existing: tombstone)
+            // a create applied by another process between our delete and our tombstone: it
+            // checked for the tombstone before we wrote it; we look for its entry after (one of
+            // the two always sees the other's write)
+            if let late = try readOwned(mapping.dn(for: uuid), attributes: ["objectClass", NovaSchema.lastEventTime]),
+               EntryMapping.isManaged(late), !Self.isOlder(deletedAt, than: late) {
+                _ = try unregister(uuid)
+                return .deleted
+            }
             return outcome
         }
     }
@@ -56,6 +65,24 @@ public struct Registrar {
         try connection.read(mapping.tombstoneDN(for: uuid), filter: EntryMapping.tombstoneFilter,
                             attributes: [NovaSchema.lastEventTime])?[NovaSchema.lastEventTime].first
             .flatMap(EventTime.init(generalized:))
+    }
+
+    /// The delete times of those of `uuids` that have a tombstone (keys lowercased), in one
+    /// one-level search: objectClass is indexed (389-ds and OpenLDAP index it by default), so
+    /// only the tombstones are looked through, not the instances.
+    public func tombstones(_ uuids: [String]) throws -> [String: EventTime] {
+        guard !uuids.isEmpty else { return [:] }
+        let keys = uuids.map { Filter.equality(NovaSchema.deletedInstanceUUID, $0) }
+        var found: [String: EventTime] = [:]
+        try connection.search(base: mapping.baseDN, scope: .oneLevel,
+                              filter: .and([EntryMapping.tombstoneFilter, keys.count == 1 ? keys[0] : .or(keys)]),
+                              attributes: [NovaSchema.deletedInstanceUUID, NovaSchema.lastEventTime]) { entry in
+            if let uuid = entry[NovaSchema.deletedInstanceUUID].first?.lowercased(),
+               let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)) {
+                found[uuid] = max(time, found[uuid] ?? time)
+            }
+        }
+        return found
     }
 
     /// Whether an event at `time` is older than the last one applied to `entry`.
@@ -102,7 +129,13 @@ public struct Registrar {
         }
         do {
             try connection.add(dn, mapping.attributes(for: record, time: time))
-            if tombstone != nil { removeTombstone(record.instanceUUID) }  // newer than the delete
+            if tombstone != nil {
+                removeTombstone(record.instanceUUID)  // newer than the delete
+            } else if let time, let deleted = try tombstoneTime(record.instanceUUID), time <= deleted {
+                // deleted by another process since we looked: the create was stale after all
+                _ = try unregister(record.instanceUUID)
+                return .stale
+            }
             return .added
         } catch LDAPResultCode.entryAlreadyExists {
             // fall through: update the existing entry
