@@ -243,18 +243,23 @@ def test_http_basic_users_as_keystoneauths_http_basic_plugin(tmp_path, container
     assert proc.returncode == 64 and "basic auth file" in proc.stderr
 
 
-def test_metrics_in_prometheus_text_format(tmp_path, container):
-    """/metrics (token asked): requests by route and status, directory operation latency,
-    spool depth, and the bus side's messages by outcome when both sides run in one serve."""
-    from nova_bus import Publisher
-    from serve_helpers import amqp_url
+def both_sides(tmp_path, container):
+    """A started serve with the bus and the HTTP side (with the token); its URL."""
     port = free_port()
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     token_file.chmod(0o600)
     serve = Serve(tmp_path, container, http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n").start()
     wait_until(lambda: "http: listening" in serve.output(), what="the HTTP side")
-    url = f"http://127.0.0.1:{port}"
+    return serve, f"http://127.0.0.1:{port}"
+
+
+def test_metrics_in_prometheus_text_format(tmp_path, container):
+    """/metrics (token asked): requests by route and status, directory operation latency,
+    spool depth, and the bus side's messages by outcome when both sides run in one serve."""
+    from nova_bus import Publisher
+    from serve_helpers import amqp_url
+    serve, url = both_sides(tmp_path, container)
     try:
         headers = {"X-Auth-Token": TOKEN}
         assert requests.post(url + "/v1/instances", json=record(), headers=headers, timeout=10).status_code == 201
@@ -389,15 +394,9 @@ def test_concurrent_scrapes_while_the_bus_runs_never_trap_and_only_grow(tmp_path
     increment, which traps)."""
     import re
     import threading
-    from serve_helpers import amqp_url
     from test_serve_faults import publish
-    port = free_port()
-    token_file = tmp_path / "token"
-    token_file.write_text(TOKEN)
-    token_file.chmod(0o600)
-    serve = Serve(tmp_path, container, http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n").start()
-    wait_until(lambda: "http: listening" in serve.output(), what="the HTTP side")
-    url, problems, done = f"http://127.0.0.1:{port}/metrics", [], threading.Event()
+    serve, base_url = both_sides(tmp_path, container)
+    url, problems, done = base_url + "/metrics", [], threading.Event()
 
     def scrape():
         session, last = requests.Session(), -1
