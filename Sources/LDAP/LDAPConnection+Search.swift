@@ -89,59 +89,6 @@ extension LDAPConnection {
         }
     }
 
-    /// Reads several entries by DN with up to `window` requests outstanding on the connection
-    /// (the latency of one round trip for many): for each DN, its entry, or nil when there is
-    /// none (or it does not match `filter`). An entry that is a referral is an error.
-    public func read(_ dns: [DistinguishedName], filter: Filter = .present("objectClass"),
-                     attributes: [String] = [], window: Int = 64) throws -> [Entry?] {
-        let ld = try handle("search")
-        let arena = CArena()
-        let attrs: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? =
-            attributes.isEmpty ? nil : arena.stringArray(attributes)
-        let filterString = filter.description
-        var results = [Entry?](repeating: nil, count: dns.count)
-        var outstanding: [Int32: Int] = [:]
-        var next = 0
-        defer { for msgid in outstanding.keys { ldap_abandon_ext(ld, msgid, nil, nil) } }
-        while true {
-            while next < dns.count, outstanding.count < max(window, 1) {
-                let dn = dns[next].string
-                var msgid: Int32 = 0
-                let rc = try guarded("search", dn: dn) {
-                    ldap_search_ext(ld, dn, cldap_scope_base, filterString, attrs, 0, nil, nil, nil, LDAP_NO_LIMIT, &msgid)
-                }
-                if rc != LDAP_SUCCESS { throw error(rc, "search", dn: dn) }
-                outstanding[msgid] = next
-                next += 1
-            }
-            if outstanding.isEmpty { return results }
-            let message = try awaitMessage(ld, msgid: LDAP_RES_ANY, all: false, operation: "search")
-            let msgid = ldap_msgid(message)
-            guard let index = outstanding[msgid] else {
-                ldap_msgfree(message)  // a message for nothing we sent (e.g. an abandoned request)
-                continue
-            }
-            switch ldap_msgtype(message) {
-            case cldap_res_search_entry:
-                results[index] = parseEntry(ld, message)
-                ldap_msgfree(message)
-            case cldap_res_search_result:
-                outstanding.removeValue(forKey: msgid)
-                do {
-                    _ = try parseSearchResult(ld, message, base: dns[index].string)
-                } catch LDAPResultCode.noSuchObject {
-                    results[index] = nil
-                }
-            case cldap_res_search_reference:
-                ldap_msgfree(message)
-                throw LDAPError(code: .referral, operation: "search", dn: dns[index].string,
-                                diagnosticMessage: "the entry is a referral to another server")
-            default:
-                ldap_msgfree(message)
-            }
-        }
-    }
-
     /// Parses and frees a search result; returns the paged results cookie (empty: last page).
     func parseSearchResult(_ ld: OpaquePointer, _ message: OpaquePointer, base: String) throws -> [UInt8] {
         var code: Int32 = 0

@@ -35,9 +35,9 @@ public struct Registrar {
     /// the last event applied to the instance (the entry's `novaLastEventTime`), or a register
     /// not newer than the instance's delete (its tombstone), is stale and not applied; what is
     /// applied stamps the entry with `time`; an unregister always deletes (Nova never brings an
-    /// instance back) and leaves a tombstone with the newest delete time. Every look-up is a
-    /// read by DN: no index needed. Without `time` (a record from the CLI, the hook, HTTP), as
-    /// it comes.
+    /// instance back) and leaves a tombstone with the newest delete time. One event's look-ups
+    /// are reads by DN (a batch's, one search: `tombstones`). Without `time` (a record from the
+    /// CLI, the hook, HTTP), as it comes.
     public func apply(_ event: InstanceEvent, time: EventTime? = nil) throws -> Outcome {
         switch event {
         case .register(let record): return try register(record, time: time)

@@ -60,22 +60,6 @@ struct DirectoryIntegrationTests {
         #expect(try connection.read(dn) == nil)
     }
 
-    @Test("reads of many DNs, pipelined, each its entry or nil")
-    func pipelinedReads() throws {
-        let container = try TestDirectory.makeContainer("reads")
-        let connection = try TestDirectory.serviceConnection()
-        let uuids = (0..<150).map { String(format: "2cb805cf-debe-43ae-a555-%012d", $0) }
-        for uuid in uuids where Int(uuid.suffix(3))! % 3 == 0 { try connection.add(container.child("cn", uuid), Self.instanceAttributes(uuid)) }
-        let found = try connection.read(uuids.map { container.child("cn", $0) }, filter: .equality("objectClass", "novaInstance"),
-                                        attributes: ["novaInstanceUUID"], window: 16)
-        #expect(found.count == 150)
-        for (uuid, entry) in zip(uuids, found) {
-            #expect((entry?["novaInstanceUUID"].first) == (Int(uuid.suffix(3))! % 3 == 0 ? uuid : nil))
-        }
-        // a filter the entry does not match: nil too
-        #expect(try connection.read([container.child("cn", uuids[0])], filter: .equality("objectClass", "device")) == [nil])
-    }
-
     @Test func hostileValuesRoundTripAsOneEntry() throws {
         let container = try TestDirectory.makeContainer("hostile")
         let connection = try TestDirectory.serviceConnection()
