@@ -12,6 +12,9 @@ extension Configuration {
         ServerHealth(spoolDirectory: spoolDirectory, backoff: serverBackoff, settle: failbackSettle)
     }
 
+    /// The writes a server took without answering (beside the spool).
+    var inDoubtLedger: InDoubtLedger { InDoubtLedger(spoolDirectory: spoolDirectory) }
+
     public var connectionConfiguration: LDAPConnection.Configuration {
         LDAPConnection.Configuration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
                                 caCertificateFile: caCertificateFile,

@@ -105,6 +105,9 @@ public final class DirectorySession {
     public private(set) var server: String?
     public private(set) var passedOver: [String] = []
 
+    /// Instances whose write a server took without answering, in this session (by server).
+    private var unanswered: [String: String] = [:]
+
     public init(configuration: Configuration) { self.configuration = configuration }
 
     /// The connection, connecting if there is none: within `deadline`, and within the
@@ -123,7 +126,13 @@ public final class DirectorySession {
     /// share of what is left: one that stops answering (after the bind, mid-operation) costs its
     /// share, is marked down, and `body` runs again on the next (it is idempotent: register and
     /// unregister are). A connection that failed for lack of an answer is dropped.
-    public func run<T>(before deadline: ContinuousClock.Instant, _ body: (LDAPConnection) throws -> T) throws -> T {
+    ///
+    /// `touching`: the instances `body` writes. When a server stops answering mid-body, it may
+    /// have applied those writes (and will replicate them once it is back): with several servers
+    /// they are remembered as in doubt (`InDoubtLedger`), for `InDoubtResolver` and for the event
+    /// log (`attribution`).
+    public func run<T>(before deadline: ContinuousClock.Instant, touching: [String] = [],
+                       _ body: (LDAPConnection) throws -> T) throws -> T {
         var failedServers = 0
         while true {
             let connection = try connection(before: deadline)
@@ -137,12 +146,37 @@ public final class DirectorySession {
                 if let server, configuration.uris.count > 1 {
                     configuration.serverHealth.record(failed: [server], answered: nil, configured: configuration.uris,
                                                       now: ServerHealth.now())
+                    inDoubt(touching, on: server)
                 }
                 close()
                 failedServers += 1
                 guard othersLeft > 0, deadline - .now > .milliseconds(50) else { throw error }
             }
         }
+    }
+
+    private func inDoubt(_ uuids: [String], on server: String) {
+        guard !uuids.isEmpty else { return }
+        for uuid in uuids { unanswered[uuid.lowercased()] = server }
+        let now = ServerHealth.now()
+        // a ledger that cannot be written costs the automatic settling only: reconcile still
+        // finds and removes replication conflict entries
+        try? configuration.inDoubtLedger.update { items in
+            for uuid in uuids { items[uuid.lowercased()] = items[uuid.lowercased()] ?? .init(server: server, since: now) }
+        }
+    }
+
+    /// Who applied an event of `uuid` that had `outcome` here, for the event log: this session's
+    /// server, unless a write of the instance went unanswered on another one and here the work
+    /// was found done (`unchanged`, `absent`): that one applied it and replication brought it.
+    public func attribution(for uuid: String?, outcome: String) -> (server: String?, note: String?) {
+        guard let uuid = uuid?.lowercased(), let other = unanswered[uuid] else { return (server, nil) }
+        guard ["added", "updated", "unchanged", "deleted", "absent"].contains(outcome) else { return (server, nil) }
+        unanswered[uuid] = nil
+        if (outcome == "unchanged" || outcome == "absent"), other != server {
+            return (other, "applied by \(other), which did not answer; found done on \(server ?? "the next server") (replicated)")
+        }
+        return (server, "\(other) took this write without answering; applied again here: in doubt until the servers agree")
     }
 
     /// The configured servers other than the one this session is connected to, when a failover

@@ -64,7 +64,7 @@ extension EventPath {
         let mapping = EntryMapping(baseDN: configuration.baseDN)
         var added = Set<Int>()
         do {
-            try session.run(before: deadline) { connection in
+            try session.run(before: deadline, touching: candidates.map { batch[$0].event.instanceUUID }) { connection in
                 // an ordered event (Nova's clock) of an instance that has a tombstone goes
                 // through `submit`, which compares times (an existing entry: the add fails, and
                 // `submit` takes it too). One search for the batch: every extra operation costs
@@ -94,7 +94,7 @@ extension EventPath {
         let timedAdded = added.filter { batch[$0].origin.time != nil }.sorted()
         if !timedAdded.isEmpty {
             do {
-                try session.run(before: deadline) { connection in
+                try session.run(before: deadline, touching: timedAdded.map { batch[$0].event.instanceUUID }) { connection in
                     let registrar = Registrar(connection: connection, mapping: mapping)
                     let tombstones = try registrar.tombstones(timedAdded.map { batch[$0].event.instanceUUID })
                     for index in timedAdded {

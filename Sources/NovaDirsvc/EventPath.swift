@@ -240,7 +240,7 @@ public struct EventPath: Sendable {
     /// `time`: the event's by Nova's clock (default: the origin's; a spooled event's from its file).
     func apply(_ event: InstanceEvent, through session: DirectorySession,
                deadline: ContinuousClock.Instant, time: EventTime? = nil) throws -> Registrar.Outcome {
-        let outcome = try session.run(before: deadline) { connection in
+        let outcome = try session.run(before: deadline, touching: [event.instanceUUID]) { connection in
             try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN), warn: warn)
                 .apply(event, time: time ?? origin.time)
         }
@@ -294,9 +294,11 @@ public struct EventPath: Sendable {
     /// Appends one line to the event log; a failure to log is a warning, never lost work.
     func record(_ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil,
                 detail: String? = nil, warnings: [String] = [], server session: DirectorySession? = nil) {
+        let (server, note) = session?.attribution(for: event?.instanceUUID, outcome: outcome) ?? (nil, nil)
+        let details = [detail, note].compactMap { $0 }
         logLine(action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: event?.record,
-                outcome: outcome, error: error.map { "\($0)" }, detail: detail, warnings: warnings,
-                server: session?.server, passedOver: session?.passedOver ?? [])
+                outcome: outcome, error: error.map { "\($0)" }, detail: details.isEmpty ? nil : details.joined(separator: "; "),
+                warnings: warnings, server: server, passedOver: session?.passedOver ?? [])
     }
 
     private func logLine(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,

@@ -8,6 +8,9 @@ public struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible
 
     public init(microseconds: Int64) { self.microseconds = microseconds }
 
+    /// Before every time (what an entry without `novaLastEventTime` is compared as).
+    public static let distantPast = EventTime(microseconds: .min)
+
     public static func < (a: EventTime, b: EventTime) -> Bool { a.microseconds < b.microseconds }
 
     /// oslo.messaging's form, "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC; a "T" and a trailing "Z"

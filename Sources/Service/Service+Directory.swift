@@ -13,11 +13,14 @@ struct DirectoryState {
     /// When the spool was last looked at while up (events queued by the CLI, by a concurrent
     /// service): every few seconds.
     var nextSpoolLook = ContinuousClock.now
+    /// When the writes in doubt (a server that took a write without answering) are looked at next.
+    var nextInDoubtLook = ContinuousClock.now
 
     var isQueueing: Bool { queueingReason != nil }
     static let spoolLookInterval: Duration = .seconds(5)
     /// A drain's budget: short, so that signals and the bus are looked at between two.
     static let drainBudget: Duration = .seconds(5)
+    static let inDoubtInterval: Duration = .seconds(5)
 }
 
 extension Service {
@@ -85,5 +88,24 @@ extension Service {
         directory.nextDrain = .now + wait
         directory.queueingReason = reason
         say("directory: \(reason); next try in \(Self.seconds(wait))")
+    }
+
+    /// Writes a server took without answering (`InDoubtResolver`): looked at every few seconds
+    /// while there are any and the directory is up; a round that settles nothing says nothing.
+    func settleInDoubt() {
+        let now = ContinuousClock.now
+        guard !directory.isQueueing, now >= directory.nextInDoubtLook else { return }
+        directory.nextInDoubtLook = now + DirectoryState.inDoubtInterval
+        let resolver = InDoubtResolver(configuration: configuration.directory, warn: say)
+        guard resolver.hasWork else { return }
+        do {
+            let report = try resolver.settle(deadline: .now + configuration.directory.timeout)
+            if report.settled + report.resolved + report.expired > 0 {
+                say("directory: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
+                    + "\(report.expired) left to reconcile, \(report.waiting) waiting for replication")
+            }
+        } catch {
+            say("directory: the writes in doubt could not be settled now: \(error)")
+        }
     }
 }

@@ -145,6 +145,7 @@ public final class Service {
             nextStats = .now + interval
         }
         maintainDirectory()
+        settleInDoubt()
     }
 
     // MARK: - The broker

@@ -15,6 +15,8 @@ struct FlushCommand: ParsableCommand {
             1 something was set aside in SPOOL/failed/; 64, 77 as for register (a problem with the
             configuration or the credentials leaves every event queued). Its time budget is
             \(Configuration.flushBudgetFactor) times --timeout; what is left then stays queued (75).
+            With several servers, it then settles the writes a server took without answering
+            (replication conflicts they left are resolved; see docs/architecture.md).
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -26,6 +28,16 @@ struct FlushCommand: ParsableCommand {
         let summary = try EventPath(configuration: configuration, warn: warn)
             .flush(through: session, deadline: .now + configuration.flushBudget)
         print("flush: applied \(summary.applied), remaining \(summary.remaining), set aside \(summary.setAside)")
+        let resolver = InDoubtResolver(configuration: configuration, warn: warn)
+        if summary.remaining == 0, resolver.hasWork {
+            do {
+                let report = try resolver.settle(deadline: .now + configuration.timeout)
+                print("flush: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
+                      + "\(report.waiting) waiting for replication" + (report.waitingFor.map { ", waiting for \($0)" } ?? ""))
+            } catch {
+                warn("warning: the writes in doubt could not be settled now: \(error)")
+            }
+        }
         if summary.remaining > 0 {
             warn("flush stopped: \(summary.stopReason ?? "unknown")")
             throw ExitCode(ExitStatus.tempFail.rawValue)

@@ -119,6 +119,10 @@ class Proxy(FakeServer):
         super().__init__()
         self.target_port = target_port
         self.hang = False
+        # forward the first answer of each connection (the bind's), then swallow the rest: the
+        # server gets and applies each request, its answers are lost (a supplier stopped after
+        # it committed a write and before it answered)
+        self.lose_answers = False
 
     def serve(self, conn):
         import socket
@@ -127,12 +131,16 @@ class Proxy(FakeServer):
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         self.held.append(upstream)
 
-        def pump(src, dst):
+        def pump(src, dst, answers=False):
             try:
+                forwarded = 0
                 while True:
                     data = src.recv(65536)
                     if not data:
                         break
+                    if answers and self.lose_answers and forwarded > 0:
+                        continue
+                    forwarded += 1
                     dst.sendall(data)
             except OSError:
                 pass
@@ -144,7 +152,7 @@ class Proxy(FakeServer):
                         pass
 
         threading.Thread(target=pump, args=(conn, upstream), daemon=True).start()
-        threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
+        threading.Thread(target=pump, args=(upstream, conn, True), daemon=True).start()
 
 
 class DropsSYNs:

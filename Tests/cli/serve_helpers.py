@@ -4,11 +4,13 @@ service with its own exchange and queue, and looks at queues with py-amqp (kombu
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid as uuidlib
 from pathlib import Path
 
 from helpers import BIN, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI
+from nova_bus import instance_uuids
 
 AMQP_PORT = int(os.environ.get("NOVA_DIRSVC_TEST_AMQP_PORT", "0") or 0)
 
@@ -119,7 +121,8 @@ class Serve:
     started = []
 
     def __init__(self, tmp_path, container, port=None, uri=None, timeout="3", exchange=None, queue=None,
-                 extra_amqp="", transport_url=None, name="serve", http=None, bus=True, nova_durable=False):
+                 extra_amqp="", transport_url=None, name="serve", http=None, bus=True, nova_durable=False,
+                 bind=(SERVICE_DN, SERVICE_PW_FILE)):
         self.tmp = Path(tmp_path)
         self.name = name
         self.exchange = exchange or "nova-" + uuidlib.uuid4().hex[:8]
@@ -130,7 +133,7 @@ class Serve:
         self.config = self.tmp / f"{name}.conf"
         self.port = port or AMQP_PORT
         self.config.write_text(
-            f"[ldap]\nuri = {uri or URI}\nbind_dn = {SERVICE_DN}\npassword_file = {SERVICE_PW_FILE}\n"
+            f"[ldap]\nuri = {uri or URI}\nbind_dn = {bind[0]}\npassword_file = {bind[1]}\n"
             f"base_dn = {container}\nlog_file = {self.log_file}\nspool_dir = {self.spool}\ntimeout = {timeout}\n"
             + (f"[amqp]\ntransport_url = {transport_url or amqp_url(self.port)}\nexchange = {self.exchange}\n"
                f"queue = {self.queue}\n{extra_amqp}" if bus else "")
@@ -205,3 +208,56 @@ class Serve:
 
     def pending_files(self):
         return sorted(p for p in self.spool.iterdir() if p.name.endswith(".event")) if self.spool.exists() else []
+
+
+def uuids_left(first, count, delete_every):
+    """The instances a Nova scenario leaves (create.end for each, delete.end for every n-th)."""
+    return sorted(u for i, u in enumerate(instance_uuids(first, count)) if not (delete_every and i % delete_every == 0))
+
+
+class Nova:
+    """Nova (Tests/cli/nova_emit.py) from a nova.conf of its own: started, it declares its
+    exchange and RPC queues; after go(), it emits; its exit status says whether any publish or
+    declare failed."""
+
+    def __init__(self, tmp_path, url, first, count, default=None, rabbit=None, delete_every=0, name="nova"):
+        self.dir = Path(tmp_path) / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.conf = self.dir / "nova.conf"
+        self.ready, self.go_file = self.dir / "ready", self.dir / "go"
+        lines = ["[DEFAULT]", f"transport_url = {url}", "host = compute-01.example.com"]
+        lines += [f"{k} = {v}" for k, v in (default or {}).items()]
+        lines += ["", "[notifications]", "notification_format = versioned", "",
+                  # a publish that fails is retried a few times, then logged (not for ever)
+                  "[oslo_messaging_notifications]", "driver = messagingv2", "retry = 3", "",
+                  "[oslo_messaging_rabbit]"]
+        lines += [f"{k} = {v}" for k, v in (rabbit or {}).items()]
+        # the image's URL in the payload comes from glance's endpoint
+        lines += ["", "[glance]", "api_servers = http://glance.example.com:9292"]
+        self.conf.write_text("\n".join(lines) + "\n")
+        self.args = [str(self.conf), str(first), str(count), "--ready", str(self.ready), "--go", str(self.go_file),
+                     "--delete-every", str(delete_every)]
+        self.proc = None
+
+    def start(self):
+        self.stderr = open(self.dir / "stderr", "wb")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "Tests/cli/nova_emit.py"), *self.args],
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     env=dict(os.environ, NOVA_EMIT_WORK=str(self.dir)), cwd=self.dir)
+        wait_until(lambda: self.ready.exists() or self.proc.poll() is not None, timeout=120, what="Nova to start")
+        assert self.proc.poll() is None, self.output()
+        return self
+
+    def go(self):
+        self.go_file.touch()
+
+    def wait(self, timeout=300):
+        return self.proc.wait(timeout=timeout)
+
+    def output(self):
+        return (self.dir / "stderr").read_text(errors="replace")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()

@@ -21,7 +21,7 @@ import pytest
 
 from helpers import ROOT, free_port, managed
 from nova_bus import instance_uuids
-from serve_helpers import AMQP_PORT, Serve, amqp_url, declare_nova_exchange, publish_raw, queue_depth, wait_until
+from serve_helpers import AMQP_PORT, Nova, Serve, amqp_url, declare_nova_exchange, publish_raw, queue_depth, uuids_left, wait_until
 
 pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 
@@ -45,59 +45,6 @@ def new_vhost():
     rabbitmqctl(AMQP_DIR, "add_vhost", vhost)
     rabbitmqctl(AMQP_DIR, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     return vhost
-
-
-def uuids_left(first, count, delete_every):
-    """The instances a Nova scenario leaves (create.end for each, delete.end for every n-th)."""
-    return sorted(u for i, u in enumerate(instance_uuids(first, count)) if not (delete_every and i % delete_every == 0))
-
-
-class Nova:
-    """Nova (Tests/cli/nova_emit.py) from a nova.conf of its own: started, it declares its
-    exchange and RPC queues; after go(), it emits; its exit status says whether any publish or
-    declare failed."""
-
-    def __init__(self, tmp_path, url, first, count, default=None, rabbit=None, delete_every=0, name="nova"):
-        self.dir = Path(tmp_path) / name
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.conf = self.dir / "nova.conf"
-        self.ready, self.go_file = self.dir / "ready", self.dir / "go"
-        lines = ["[DEFAULT]", f"transport_url = {url}", "host = compute-01.example.com"]
-        lines += [f"{k} = {v}" for k, v in (default or {}).items()]
-        lines += ["", "[notifications]", "notification_format = versioned", "",
-                  # a publish that fails is retried a few times, then logged (not for ever)
-                  "[oslo_messaging_notifications]", "driver = messagingv2", "retry = 3", "",
-                  "[oslo_messaging_rabbit]"]
-        lines += [f"{k} = {v}" for k, v in (rabbit or {}).items()]
-        # the image's URL in the payload comes from glance's endpoint
-        lines += ["", "[glance]", "api_servers = http://glance.example.com:9292"]
-        self.conf.write_text("\n".join(lines) + "\n")
-        self.args = [str(self.conf), str(first), str(count), "--ready", str(self.ready), "--go", str(self.go_file),
-                     "--delete-every", str(delete_every)]
-        self.proc = None
-
-    def start(self):
-        self.stderr = open(self.dir / "stderr", "wb")
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "Tests/cli/nova_emit.py"), *self.args],
-                                     stdout=subprocess.DEVNULL, stderr=self.stderr,
-                                     env=dict(os.environ, NOVA_EMIT_WORK=str(self.dir)), cwd=self.dir)
-        wait_until(lambda: self.ready.exists() or self.proc.poll() is not None, timeout=120, what="Nova to start")
-        assert self.proc.poll() is None, self.output()
-        return self
-
-    def go(self):
-        self.go_file.touch()
-
-    def wait(self, timeout=300):
-        return self.proc.wait(timeout=timeout)
-
-    def output(self):
-        return (self.dir / "stderr").read_text(errors="replace")
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 # Each: nova.conf's options, and what serve is told ([amqp]); serve is started first, when Nova's

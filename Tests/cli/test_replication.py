@@ -1,6 +1,7 @@
 """Two real 389-ds suppliers replicating both ways (scripts/ds-pair-start.sh, after the team's
-recipe): a hung first supplier, failing back right after a restart, and a replication conflict
-that reconcile reports and removes. Judged by ldapsearch on both suppliers."""
+recipe): a hung first supplier, failing back right after a restart, a replication conflict
+that reconcile reports and removes, and a supplier stopped under serve in the middle of 3,000 of
+Nova's notifications. Judged by ldapsearch on both suppliers."""
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from fake_servers import Proxy
 from helpers import BIN, ROOT, free_port, parse_ldif, record
+from serve_helpers import AMQP_PORT, Nova, Serve, amqp_url, uuids_left, wait_until
 
 SUFFIX = "dc=example,dc=com"
 BASE = f"ou=Instances,{SUFFIX}"
@@ -50,11 +53,11 @@ class Pair:
     def pid(self, name):
         return int((self.dir / name / "run/dirsrv" / f"slapd-sup{name}.pid").read_text())
 
-    def entries(self, name, filt="(objectClass=novaInstance)", subentries=False, base=BASE):
+    def entries(self, name, filt="(objectClass=novaInstance)", subentries=False, base=BASE, attrs=("*",)):
         if subentries:
             filt = f"(&{filt}(objectClass=ldapsubentry))"
         proc = subprocess.run(["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-x", "-H", self.uri[name], "-D", "cn=Directory Manager",
-                               "-y", str(self.pw), "-b", base, "-s", "one", filt, "*"], capture_output=True, text=True)
+                               "-y", str(self.pw), "-b", base, "-s", "one", filt, *attrs], capture_output=True, text=True)
         assert proc.returncode in (0, 32), proc.stderr
         return parse_ldif(proc.stdout)
 
@@ -69,12 +72,12 @@ class Pair:
                                               str(self.pw), "-b", dn, "-s", "base", "1.1"], capture_output=True).returncode == 0)
         return dn
 
-    def tool(self, tmp_path, *args, uris=("A", "B"), input=None, timeout="4", base=BASE):
+    def tool(self, tmp_path, *args, uris=("A", "B"), input=None, timeout="4", base=BASE, env=None):
         argv = [BIN, *args, "--bind-dn", "cn=Directory Manager", "--password-file", str(self.pw), "--base-dn", base,
                 "--spool-dir", str(tmp_path / "spool"), "--log-file", str(tmp_path / "events.log"), "--timeout", timeout]
         for name in uris:
-            argv += ["--uri", self.uri[name]]
-        return subprocess.run(argv, input=input, capture_output=True, text=True)
+            argv += ["--uri", self.uri.get(name, name)]
+        return subprocess.run(argv, input=input, capture_output=True, text=True, env=env)
 
     def converge(self, check, seconds=90):
         """Waits until check() holds (replication is asynchronous)."""
@@ -185,3 +188,151 @@ def test_a_replication_conflict_is_reported_and_removed(pair, tmp_path):
                 and not any(pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base) for name in ("A", "B")))
     pair.converge(resolved)
     assert pair.tool(tmp_path, "reconcile", "--instances", "-", "--check", input=json.dumps(live), base=base).returncode == 0
+
+
+def agreements(pair, action):
+    for name in ("A", "B"):
+        pair.dsconf(name, "repl-agmt", action, "--suffix", SUFFIX, "A-to-B" if name == "A" else "B-to-A")
+
+
+def test_a_write_applied_without_an_answer_then_again_on_b_is_settled_without_a_conflict(pair, tmp_path):
+    """Issue 19: A applies an add and its answer is lost (a proxy forwards the request and
+    swallows the answer); the tool fails over and adds it on B. Replication (held back here so
+    that the two adds surely cross) then makes a naming conflict: `flush` settles the instance
+    it remembered as in doubt: the conflict entry is removed on both suppliers, the entry A
+    wrote stays, and the event log says A applied it."""
+    base = pair.container()
+    env = dict(os.environ, NOVA_DIRSVC_SERVER_BACKOFF="0.5", NOVA_DIRSVC_FAILBACK_SETTLE="1")
+    with Proxy(pair.ports["A"]) as proxy:
+        uri_a = f"ldap://127.0.0.1:{proxy.port}"
+        agreements(pair, "disable")
+        try:
+            proxy.lose_answers = True
+            wanted = record()
+            uuid = wanted["instance_uuid"]
+            proc = pair.tool(tmp_path, "register", "--event", "-", uris=(uri_a, "B"), input=json.dumps(wanted), base=base,
+                             timeout="3", env=env)
+            assert proc.returncode == 0, proc.stderr
+            line = last_log(tmp_path)
+            assert line["outcome"] == "added" and line["server"] == pair.uri["B"] and "in doubt" in line["detail"], line
+            assert json.loads((tmp_path / "spool/.in-doubt").read_text())[uuid]["server"] == uri_a
+            proxy.lose_answers = False
+            assert pair.entries("A", f"(novaInstanceUUID={uuid})", base=base)  # A did apply it
+        finally:
+            agreements(pair, "enable")
+        # both adds replicate: 389-ds keeps the earlier (A's) and renames the later (B's)
+        pair.converge(lambda: all(pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
+                                  for name in ("A", "B")))
+        time.sleep(1.1)  # past the back-off of the failed A
+        proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
+        assert proc.returncode == 0 and "1 replication conflicts resolved" in proc.stdout, proc.stdout + proc.stderr
+        line = last_log(tmp_path)
+        assert line["action"] == "settle" and line["outcome"] == "conflict-resolved" and line["server"] == uri_a, line
+
+        def settled():
+            proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
+            assert proc.returncode == 0, proc.stderr
+            return json.loads((tmp_path / "spool/.in-doubt").read_text()) == {}
+        pair.converge(settled)
+    assert last_log(tmp_path)["outcome"] == "settled"
+    for name in ("A", "B"):
+        assert not pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
+        assert [a["novaprojectname"] for a in pair.entries(name, base=base).values()] == [[wanted["project_name"]]]
+    assert creators(pair, "A", base) == {uuid: "A"} == creators(pair, "B", base)
+
+
+def test_a_write_applied_without_an_answer_and_replicated_is_logged_as_applied_by_a(pair, tmp_path):
+    """Issue 19: A applies an add, loses the answer and replicates the entry to B before the tool
+    fails over: B finds the work done. The event log names A (not B), and no conflict is left."""
+    base = pair.container()
+    env = dict(os.environ, NOVA_DIRSVC_SERVER_BACKOFF="0.5", NOVA_DIRSVC_FAILBACK_SETTLE="1")
+    with Proxy(pair.ports["A"]) as proxy:
+        uri_a = f"ldap://127.0.0.1:{proxy.port}"
+        proxy.lose_answers = True
+        wanted = record()
+        uuid = wanted["instance_uuid"]
+        # A's share of the budget (5 s) is far more than replication takes here (well under 1 s)
+        proc = pair.tool(tmp_path, "register", "--event", "-", uris=(uri_a, "B"), input=json.dumps(wanted), base=base,
+                         timeout="10", env=env)
+        assert proc.returncode == 0, proc.stderr
+        line = last_log(tmp_path)
+        assert line["outcome"] == "unchanged" and line["server"] == uri_a and "found done on" in line["detail"], line
+        proxy.lose_answers = False
+        time.sleep(1.1)
+
+        def settled():
+            assert pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env).returncode == 0
+            return json.loads((tmp_path / "spool/.in-doubt").read_text()) == {}
+        pair.converge(settled)
+    assert creators(pair, "A", base) == {uuid: "A"} == creators(pair, "B", base)
+    for name in ("A", "B"):
+        assert not pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
+
+
+def creators(pair, name, base):
+    """Which supplier added each instance entry: the replica ID in the CSN of its objectClass
+    values (389-ds's entry state, nscpEntryWSI: `objectClass;vucsn-<8 time><4 seq><4 rid><4>`)."""
+    found = {}
+    for attrs in pair.entries(name, base=base, attrs=("nscpEntryWSI",)).values():
+        uuid = rid = None
+        for line in attrs["nscpentrywsi"]:
+            key, _, value = line.partition(": ")
+            if key.lower() == "novainstanceuuid" or key.lower().startswith("novainstanceuuid;"):
+                uuid = value
+            if key.lower().startswith("objectclass;vucsn-"):
+                rid = int(key.split("vucsn-")[1][12:16], 16)
+        found[uuid] = {1: "A", 2: "B"}[rid]
+    return found
+
+
+@pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
+def test_a_supplier_stopped_mid_stream_leaves_both_identical_no_conflict_and_a_true_event_log(pair, tmp_path):
+    """Issue 19: serve writes to A (uri lists A then B); A is stopped in the middle of 3,000 of
+    Nova's notifications. Writes A took without answering may be in A's database and come back
+    when A starts again, after serve applied them once more on B: serve settles them (no
+    replication conflict entry left), both suppliers end identical, and the event log names, for
+    each instance, the supplier whose add is the entry that stayed (its CSN says which)."""
+    base = pair.container()
+    serve = Serve(tmp_path, base, uri=f"{pair.uri['A']} {pair.uri['B']}", bind=("cn=Directory Manager", pair.pw), timeout="2")
+    nova = Nova(tmp_path, amqp_url(), 70_000, 3000, default={"control_exchange": serve.exchange})
+    try:
+        nova.start()
+        serve.start()
+        nova.go()
+        wait_until(lambda: len(pair.entries("A", base=base, attrs=("1.1",))) >= 600, timeout=120, interval=0.2,
+                   what="600 applied on A")
+        assert pair.dsctl("A", "stop").returncode == 0
+        try:
+            assert nova.wait() == 0, nova.output()[-3000:]
+            expected = set(uuids_left(70_000, 3000, 0))
+            # every one applied (on B, or on A before it stopped: some of those reach B only once A is back)
+            wait_until(lambda: serve.stats().get("applied") == "3000", timeout=180, interval=1, what="all 3,000 applied")
+        finally:
+            assert pair.dsctl("A", "start").returncode == 0
+        ledger = tmp_path / "spool" / ".in-doubt"
+
+        def settled():
+            a, b = pair.entries("A", base=base), pair.entries("B", base=base)
+            conflicts = [pair.entries(name, "(|(objectClass=novaInstance)(objectClass=novaInstanceTombstone))", subentries=True,
+                                      base=base, attrs=("1.1",)) for name in ("A", "B")]
+            in_doubt = json.loads(ledger.read_text()) if ledger.exists() else {}
+            return a == b and len(a) == 3000 and not any(conflicts) and not in_doubt
+        pair.converge(settled, seconds=240)
+        assert {a["novainstanceuuid"][0] for a in pair.entries("A", base=base).values()} == expected
+        out = serve.output()
+        assert "writes in doubt" in out, out[-3000:]
+        # the event log: the last line about each instance's add names the supplier whose add stayed
+        named = {}
+        for line in (tmp_path / "events.log").read_text().splitlines():
+            entry = json.loads(line)
+            if entry.get("outcome") in ("added", "unchanged", "conflict-resolved") and entry.get("server"):
+                named[entry["instance_uuid"]] = "A" if entry["server"] == pair.uri["A"] else "B"
+        made = creators(pair, "A", base)
+        assert set(made) == expected and set(named) == expected
+        wrong = {u: (named[u], made[u]) for u in expected if named[u] != made[u]}
+        assert not wrong, f"{len(wrong)} instances: (logged, really) {list(wrong.items())[:5]}"
+        assert "B" in made.values() and "A" in made.values()  # the stop really was mid-stream
+        assert serve.stop() == 0
+    finally:
+        nova.kill()
+        serve.stop(signal.SIGKILL)
