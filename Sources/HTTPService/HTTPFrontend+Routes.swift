@@ -95,7 +95,10 @@ extension HTTPFrontend {
         await admitted { () -> Result<Written, any Error> in
             let event: InstanceEvent, leftOut: [InputError]
             do { (event, leftOut) = try decode() } catch { return .failure(error) }
-            return await writer.submit(event).map { Written(instanceUUID: event.instanceUUID, outcome: $0, leftOut: leftOut) }
+            let start = ContinuousClock.now
+            let outcome = await writer.write(EventPath.BatchItem(event))
+            metrics.operation(event.action, took: .now - start)
+            return outcome.map { Written(instanceUUID: event.instanceUUID, outcome: $0, leftOut: leftOut) }
         }
     }
 

@@ -16,9 +16,10 @@ import Synchronization
 /// Nova's DynamicJSON vendordata): Hummingbird 2 on SwiftNIO, HTTP/1.1 with keep-alive, TLS
 /// when a certificate is configured.
 ///
-/// Threads: requests arrive on NIO's event loops; the directory work (blocking libldap calls
-/// through the one `EventPath`) runs on a pool of its own (`work`), each call with a
-/// `DirectorySession` taken from `SessionPool`. At most `maxInFlight` requests are worked on
+/// Threads: requests arrive on NIO's event loops; writes go to the service's one writer
+/// (`DirectoryWriter`, shared with the bus side: one batch, one spool lock, one policy while
+/// the directory is down); reads (show, healthz: blocking libldap calls) run on a pool of their
+/// own (`workers`), each with a `DirectorySession` taken from `SessionPool`. At most `maxInFlight` requests are worked on
 /// at once; one more gets 503 with Retry-After at once (never an unbounded queue).
 ///
 /// The service's loop (one thread, synchronous) starts it with `start()` and stops it with
@@ -27,7 +28,7 @@ public final class HTTPFrontend: @unchecked Sendable {
     let settings: Configuration.HTTP
     let path: EventPath
     let sessions: SessionPool
-    let writer: BatchWriter
+    let writer: DirectoryWriter
     let metrics = ServiceMetrics()
     let token: String?
     let users: BasicUsers?
@@ -39,12 +40,13 @@ public final class HTTPFrontend: @unchecked Sendable {
     /// The port it listens on once started (the configured one, or the one the system chose for 0).
     public private(set) var boundPort: Int?
 
-    public init(configuration: Configuration, path: EventPath, say: @escaping @Sendable (String) -> Void) throws {
+    public init(configuration: Configuration, path: EventPath, writer: DirectoryWriter,
+                say: @escaping @Sendable (String) -> Void) throws {
         guard let settings = configuration.http else { throw ConfigurationError("no [http] listen") }
         self.settings = settings
         self.path = path
         self.sessions = SessionPool(configuration: configuration)
-        self.writer = BatchWriter(path: path, configuration: configuration, metrics: metrics)
+        self.writer = writer
         self.token = try settings.token()
         self.users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
         self.say = say
@@ -104,7 +106,6 @@ public final class HTTPFrontend: @unchecked Sendable {
     /// Starts listening; returns once the port is bound (or throws why it could not be).
     public func start() throws {
         workers.start()
-        writer.start()
         let router = Router()
         addRoutes(to: router)
         let server = try Self.tlsServer(settings)
@@ -149,7 +150,6 @@ public final class HTTPFrontend: @unchecked Sendable {
             done.signal()
         }
         _ = done.wait(timeout: .now() + 30)
-        writer.stop()
         try? workers.syncShutdownGracefully()
         sessions.closeAll()
     }

@@ -44,7 +44,7 @@ extension Service {
             }
         }
         if !batch.isEmpty {
-            let results = apply(batch.map(\.item))
+            let results = writer.write(batch: batch.map(\.item))
             for ((delivery, item), result) in zip(batch, results) {
                 if let problem = settle(item, result) {
                     unsettled.append((delivery, problem))
@@ -97,15 +97,6 @@ extension Service {
         }
     }
 
-    /// The batch through the event path: written as it comes while the directory is up, else
-    /// straight to the spool (in order behind what is there).
-    private func apply(_ items: [EventPath.BatchItem]) -> [Result<EventPath.Outcome, any Error>] {
-        if let reason = directory.queueingReason {
-            return items.map { item in Result { try path.from(item.origin).queue(item.event, because: reason) } }
-        }
-        return path.submit(batch: items, through: session, deadline: .now + configuration.directory.timeout)
-    }
-
     /// Counts one event's outcome; returns the error when it is not safe to acknowledge.
     private func settle(_ item: EventPath.BatchItem, _ result: Result<EventPath.Outcome, any Error>) -> (any Error)? {
         let subject = "\(item.event.action) \(item.event.instanceUUID)"
@@ -118,9 +109,8 @@ extension Service {
             if configuration.verbose { say("\(subject): \(outcome.rawValue)") }
         case .success(.appliedFromSpool):
             counters.applied += 1
-        case .success(.queued(let reason)):
+        case .success(.queued):
             counters.queued += 1
-            startQueueing(because: reason)
         case .failure(let error as EventNotAppliedError):
             switch error.state {
             case .setAside:
@@ -128,9 +118,8 @@ extension Service {
                 say("\(subject): \(error)")
             case .queued:
                 // a problem on our side (credentials, rights, the server's schema): loud, and
-                // queued until it is fixed
+                // queued until it is fixed (the writer queues what follows)
                 counters.queued += 1
-                startQueueing(because: "\(error.error)")
             case .lost:
                 return error
             }

@@ -4,18 +4,21 @@ import NovaDirsvc
 
 /// `nova-dirsvc serve`: a resident process that follows Nova's notifications on the bus into
 /// the directory, through the same event path as the CLI (decoding, validation, the entry
-/// mapping, the ownership rule, the spool, the event log) over one bound connection it keeps.
+/// mapping, the ownership rule, the spool, the event log).
 ///
-/// One thread, one loop (`run`):
-/// 1. take the signals (SIGTERM/SIGINT: stop; SIGHUP: re-read the configuration);
-/// 2. housekeeping: the stats line; the spool drained when it holds events (see
-///    `Service+Directory.swift`);
-/// 3. (re)connect to the broker when needed, with backoff;
-/// 4. take the messages that are there (up to `prefetch`), apply them as one batch, and
-///    acknowledge each once it is applied, in the spool, or kept in failed/ (`Service+Messages.swift`).
+/// Two threads. The writer (`DirectoryWriter`) is the only one that writes to the directory,
+/// for every intake (this loop and the HTTP side), with the one queue-while-down policy and the
+/// directory's housekeeping (spool drains, writes in doubt). This loop (`run`):
+/// 1. takes the signals (SIGTERM/SIGINT: stop; SIGHUP: re-read the configuration);
+/// 2. prints the stats line when it is time;
+/// 3. (re)connects to the broker when needed, with backoff;
+/// 4. takes the messages that are there (up to `prefetch`), hands them to the writer as one
+///    batch, and acknowledges each once it is applied, in the spool, or kept in failed/
+///    (`Service+Messages.swift`).
 ///
-/// Stopping: the batch in hand is finished and acknowledged, the broker connection is closed
-/// (messages it had sent but that were not taken are handed back), then the directory's.
+/// Stopping: the batch in hand is finished and acknowledged, the HTTP side stops taking
+/// requests and finishes those in hand, the broker connection is closed (messages it had sent
+/// but that were not taken are handed back), then the writer finishes and closes the directory's.
 public final class Service {
     public struct Configuration: Sendable {
         public var directory: NovaDirsvc.Configuration
@@ -32,8 +35,10 @@ public final class Service {
     }
 
     var configuration: Configuration
+    /// Decoding, and keeping what cannot be read in failed/ (no directory writes: the writer's).
     var path: EventPath
-    var session: DirectorySession
+    /// The one writer, shared with the HTTP side.
+    public let writer: DirectoryWriter
     /// The broker side; nil when only the HTTP side is configured.
     var bus: BusConsumer?
     /// The other intakes (the HTTP side), started after the directory and the broker and
@@ -55,7 +60,6 @@ public final class Service {
     /// After a batch of which nothing could be applied or kept: the next receive waits.
     var receivePause = Backoff(initial: .seconds(1), maximum: .seconds(30))
     var nextReceive = ContinuousClock.now
-    var directory = DirectoryState()
     var nextStats: ContinuousClock.Instant?
     /// How long a receive waits for the first message: the loop's pace when idle.
     let idleWait: Duration = .milliseconds(250)
@@ -67,8 +71,8 @@ public final class Service {
     }
 
     /// Checks the settings (throws a configuration error) without connecting.
-    public init(_ configuration: Configuration, frontends: [any Frontend] = [], say: @escaping @Sendable (String) -> Void,
-                reload: (() throws -> NovaDirsvc.Configuration)? = nil) throws {
+    public init(_ configuration: Configuration, writer: DirectoryWriter, frontends: [any Frontend] = [],
+                say: @escaping @Sendable (String) -> Void, reload: (() throws -> NovaDirsvc.Configuration)? = nil) throws {
         guard configuration.directory.bus != nil || !frontends.isEmpty else {
             throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
                                      + "and/or listen in [http]")
@@ -78,7 +82,7 @@ public final class Service {
         self.bus = try configuration.directory.bus.map { try BusConsumer($0, connectTimeout: configuration.directory.timeout) }
         self.bus?.notice = { say("broker: \($0)") }
         self.path = EventPath(configuration: configuration.directory, warn: say)
-        self.session = DirectorySession(configuration: configuration.directory)
+        self.writer = writer
         self.say = say
         self.reload = reload
         nextStats = configuration.statsInterval.map { .now + $0 }
@@ -88,9 +92,15 @@ public final class Service {
     /// the broker or the directory refusing the credentials or the settings.
     public func run() throws {
         say("starting: \(bus?.summary ?? "no bus"); directory \(configuration.directory.uris.joined(separator: " ")) base \(configuration.directory.baseDN)")
-        try startDirectory()
-        try startBroker()
-        for frontend in frontends { try frontend.start() }
+        try writer.connect()
+        writer.start()
+        do {
+            try startBroker()
+            for frontend in frontends { try frontend.start() }
+        } catch {
+            writer.stop()
+            throw error
+        }
         while true {
             if let signal = signals.wait(for: .zero) {
                 if signal == SIGHUP { reloadConfiguration(); continue }
@@ -129,23 +139,32 @@ public final class Service {
     private func stop() {
         for frontend in frontends { frontend.stop() }
         bus?.drop()
-        session.close()
+        writer.stop()
+        takeDrained()
         say("stopped: \(counters.line)")
     }
 
     func printStats() {
         let depth = (try? path.spool.pending().count).map(String.init) ?? "?"
-        say("stats: \(counters.line) spool=\(depth) directory=\(directory.isQueueing ? "queueing" : "up")"
+        say("stats: \(counters.line) spool=\(depth) directory=\(writer.state.queueingReason != nil ? "queueing" : "up")"
             + (bus.map { " broker=\($0.isConnected ? "connected" : "retrying")" } ?? ""))
     }
 
     private func housekeeping() {
+        takeDrained()
         if let due = nextStats, ContinuousClock.now >= due, let interval = configuration.statsInterval {
             printStats()
             nextStats = .now + interval
         }
-        maintainDirectory()
-        settleInDoubt()
+    }
+
+    /// Counts what the writer's spool drains did.
+    private func takeDrained() {
+        let drained = writer.takeDrained()
+        guard drained != DirectoryWriter.Drained() else { return }
+        counters.applied += drained.applied
+        counters.failed += drained.setAside
+        onCounters?(counters)
     }
 
     // MARK: - The broker
@@ -206,14 +225,12 @@ public final class Service {
         do {
             var fresh = configuration
             fresh.directory = try reload()
-            let replacement = try Service(fresh, frontends: frontends, say: say, reload: reload)
+            let replacement = try Service(fresh, writer: writer, frontends: frontends, say: say, reload: reload)
             bus?.drop()  // unacknowledged messages come back, and are applied idempotently
-            session.close()
+            writer.reconfigure(fresh.directory)
             configuration = fresh
             bus = replacement.bus
             path = replacement.path
-            session = replacement.session
-            directory = DirectoryState()
             nextBrokerAttempt = .now
             brokerBackoff.reset()
             say("SIGHUP: configuration re-read: \(bus?.summary ?? "no bus") ([http] changes take a restart)")

@@ -56,11 +56,13 @@ struct ServeCommand: ParsableCommand {
         let configuration = try connection.resolve()
         let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
         let say: @Sendable (String) -> Void = { warn("serve: \($0)") }
+        // the one writer of both intakes
+        let writer = DirectoryWriter(configuration: configuration, say: say)
         let http = try configuration.http.map { _ in
-            try HTTPFrontend(configuration: configuration, path: EventPath(configuration: configuration, warn: say), say: say)
+            try HTTPFrontend(configuration: configuration, path: EventPath(configuration: configuration, warn: say), writer: writer, say: say)
         }
         let service = try Service(Service.Configuration(directory: configuration, statsInterval: interval, verbose: verbose),
-                                  frontends: http.map { [$0] } ?? [], say: say,
+                                  writer: writer, frontends: http.map { [$0] } ?? [], say: say,
                                   reload: { try connection.resolve() })
         if let http {
             service.onCounters = { counters in http.busCounters(counters) }

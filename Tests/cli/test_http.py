@@ -429,3 +429,34 @@ def test_concurrent_scrapes_while_the_bus_runs_never_trap_and_only_grow(tmp_path
     text = requests.get(url, headers={"X-Auth-Token": TOKEN}, timeout=10).text
     assert 'nova_dirsvc_bus_messages_total{outcome="received"} 300' in text
     assert serve.stop() == 0
+
+
+def test_one_writer_the_bus_finding_the_directory_hung_queues_http_requests_without_a_try(tmp_path, container):
+    """Issue 22: both intakes hand their events to one writer, with one policy for a directory
+    that is down. Once a notification off the bus found the directory hung, an HTTP register is
+    queued behind it without a try of its own (its log line carries the bus event's reason, no
+    error of its own), and both are applied, in order, once the directory is back."""
+    from test_order import envelope, send
+    serve, url = both_sides(tmp_path, container)
+    pid = server_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        first = str(uuidlib.uuid4())
+        send(serve, envelope("instance-create-end.json", first, "2026-12-01 09:00:00.000001"))
+        wait_until(lambda: "queueing events" in serve.output(), what="the writer to find the directory hung")
+        second = record()
+        answer = requests.post(url + "/v1/instances", data=json.dumps(second), timeout=30,
+                               headers={"Content-Type": "application/json", "X-Auth-Token": TOKEN})
+        assert answer.status_code == 202 and answer.json()["outcome"] == "queued", answer.text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    lines = [json.loads(line) for line in serve.log_file.read_text().splitlines()]
+    bus_line = next(line for line in lines if line.get("instance_uuid") == first)
+    http_line = next(line for line in lines if line.get("instance_uuid") == second["instance_uuid"])
+    assert bus_line["outcome"] == "queued" and "error" in bus_line  # the try that found it hung
+    # no try of its own: queued for the reason the bus event found (not behind it, to try again)
+    assert http_line["outcome"] == "queued" and "error" not in http_line, http_line
+    assert http_line["detail"] == bus_line["error"], (http_line, bus_line)
+    wait_until(lambda: {first, second["instance_uuid"]} <= set(managed(container)), timeout=60,
+               what="both applied once the directory is back")
+    assert serve.stop() == 0
