@@ -51,15 +51,24 @@ let package = Package(
         ),
         // Message bodies compressed as kombu compresses them, decoded with a bound on the output.
         .target(name: "Decompression", dependencies: ["CCompression"]),
-        // `nova-dirsvc serve`: the resident service (the bus intake, the loop, signals, backoff).
-        .target(name: "Service", dependencies: ["NovaDirsvc", "AMQP", "LDAP", "Decompression"]),
+        // `nova-dirsvc serve` but its HTTP side: the one writer, the bus intake, the configuration
+        // reload, the stats, each a service of swift-service-lifecycle's one ServiceGroup.
+        .target(
+            name: "Serve",
+            dependencies: [
+                "NovaDirsvc", "AMQP", "LDAP", "Decompression",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // libcrypt (crypt_rn), for the hashed passwords of the HTTP side's Basic users.
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         // The HTTP side of `serve`: routes, token, limits; the directory work on a pool of its own.
         .target(
             name: "HTTPService",
             dependencies: [
-                "Service", "NovaDirsvc", "LDAP", "CCrypt",
+                "Serve", "NovaDirsvc", "LDAP", "CCrypt",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -90,8 +99,9 @@ let package = Package(
         .executableTarget(
             name: "nova-dirsvc-serve",
             dependencies: [
-                "Service", "HTTPService", "NovaDirsvc", "CommandSupport",
+                "Serve", "HTTPService", "NovaDirsvc", "CommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Shared by the test targets: finds the throwaway 389-ds, runs ldapsearch.
@@ -99,7 +109,7 @@ let package = Package(
         .testTarget(name: "LDAPTests", dependencies: ["LDAP", "CLDAP", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         .testTarget(name: "DecompressionTests", dependencies: ["Decompression"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve"]),
         .testTarget(name: "NovaDirsvcTests", dependencies: ["NovaDirsvc", "LDAP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -64,3 +64,7 @@ public struct ConnectionOptions: ParsableArguments {
         return configuration
     }
 }
+
+/// Values only, once parsed (ArgumentParser's property wrappers are not marked Sendable):
+/// serve's SIGHUP reload resolves them again on another thread.
+extension ConnectionOptions: @unchecked Sendable {}

@@ -11,6 +11,7 @@ extension HTTPFrontend {
     /// which part was wrong; no credential is ever logged.
     func authorized(_ request: Request, body: Bool = true,
                     _ handle: (Data) async throws -> Response) async throws -> Response {
+        let (token, users) = credentials
         if token != nil || users != nil {
             var accepted = token.map { Self.presents($0, request.headers) } ?? false
             if !accepted, let users, let authorization = request.headers[.authorization] {

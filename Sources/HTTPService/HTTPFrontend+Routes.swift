@@ -24,7 +24,7 @@ extension HTTPFrontend {
                 try await self.authorized(request, body: false) { _ in
                     let depth = (try? self.path.spool.pending().count) ?? 0
                     return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                                    body: .init(byteBuffer: ByteBuffer(string: self.metrics.text(spoolDepth: depth))))
+                                    body: .init(byteBuffer: ByteBuffer(string: self.metrics.text(spoolDepth: depth, counters: self.counters))))
                 }
             }
         }

@@ -8,50 +8,95 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NovaDirsvc
-import Service
+import Serve
 import ServiceLifecycle
 import Synchronization
 
 /// The HTTP side of `nova-dirsvc serve` (the seed's "POST the DICT to a directory service",
 /// Nova's DynamicJSON vendordata): Hummingbird 2 on SwiftNIO, HTTP/1.1 with keep-alive, TLS
-/// when a certificate is configured.
+/// (1.2 and later, forward secrecy only) when a certificate is configured. A service of serve's
+/// group: it runs the Hummingbird application, whose graceful shutdown finishes the requests
+/// in hand.
 ///
 /// Threads: requests arrive on NIO's event loops; writes go to the service's one writer
 /// (`DirectoryWriter`, shared with the bus side: one batch, one spool lock, one policy while
-/// the directory is down); reads (show, healthz: blocking libldap calls) run on a pool of their
-/// own (`workers`), each with a `DirectorySession` taken from `SessionPool`. At most `maxInFlight` requests are worked on
-/// at once; one more gets 503 with Retry-After at once (never an unbounded queue).
+/// the directory is down); reads (show, healthz: blocking libldap calls) and Basic password
+/// hashing run on a pool of their own (`workers`), each read with a `DirectorySession` taken
+/// from `SessionPool`. At most `maxInFlight` requests are worked on at once; one more gets 503
+/// with Retry-After at once (never an unbounded queue).
 ///
-/// The service's loop (one thread, synchronous) starts it with `start()` and stops it with
-/// `stop()` (graceful: requests in hand are finished).
+/// SIGHUP (`prepare`, then `commit`): the event path and the base DN, the read sessions, the
+/// token, the Basic users and the TLS certificate are replaced together; a change of `listen`
+/// or `max_in_flight` takes a restart (refused).
 public final class HTTPFrontend: @unchecked Sendable {
     let settings: Configuration.HTTP
-    let path: EventPath
-    let sessions: SessionPool
     let writer: DirectoryWriter
+    let counters: ServeCounters
     let metrics = ServiceMetrics()
-    let token: String?
-    let users: BasicUsers?
     let say: @Sendable (String) -> Void
     private let workers: NIOThreadPool
     private let inFlight = Atomic<Int>(0)
-    private var group: ServiceGroup?
-    private var running: Task<Void, any Error>?
+    /// What SIGHUP replaces, all at once.
+    struct Current: Sendable {
+        let path: EventPath
+        let sessions: SessionPool
+        let token: String?
+        let users: BasicUsers?
+    }
+    private let current: Mutex<Current>
+    private let tls: TLSContextBox?
     /// The port it listens on once started (the configured one, or the one the system chose for 0).
-    public private(set) var boundPort: Int?
+    public var boundPort: Int? { port.withLock { $0 } }
+    private let port = Mutex<Int?>(nil)
 
-    public init(configuration: Configuration, path: EventPath, writer: DirectoryWriter,
+    public init(configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters,
                 say: @escaping @Sendable (String) -> Void) throws {
         guard let settings = configuration.http else { throw ConfigurationError("no [http] listen") }
         self.settings = settings
-        self.path = path
-        self.sessions = SessionPool(configuration: configuration)
         self.writer = writer
-        self.token = try settings.token()
-        self.users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
+        self.counters = counters
+        self.current = Mutex(try Self.current(configuration, say: say))
+        self.tls = try Self.tlsContext(settings).map { TLSContextBox($0) }
         self.say = say
         // reads (show, healthz) block in libldap: a few threads of their own; writes go to the writer
         self.workers = NIOThreadPool(numberOfThreads: min(settings.maxInFlight, 4))
+    }
+
+    private static func current(_ configuration: Configuration, say: @escaping @Sendable (String) -> Void) throws -> Current {
+        guard let settings = configuration.http else { throw ConfigurationError("no [http] listen") }
+        return Current(path: EventPath(configuration: configuration, warn: say), sessions: SessionPool(configuration: configuration),
+                       token: try settings.token(), users: try settings.basicAuthFile.map { try BasicUsers(file: $0) })
+    }
+
+    var path: EventPath { current.withLock { $0.path } }
+    var credentials: (token: String?, users: BasicUsers?) { current.withLock { ($0.token, $0.users) } }
+
+    /// A reloaded configuration, checked: what `commit` puts in place.
+    public struct Reload: @unchecked Sendable {
+        let current: Current
+        let tls: NIOSSLContext?
+    }
+
+    /// Builds what a new configuration needs, changing nothing; throws what does not hold.
+    public func prepare(_ configuration: Configuration) throws -> Reload {
+        guard let fresh = configuration.http else { throw ConfigurationError("[http]: removing the HTTP side takes a restart") }
+        guard fresh.host == settings.host, fresh.port == settings.port else {
+            throw ConfigurationError("[http] listen: a change (\(settings.host):\(settings.port) to \(fresh.host):\(fresh.port)) takes a restart")
+        }
+        guard fresh.maxInFlight == settings.maxInFlight else { throw ConfigurationError("[http] max_in_flight: a change takes a restart") }
+        guard fresh.tls == settings.tls else { throw ConfigurationError("[http] tls_cert: turning TLS on or off takes a restart") }
+        return Reload(current: try Self.current(configuration, say: say), tls: try Self.tlsContext(fresh))
+    }
+
+    /// Puts a prepared configuration in place: the next request uses it (those in hand finish
+    /// with the old one); the old read connections are closed once given back.
+    public func commit(_ reload: Reload) {
+        let old = current.withLock { value in
+            defer { value = reload.current }
+            return value
+        }
+        if let context = reload.tls { tls?.replace(context) }
+        old.sessions.closeAll()
     }
 
     /// `serve --check-config`: the token and users files readable (and not by others), the TLS
@@ -60,7 +105,7 @@ public final class HTTPFrontend: @unchecked Sendable {
         guard let settings = configuration.http else { return nil }
         let token = try settings.token()
         let users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
-        _ = try tlsServer(settings)
+        _ = try tlsContext(settings)
         if let problem = bindProblem(settings) {
             throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(problem)")
         }
@@ -88,70 +133,32 @@ public final class HTTPFrontend: @unchecked Sendable {
         return "\(error)"
     }
 
-    /// HTTP/1.1 with keep-alive (60 s idle), in TLS when a certificate is configured.
-    static func tlsServer(_ settings: Configuration.HTTP) throws -> HTTPServerBuilder {
-        guard let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile else {
-            return .http1(configuration: .init(idleTimeout: .seconds(60)))
-        }
+    /// The TLS context of the listener (nil: plain HTTP): TLS 1.2 or later, and for TLS 1.2
+    /// only ECDHE key exchange with AEAD ciphers (forward secrecy; no static RSA, no CBC).
+    static func tlsContext(_ settings: Configuration.HTTP) throws -> NIOSSLContext? {
+        guard let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile else { return nil }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
                                                                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            return try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls)
+            tls.minimumTLSVersion = .tlsv12
+            tls.cipherSuites = Self.cipherSuites
+            return try NIOSSLContext(configuration: tls)
         } catch {
             throw ConfigurationError("[http] tls_cert / tls_key: cannot use \(certificate) and \(key): \(error)")
         }
     }
 
-    /// Starts listening; returns once the port is bound (or throws why it could not be).
-    public func start() throws {
-        workers.start()
-        let router = Router()
-        addRoutes(to: router)
-        let server = try Self.tlsServer(settings)
-        let bound = DispatchSemaphore(value: 0)
-        let port = Mutex<Int?>(nil)
-        let app = Application(
-            router: router, server: server,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "nova-dirsvc"),
-            onServerRunning: { channel in
-                port.withLock { $0 = channel.localAddress?.port }
-                bound.signal()
-            },
-            logger: Self.quietLogger)
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: Self.quietLogger))
-        self.group = group
-        let failure = Mutex<(any Error)?>(nil)
-        running = Task {
-            do { try await group.run() } catch {
-                failure.withLock { $0 = error }
-                bound.signal()
-                throw error
-            }
-        }
-        if bound.wait(timeout: .now() + 10) == .timedOut {
-            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): the server did not start within 10 s")
-        }
-        if let error = failure.withLock({ $0 }) {
-            throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(Self.describe(error))")
-        }
-        boundPort = port.withLock { $0 }
-        say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"
-            + (token == nil && users == nil ? " (no token_file or basic_auth_file: every route is open)" : ""))
-    }
+    /// TLS 1.2's suites (OpenSSL's names): ECDHE only, AES-GCM or ChaCha20-Poly1305. (TLS 1.3's
+    /// are all forward-secret and AEAD.)
+    static let cipherSuites = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
-    /// Stops taking connections, finishes the requests in hand, then returns.
-    public func stop() {
-        guard let group, let running else { return }
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            await group.triggerGracefulShutdown()
-            _ = await running.result
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 30)
-        try? workers.syncShutdownGracefully()
-        sessions.closeAll()
+    /// HTTP/1.1 with keep-alive (60 s idle), in TLS (the context of the moment) when configured.
+    var server: HTTPServerBuilder {
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
+        guard let tls else { return .http1(configuration: http1) }
+        return HTTPServerBuilder { responder in ReloadableTLSChannel(HTTP1Channel(responder: responder, configuration: http1), tls: tls) }
     }
 
     /// Runs `body` counted as in flight; nil (the caller answers 503 at once) when
@@ -168,7 +175,8 @@ public final class HTTPFrontend: @unchecked Sendable {
     func read<T: Sendable>(_ operation: String?, _ body: @escaping @Sendable (DirectorySession) throws -> T) async throws -> T {
         let start = ContinuousClock.now
         defer { if let operation { metrics.operation(operation, took: .now - start) } }
-        return try await workers.runIfActive { [sessions] in
+        let sessions = current.withLock { $0.sessions }
+        return try await workers.runIfActive {
             try sessions.with { try body($0) }
         }
     }
@@ -180,29 +188,102 @@ public final class HTTPFrontend: @unchecked Sendable {
     }()
 }
 
-/// Directory sessions for the requests worked on at once: one each, kept bound between
+/// Directory sessions for the reads worked on at once: one each, kept bound between
 /// requests (a connection that failed is dropped by its session and made again on next use).
 final class SessionPool: @unchecked Sendable {
     private let configuration: Configuration
-    private let idle = Mutex<[DirectorySession]>([])
+    /// The sessions not in use; nil once closed (a session given back then is closed).
+    private let idle = Mutex<[DirectorySession]?>([])
 
     init(configuration: Configuration) { self.configuration = configuration }
 
     func with<T>(_ body: (DirectorySession) throws -> T) rethrows -> T {
-        let session = idle.withLock { $0.popLast() } ?? DirectorySession(configuration: configuration)
-        defer { idle.withLock { $0.append(session) } }
+        let session = idle.withLock { $0?.popLast() } ?? DirectorySession(configuration: configuration)
+        defer {
+            let kept = idle.withLock { sessions in
+                sessions?.append(session)
+                return sessions != nil
+            }
+            if !kept { session.close() }
+        }
         return try body(session)
     }
 
     func closeAll() {
-        idle.withLock { sessions in
-            sessions.forEach { $0.close() }
-            sessions.removeAll()
+        let sessions = idle.withLock { value in
+            defer { value = nil }
+            return value ?? []
         }
+        sessions.forEach { $0.close() }
     }
 }
 
-extension HTTPFrontend: Frontend {
-    /// The bus side's counters, for /metrics.
-    public func busCounters(_ counters: ServiceCounters) { metrics.bus(counters) }
+extension HTTPFrontend: Service {
+    /// Listens until graceful shutdown, then finishes the requests in hand. A listen address
+    /// that cannot be bound ends the group (64, in words).
+    public func run() async throws {
+        workers.start()
+        let router = Router()
+        addRoutes(to: router)
+        let app = Application(
+            router: router, server: server,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "nova-dirsvc"),
+            onServerRunning: { [self] channel in
+                port.withLock { $0 = channel.localAddress?.port }
+                say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"
+                    + (credentials.token == nil && credentials.users == nil ? " (no token_file or basic_auth_file: every route is open)" : ""))
+            },
+            logger: Self.quietLogger)
+        let failure: (any Error)?
+        do {
+            try await app.run()
+            failure = nil
+        } catch {
+            failure = error
+        }
+        try? await workers.shutdownGracefully()
+        current.withLock { $0 }.sessions.closeAll()
+        if let failure { throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(Self.describe(failure))") }
+    }
+
+    /// The writer's time for one batch off the bus, for /metrics.
+    public func recordBusBatch(took duration: Duration) { metrics.operation("bus-batch", took: duration) }
+}
+
+/// The listener's TLS context, replaced on SIGHUP (a renewed certificate): each new connection
+/// gets the one of the moment.
+final class TLSContextBox: @unchecked Sendable {
+    private let context: Mutex<NIOSSLContext>
+    init(_ context: NIOSSLContext) { self.context = Mutex(context) }
+    var current: NIOSSLContext { context.withLock { $0 } }
+    func replace(_ fresh: NIOSSLContext) { context.withLock { $0 = fresh } }
+}
+
+/// Hummingbird's TLS child channel (HummingbirdTLS's `TLSChannel`), with the context taken
+/// per connection from a box.
+struct ReloadableTLSChannel<BaseChannel: ServerChildChannel>: ServerChildChannel {
+    typealias Value = BaseChannel.Value
+    let baseChannel: BaseChannel
+    let tls: TLSContextBox
+
+    init(_ baseChannel: BaseChannel, tls: TLSContextBox) {
+        self.baseChannel = baseChannel
+        self.tls = tls
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current))
+        }.flatMap {
+            baseChannel.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: BaseChannel.Value, logger: Logger) async {
+        await baseChannel.handle(value: value, logger: logger)
+    }
+}
+
+extension ReloadableTLSChannel: HTTPChannelHandler where BaseChannel: HTTPChannelHandler {
+    var responder: HTTPChannelHandler.Responder { baseChannel.responder }
 }

@@ -1,5 +1,5 @@
 import Prometheus
-import Service
+import Serve
 import Synchronization
 
 /// What `GET /metrics` shows, in Prometheus's text format (swift-prometheus):
@@ -7,14 +7,15 @@ import Synchronization
 /// - `nova_dirsvc_directory_operation_duration_seconds{operation}`: the time a register,
 ///   unregister, update (through the event path, queueing included) or read took;
 /// - `nova_dirsvc_spool_depth`: events waiting in the spool, at scrape time;
-/// - `nova_dirsvc_bus_messages_total{outcome}`: the bus side's counters (received, applied,
-///   ignored, queued, failed, redelivered), when it runs.
+/// - `nova_dirsvc_bus_messages_total{outcome}`: serve's counters (`ServeCounters`: received,
+///   applied, ignored, queued, failed, redelivered, stale), read at scrape time;
+/// - `nova_dirsvc_directory_operation_duration_seconds{operation="bus-batch"}`: the time the
+///   writer took for one batch off the bus.
 final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
-    /// The bus side's counters: the latest the loop reported, and what the registry has been
-    /// given of them; both under one lock, so that two scrapes at once never hand the registry
-    /// a negative increment (a Counter traps on one).
-    private let bus = Mutex<(latest: ServiceCounters?, seen: ServiceCounters)>((nil, ServiceCounters()))
+    /// What the registry has been given of serve's counters, under one lock, so that two
+    /// scrapes at once never hand the registry a negative increment (a Counter traps on one).
+    private let seen = Mutex(ServiceCounters())
     private static let buckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
                                               .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                               .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
@@ -42,16 +43,13 @@ final class ServiceMetrics: Sendable {
             .record(duration)
     }
 
-    /// The bus side's latest counters (called by the service's loop after each batch).
-    func bus(_ counters: ServiceCounters) { bus.withLock { $0.latest = counters } }
-
-    /// The text a scrape gets.
-    func text(spoolDepth: Int) -> String {
+    /// The text a scrape gets; `counters`: serve's, read now (they only grow).
+    func text(spoolDepth: Int, counters: ServeCounters) -> String {
         registry.makeGauge(descriptor: Self.spool).set(Double(spoolDepth))
-        let increments: [(String, Int)] = bus.withLock { state in
-            guard let latest = state.latest else { return [] }
-            let seen = state.seen
-            state.seen = latest
+        let increments: [(String, Int)] = self.seen.withLock { state in
+            let latest = counters.snapshot
+            let seen = state
+            state = latest
             return [("received", latest.received - seen.received), ("applied", latest.applied - seen.applied),
                     ("ignored", latest.ignored - seen.ignored), ("queued", latest.queued - seen.queued),
                     ("failed", latest.failed - seen.failed), ("redelivered", latest.redelivered - seen.redelivered),

@@ -1,18 +1,25 @@
 import ArgumentParser
 import CommandSupport
+import Dispatch
 import HTTPService
 import NovaDirsvc
-import Service
+import Serve
+import ServiceLifecycle
 
-/// `nova-dirsvc serve` (the CLI runs this executable for it): the resident service.
+/// `nova-dirsvc serve` (the CLI runs this executable for it): the resident service, one
+/// `ServiceGroup` (swift-service-lifecycle) of the one writer, the bus intake, the HTTP side,
+/// the stats line and the SIGHUP reload; SIGTERM and SIGINT are the group's graceful shutdown
+/// (the intakes stop first, the writer last).
 @main
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nova-dirsvc serve",
         abstract: "Follow Nova's notifications on the message bus (RabbitMQ) into the directory, as a service.",
         discussion: """
-            Runs in the foreground until SIGTERM or SIGINT (it finishes the messages in hand,
-            hands back the ones not taken, and exits 0); SIGHUP re-reads the configuration.
+            Runs in the foreground until SIGTERM or SIGINT (it finishes the messages and requests
+            in hand, hands back the messages not taken, and exits 0); SIGHUP re-reads the
+            configuration (directory, bus, HTTP credentials and certificate: all of it, or none
+            when a part is wrong; a change of [http] listen takes a restart).
             The bus is configured in [amqp] (transport_url as in nova.conf, exchange, topics,
             queue, durable, prefetch), the HTTP side in [http] (listen, token_file,
             basic_auth_file, tls_cert, tls_key, max_in_flight: POST/DELETE/GET /v1/instances,
@@ -45,30 +52,72 @@ struct ServeCommand: ParsableCommand {
         }
         if checkConfig {
             let configuration = try connection.resolve(strict: true)
-            let checked = try Service.check(configuration)
+            let checked = try ConfigurationCheck.run(configuration)
             print("configuration: ok")
             print("directory: \(checked.directory.uri) as \(checked.directory.identity); base DN \(configuration.baseDN) exists")
             if let broker = checked.broker { print("broker: \(broker)") }
             if let http = try HTTPFrontend.check(configuration) { print("http: \(http)") }
             return
         }
-        Service.prepareProcess()
         let configuration = try connection.resolve()
-        let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
+        guard configuration.bus != nil || configuration.http != nil else {
+            throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
+                                     + "and/or listen in [http]")
+        }
         let say: @Sendable (String) -> Void = { warn("serve: \($0)") }
-        // the one writer of both intakes
-        let writer = DirectoryWriter(configuration: configuration, say: say)
-        let http = try configuration.http.map { _ in
-            try HTTPFrontend(configuration: configuration, path: EventPath(configuration: configuration, warn: say), writer: writer, say: say)
+        let counters = ServeCounters()
+        let writer = DirectoryWriter(configuration: configuration, counters: counters, say: say)
+        let intake = try configuration.bus.map { _ in
+            try BusIntake(configuration: configuration, writer: writer, counters: counters, verbose: verbose, say: say)
         }
-        let service = try Service(Service.Configuration(directory: configuration, statsInterval: interval, verbose: verbose),
-                                  writer: writer, frontends: http.map { [$0] } ?? [], say: say,
-                                  reload: { try connection.resolve() })
-        if let http {
-            service.onCounters = { counters in http.busCounters(counters) }
+        let http = try configuration.http.map { _ in try HTTPFrontend(configuration: configuration, writer: writer, counters: counters, say: say) }
+        if let http { intake?.onBatchWritten = { http.recordBusBatch(took: $0) } }
+
+        say("starting: \(intake?.summary ?? "no bus"); directory \(configuration.uris.joined(separator: " ")) base \(configuration.baseDN)")
+        // refusals of the settings or credentials end it here, with their exit status
+        try writer.connect()
+        try intake?.connect()
+
+        let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
+        let stats = StatsReporter(interval: interval, counters: counters, writer: writer, intake: intake,
+                                  spool: EventPath(configuration: configuration, warn: say).spool, say: say)
+        let reloader = ConfigurationReloader(reload: { [connection, verbose] in
+            // everything is built before anything changes: a part that does not hold refuses it all
+            let fresh = try connection.resolve()
+            guard (fresh.bus != nil) == (intake != nil) else { throw ConfigurationError("[amqp]: adding or removing the bus takes a restart") }
+            guard (fresh.http != nil) == (http != nil) else { throw ConfigurationError("[http]: adding or removing it takes a restart") }
+            let bus = try intake?.prepare(fresh, verbose: verbose)
+            let web = try http?.prepare(fresh)
+            if let bus { intake?.commit(bus) }
+            writer.reconfigure(fresh)
+            if let web { http?.commit(web) }
+            return "\(bus?.summary ?? "no bus"); directory \(fresh.uris.joined(separator: " ")) base \(fresh.baseDN)"
+                + (web != nil ? "; http credentials and certificate" : "")
+        }, say: say)
+
+        // in the order they start; graceful shutdown goes the other way: the reload and the
+        // stats, the intakes (requests and the batch in hand finished), then the writer
+        var services: [any Service] = [writer]
+        if let intake { services.append(intake) }
+        if let http { services.append(http) }
+        services += [stats, reloader] as [any Service]
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: GroupLogHandler.logger(say: say)))
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await group.run() } catch { outcome.error = error }
+            done.signal()
         }
-        try service.run()
+        done.wait()
+        say("stopped: \(counters.snapshot.line)")
+        if let error = outcome.error { throw error }
     }
+
+    /// What the group ended with (written by its task before the main thread reads it).
+    final class Outcome: @unchecked Sendable { var error: (any Error)? }
 
     static func main() { CommandMain.run(Self.self) }
 }

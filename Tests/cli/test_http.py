@@ -182,8 +182,8 @@ def test_overload_is_503_with_retry_after_and_never_anything_else(tmp_path, cont
         serve.stop()
 
 
-def test_tls_listener_and_the_insecure_listen_policy(tmp_path, container):
-    tls = tmp_path / "tls"
+def make_tls(tls):
+    """A CA of its own and a server certificate for localhost/127.0.0.1 signed by it, in `tls`."""
     tls.mkdir()
     subprocess.run(f"""set -e; cd {tls}
       openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=TestCA \
@@ -192,6 +192,11 @@ def test_tls_listener_and_the_insecure_listen_policy(tmp_path, container):
       printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf
       openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out server.crt -extfile ext.cnf 2>/dev/null
       chmod 600 server.key""", shell=True, check=True)
+    return tls
+
+
+def test_tls_listener_and_the_insecure_listen_policy(tmp_path, container):
+    tls = make_tls(tmp_path / "tls")
     port = free_port()
     serve = Serve(tmp_path, container, bus=False, name="tls",
                   http=f"listen = 127.0.0.1:{port}\ntls_cert = {tls}/server.crt\ntls_key = {tls}/server.key\n").start()
@@ -460,3 +465,93 @@ def test_one_writer_the_bus_finding_the_directory_hung_queues_http_requests_with
     wait_until(lambda: {first, second["instance_uuid"]} <= set(managed(container)), timeout=60,
                what="both applied once the directory is back")
     assert serve.stop() == 0
+
+
+def handshake(port, ca, version=None, ciphers=None):
+    """A TLS handshake with Python's ssl (OpenSSL): None when it succeeded, else the error."""
+    import socket
+    import ssl
+    context = ssl.create_default_context(cafile=str(ca))
+    if version:
+        context.minimum_version = context.maximum_version = version
+    if ciphers:
+        context.set_ciphers(ciphers)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost"):
+                return None
+    except (ssl.SSLError, OSError) as error:
+        return error
+
+
+def test_tls_is_1_2_or_later_with_forward_secrecy_only(tmp_path, container):
+    """Issue 21: no TLS 1.0/1.1, no static-RSA key exchange, no CBC; TLS 1.2 with ECDHE and 1.3 work."""
+    import ssl
+    tls = make_tls(tmp_path / "tls")
+    port = free_port()
+    serve = Serve(tmp_path, container, bus=False, name="tls",
+                  http=f"listen = 127.0.0.1:{port}\ntls_cert = {tls}/server.crt\ntls_key = {tls}/server.key\n").start()
+    try:
+        assert handshake(port, tls / "ca.crt") is None
+        assert handshake(port, tls / "ca.crt", ssl.TLSVersion.TLSv1_3) is None
+        assert handshake(port, tls / "ca.crt", ssl.TLSVersion.TLSv1_2, "ECDHE-RSA-AES128-GCM-SHA256") is None
+        # what the server refuses (the client is told to allow it: SECLEVEL=0)
+        for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+            assert handshake(port, tls / "ca.crt", version, "DEFAULT:@SECLEVEL=0") is not None, version
+        for cipher in ("AES128-GCM-SHA256", "AES256-SHA256", "ECDHE-RSA-AES128-SHA256", "DHE-RSA-AES128-GCM-SHA256"):
+            assert handshake(port, tls / "ca.crt", ssl.TLSVersion.TLSv1_2, cipher + ":@SECLEVEL=0") is not None, cipher
+    finally:
+        assert serve.stop() == 0
+
+
+def test_sighup_rebuilds_the_whole_configuration_or_none_of_it(tmp_path, container):
+    """Issue 22: SIGHUP replaces the directory's base DN for both intakes and /healthz, the
+    token, and the TLS certificate, together; a configuration with one part wrong is refused
+    whole (the old one stays in force)."""
+    from helpers import BASE, ldap
+    from test_order import envelope, send
+    first = make_tls(tmp_path / "tls1")
+    second = make_tls(tmp_path / "tls2")
+    port = free_port()
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    token_file.chmod(0o600)
+    serve = Serve(tmp_path, container, http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n"
+                                             f"tls_cert = {first}/server.crt\ntls_key = {first}/server.key\n").start()
+    url = f"https://localhost:{port}"
+
+    def post(token, ca):
+        return requests.post(url + "/v1/instances", data=json.dumps(record()), timeout=10, verify=str(ca),
+                             headers={"Content-Type": "application/json", "X-Auth-Token": token})
+    try:
+        assert post(TOKEN, first / "ca.crt").status_code == 201
+        # the new configuration: another base DN, another token, another certificate
+        name = "moved-" + uuidlib.uuid4().hex[:8]
+        moved = f"ou={name},{BASE}"
+        ldap("ldapadd", input=f"dn: {moved}\nobjectClass: top\nobjectClass: organizationalUnit\nou: {name}\n")
+        new_token = "t0ken-" + uuidlib.uuid4().hex
+        token_file.write_text(new_token)
+        text = serve.config.read_text()
+        serve.config.write_text(text.replace(f"base_dn = {container}", f"base_dn = {moved}").replace(str(first), str(second)))
+        serve.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: configuration re-read" in serve.output(), what="the reload")
+        with pytest.raises(requests.exceptions.SSLError):
+            post(new_token, first / "ca.crt")  # the old certificate is gone
+        assert post(TOKEN, second / "ca.crt").status_code == 401  # and the old token
+        answer = post(new_token, second / "ca.crt")
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["instance_uuid"] in managed(moved)
+        uuid = str(uuidlib.uuid4())
+        send(serve, envelope("instance-create-end.json", uuid, "2026-12-01 09:00:00.000001"))
+        wait_until(lambda: uuid in managed(moved), what="the bus writing under the new base DN")
+        assert requests.get(url + "/healthz", verify=str(second / "ca.crt"), timeout=10).status_code == 200
+        # one part wrong (a key that is not there) with a change of the base DN: nothing changes
+        serve.config.write_text(serve.config.read_text().replace(f"base_dn = {moved}", f"base_dn = {container}")
+                                .replace(f"{second}/server.key", f"{second}/missing.key"))
+        serve.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: the configuration was not changed" in serve.output(), what="the refusal")
+        assert "missing.key" in serve.output()
+        answer = post(new_token, second / "ca.crt")
+        assert answer.status_code == 201 and answer.json()["instance_uuid"] in managed(moved)
+    finally:
+        assert serve.stop() == 0

@@ -6,6 +6,7 @@ import Foundation
 import Dispatch
 import Glibc
 import NovaDirsvc
+import ServiceLifecycle
 import Synchronization
 
 /// The one writer of `serve`: every intake (the bus loop, the HTTP routes) hands its events
@@ -17,18 +18,14 @@ import Synchronization
 /// Events keep the order they were handed in, per instance.
 ///
 /// The thread blocks in libldap and in the file system, never on an event loop: the HTTP side
-/// awaits `write(_:)` (a continuation), the bus loop blocks in `write(batch:)`.
+/// awaits `write(_:)` (a continuation), the bus loop blocks in `write(batch:)`. A service of
+/// serve's group, first in it: at graceful shutdown the intakes stop first, then the writer
+/// finishes what they handed in and closes the directory's connection.
 public final class DirectoryWriter: @unchecked Sendable {
     public typealias Outcome = Result<EventPath.Outcome, any Error>
     private struct Job {
         let items: [EventPath.BatchItem]
         let done: @Sendable ([Outcome]) -> Void
-    }
-
-    /// What housekeeping did since it was last asked (`takeDrained`): the stats' counters.
-    public struct Drained: Sendable, Equatable {
-        public var applied = 0
-        public var setAside = 0
     }
 
     /// A snapshot of the writer's state, for the stats line, /healthz and /metrics.
@@ -52,13 +49,13 @@ public final class DirectoryWriter: @unchecked Sendable {
     private let jobs = Mutex<[Job]>([])
     private let wake = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
-    private let drained = Mutex(Drained())
+    private let counters: ServeCounters
     private let snapshot = Mutex(State())
     /// Set by `reconfigure`, taken by the thread between two batches.
     private let replacement = Mutex<(EventPath, DirectorySession)?>(nil)
 
-    public init(configuration: Configuration, say: @escaping @Sendable (String) -> Void) {
+    public init(configuration: Configuration, counters: ServeCounters, say: @escaping @Sendable (String) -> Void) {
+        self.counters = counters
         self.path = EventPath(configuration: configuration, warn: say)
         self.session = DirectorySession(configuration: configuration)
         self.say = say
@@ -66,7 +63,7 @@ public final class DirectoryWriter: @unchecked Sendable {
 
     /// At start: a directory that refuses the settings or credentials throws (the service does
     /// not start: its exit status); one that does not answer is not needed (events are queued).
-    /// Call before `start()`.
+    /// Call before the group runs.
     public func connect() throws {
         do {
             _ = try session.run(before: .now + path.configuration.timeout) { connection in
@@ -78,26 +75,6 @@ public final class DirectoryWriter: @unchecked Sendable {
             startQueueing(because: "\(error)")
         }
         publish()
-    }
-
-    public func start() {
-        // a thread of its own (blocking calls): a POSIX thread, as FoundationEssentials has no Thread
-        let box = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { context in
-            let writer = Unmanaged<DirectoryWriter>.fromOpaque(context!).takeRetainedValue()
-            writer.run()
-            return nil
-        }, box.toOpaque())
-        precondition(created == 0, "cannot start the writer thread: \(String(cString: strerror(created)))")
-        pthread_detach(thread)
-    }
-
-    /// Finishes what was handed in, then ends the thread and closes the connection.
-    public func stop() {
-        stopping.store(true, ordering: .sequentiallyConsistent)
-        wake.signal()
-        _ = finished.wait(timeout: .now() + 60)
     }
 
     /// Applies a batch (the bus loop: what one receive brought), blocking until each event is
@@ -128,14 +105,6 @@ public final class DirectoryWriter: @unchecked Sendable {
 
     public var state: State { snapshot.withLock { $0 } }
 
-    /// What the spool drains applied and set aside since the last call.
-    public func takeDrained() -> Drained {
-        drained.withLock { counts in
-            defer { counts = Drained() }
-            return counts
-        }
-    }
-
     private func enqueue(_ job: Job) {
         jobs.withLock { $0.append(job) }
         wake.signal()
@@ -143,7 +112,7 @@ public final class DirectoryWriter: @unchecked Sendable {
 
     // MARK: - The thread
 
-    private func run() {
+    private func loop() {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(Self.idleWaitMilliseconds))
             if let (freshPath, freshSession) = replacement.withLock({ value in defer { value = nil }; return value }) {
@@ -175,7 +144,6 @@ public final class DirectoryWriter: @unchecked Sendable {
             }
             if stopping.load(ordering: .sequentiallyConsistent) && jobs.withLock({ $0.isEmpty }) {
                 session.close()
-                finished.signal()
                 return
             }
         }
@@ -229,10 +197,10 @@ public final class DirectoryWriter: @unchecked Sendable {
         defer { publish() }
         do {
             let summary = try path.flush(through: session, deadline: .now + DirectoryState.drainBudget)
-            drained.withLock {
-                $0.applied += summary.applied
-                $0.setAside += summary.setAside
-            }
+            var drained = ServiceCounters()
+            drained.applied = summary.applied
+            drained.failed = summary.setAside
+            counters.add(drained)
             if summary.remaining == 0 && summary.stopReason == nil {
                 if directory.isQueueing {
                     say("directory: back (\(session.server ?? "the server")); \(summary.applied) queued event(s) applied")
@@ -256,7 +224,7 @@ public final class DirectoryWriter: @unchecked Sendable {
         let wait = directory.backoff.next()
         directory.nextDrain = .now + wait
         directory.queueingReason = reason
-        say("directory: \(reason); next try in \(Service.seconds(wait))")
+        say("directory: \(reason); next try in \(Backoff.text(wait))")
     }
 
     /// Writes a server took without answering (`InDoubtResolver`): looked at every few seconds
@@ -276,5 +244,26 @@ public final class DirectoryWriter: @unchecked Sendable {
         } catch {
             say("directory: the writes in doubt could not be settled now: \(error)")
         }
+    }
+}
+
+extension DirectoryWriter: Service {
+    /// Runs the thread until graceful shutdown (or cancellation), then until what was handed
+    /// in is done.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await PosixThread.run { self.loop() }
+            } onCancel: {
+                self.requestStop()
+            }
+        } onGracefulShutdown: {
+            self.requestStop()
+        }
+    }
+
+    private func requestStop() {
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        wake.signal()
     }
 }

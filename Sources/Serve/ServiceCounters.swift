@@ -1,4 +1,6 @@
-/// What the service has done since it started: the periodic stats line (and, later, metrics).
+import Synchronization
+
+/// What serve has done since it started: the stats line and /metrics.
 public struct ServiceCounters: Sendable, Equatable {
     /// Messages taken off the bus.
     public var received = 0
@@ -22,4 +24,28 @@ public struct ServiceCounters: Sendable, Equatable {
         "received=\(received) applied=\(applied) ignored=\(ignored) queued=\(queued) failed=\(failed) redelivered=\(redelivered)"
             + " stale=\(stale)"
     }
+
+    public mutating func add(_ other: ServiceCounters) {
+        received += other.received
+        applied += other.applied
+        ignored += other.ignored
+        queued += other.queued
+        failed += other.failed
+        redelivered += other.redelivered
+        stale += other.stale
+    }
+}
+
+/// The one owner of serve's counters: the bus intake and the writer's drains add to it, the
+/// stats line and /metrics read it. Counters only grow.
+public final class ServeCounters: Sendable {
+    private let counts = Mutex(ServiceCounters())
+
+    public init() {}
+
+    public func add(_ delta: ServiceCounters) {
+        counts.withLock { $0.add(delta) }
+    }
+
+    public var snapshot: ServiceCounters { counts.withLock { $0 } }
 }

@@ -15,14 +15,16 @@ import NovaDirsvc
 /// nowhere (the directory down and the spool failing) is handed back to the queue on its own,
 /// and the others go on: a quorum queue counts its deliveries and, past `delivery_limit`, moves
 /// it to the dead-letter queue. When nothing of a batch could be settled, receiving pauses.
-extension Service {
+extension BusIntake {
     func handle(_ deliveries: [AMQPConnection.Delivery]) {
+        var counts = ServiceCounters()
+        defer { counters.add(counts) }
         var batch: [(delivery: AMQPConnection.Delivery, item: EventPath.BatchItem)] = []
         var settled: [AMQPConnection.Delivery] = []
         var unsettled: [(delivery: AMQPConnection.Delivery, problem: any Error)] = []
         for delivery in deliveries {
-            counters.received += 1
-            if delivery.redelivered { counters.redelivered += 1 }
+            counts.received += 1
+            if delivery.redelivered { counts.redelivered += 1 }
             let origin = EventOrigin(messageID: delivery.messageID)
             do {
                 let body = try readableBody(delivery, origin: origin)
@@ -31,12 +33,12 @@ extension Service {
                 case .apply(let event):
                     batch.append((delivery, EventPath.BatchItem(event, origin: decoded.origin)))
                 case .ignored(let eventType, let uuid):
-                    counters.ignored += 1
+                    counts.ignored += 1
                     settled.append(delivery)
-                    if configuration.verbose { say("ignored \(eventType) \(uuid ?? "")") }
+                    if verbose { say("ignored \(eventType) \(uuid ?? "")") }
                 }
             } catch let error as EventNotAppliedError where error.state == .setAside {
-                counters.failed += 1
+                counts.failed += 1
                 settled.append(delivery)
                 say("message \(delivery.messageID ?? "(no id)") not applicable: \(error)")
             } catch {
@@ -44,16 +46,17 @@ extension Service {
             }
         }
         if !batch.isEmpty {
+            let start = ContinuousClock.now
             let results = writer.write(batch: batch.map(\.item))
+            onBatchWritten?(.now - start)
             for ((delivery, item), result) in zip(batch, results) {
-                if let problem = settle(item, result) {
+                if let problem = settle(item, result, counting: &counts) {
                     unsettled.append((delivery, problem))
                 } else {
                     settled.append(delivery)
                 }
             }
         }
-        guard let bus else { return }
         do {
             if unsettled.isEmpty, let last = deliveries.last {
                 try bus.ack(last, upTo: true)  // the whole batch (earlier batches are all settled)
@@ -75,7 +78,7 @@ extension Service {
         } else {
             let wait = receivePause.next()
             nextReceive = .now + wait
-            say("nothing of the last \(deliveries.count) messages could be applied or kept: receiving again in \(Self.seconds(wait))")
+            say("nothing of the last \(deliveries.count) messages could be applied or kept: receiving again in \(Backoff.text(wait))")
         }
     }
 
@@ -83,7 +86,7 @@ extension Service {
     /// header (oslo.messaging's `kombu_compression`) says. One larger than `max_message_bytes`,
     /// or that cannot be decompressed, is kept in failed/ as it came, with the reason (throws).
     private func readableBody(_ delivery: AMQPConnection.Delivery, origin: EventOrigin) throws -> [UInt8] {
-        let limit = bus?.settings.maxMessageBytes ?? .max
+        let limit = bus.settings.maxMessageBytes
         if delivery.isTruncated {
             try path.keepUnreadable(delivery.body, origin: origin, because: UnreadableMessage(
                 "the message is \(delivery.size) bytes, more than max_message_bytes (\(limit)): only its first "
@@ -98,15 +101,16 @@ extension Service {
     }
 
     /// Counts one event's outcome; returns the error when it is not safe to acknowledge.
-    private func settle(_ item: EventPath.BatchItem, _ result: Result<EventPath.Outcome, any Error>) -> (any Error)? {
+    private func settle(_ item: EventPath.BatchItem, _ result: Result<EventPath.Outcome, any Error>,
+                        counting counters: inout ServiceCounters) -> (any Error)? {
         let subject = "\(item.event.action) \(item.event.instanceUUID)"
         switch result {
         case .success(.applied(.stale)):
             counters.stale += 1
-            if configuration.verbose { say("\(subject): stale (older than what was applied)") }
+            if verbose { say("\(subject): stale (older than what was applied)") }
         case .success(.applied(let outcome)):
             counters.applied += 1
-            if configuration.verbose { say("\(subject): \(outcome.rawValue)") }
+            if verbose { say("\(subject): \(outcome.rawValue)") }
         case .success(.appliedFromSpool):
             counters.applied += 1
         case .success(.queued):

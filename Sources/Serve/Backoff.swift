@@ -19,3 +19,12 @@ struct Backoff {
 
     mutating func reset() { current = nil }
 }
+
+extension Backoff {
+    /// A wait in words: "0.5 s", "30 s".
+    static func text(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        let tenths = attoseconds / 100_000_000_000_000_000
+        return tenths == 0 ? "\(seconds) s" : "\(seconds).\(tenths) s"
+    }
+}

@@ -1,9 +1,10 @@
 import AMQP
 import NovaDirsvc
 
-extension Service {
-    /// What `serve --check-config` found.
-    public struct Check: Sendable {
+/// `serve --check-config`.
+public enum ConfigurationCheck {
+    /// What it found.
+    public struct Found: Sendable {
         public let directory: Directory.Check
         /// The broker logged in to (nil: no [amqp]).
         public let broker: String?
@@ -13,7 +14,7 @@ extension Service {
     /// exchange and the service's queue), writing nothing to the directory and leaving the
     /// broker as it was: every look-up is passive (nothing is created, declared or bound). Throws the first problem, whose exit
     /// status says what it is (64 settings, 69 unreachable, 77 refused credentials).
-    public static func check(_ configuration: NovaDirsvc.Configuration) throws -> Check {
+    public static func run(_ configuration: NovaDirsvc.Configuration) throws -> Found {
         guard configuration.bus != nil || configuration.http != nil else {
             throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
                                      + "and/or listen in [http]")
@@ -22,7 +23,7 @@ extension Service {
         _ = try configuration.http?.token()  // readable, and not by others
         let directory = try Directory.check(configuration, deadline: .now + configuration.timeout)
         let broker = try bus?.checkBroker()
-        return Check(directory: directory, broker: broker)
+        return Found(directory: directory, broker: broker)
     }
 }
 

@@ -1,4 +1,4 @@
-@testable import Service
+@testable import Serve
 import Testing
 
 @Suite struct BackoffTests {
@@ -10,8 +10,8 @@ import Testing
     }
 
     @Test func secondsAreWrittenForPeople() {
-        #expect(Service.seconds(.milliseconds(500)) == "0.5 s")
-        #expect(Service.seconds(.seconds(30)) == "30 s")
+        #expect(Backoff.text(.milliseconds(500)) == "0.5 s")
+        #expect(Backoff.text(.seconds(30)) == "30 s")
     }
 
     @Test func theStatsLineNamesEveryCounter() {
