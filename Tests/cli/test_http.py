@@ -518,6 +518,7 @@ def test_sighup_rebuilds_the_whole_configuration_or_none_of_it(tmp_path, contain
     token_file.chmod(0o600)
     serve = Serve(tmp_path, container, http=f"listen = 127.0.0.1:{port}\ntoken_file = {token_file}\n"
                                              f"tls_cert = {first}/server.crt\ntls_key = {first}/server.key\n").start()
+    wait_until(lambda: "http: listening" in serve.output(), what="the HTTP side")
     url = f"https://localhost:{port}"
 
     def post(token, ca):
