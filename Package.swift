@@ -81,6 +81,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // libcurl (Debian's libcurl4-openssl-dev), as a system module: HTTPS to Keystone and Nova.
+        // Nothing but the OpenStack target imports it.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // Keystone v3 authentication (password, application credential), the catalog, Nova's
+        // server list page by page; blocking, over libcurl, TLS verified. Knows nothing of LDAP.
+        .target(name: "OpenStack", dependencies: ["CCurl"]),
         // What both executables share: the connection options and the one exit path.
         .target(
             name: "CommandSupport",
@@ -91,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "nova-dirsvc",
             dependencies: [
-                "NovaDirsvc", "CommandSupport",
+                "NovaDirsvc", "CommandSupport", "OpenStack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

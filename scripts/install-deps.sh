@@ -15,7 +15,7 @@
 #                             the decompressors of oslo.messaging's kombu_compression methods
 set -euo pipefail
 packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl
-          librabbitmq-dev rabbitmq-server libcrypt-dev
+          librabbitmq-dev rabbitmq-server libcrypt-dev libcurl4-openssl-dev
           zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libbrotli-dev)
 missing=()
 for p in "${packages[@]}"; do

@@ -48,6 +48,8 @@ public struct Configuration: Sendable {
     public var bus: Bus?
     /// The HTTP side of `nova-dirsvc serve` (`[http]`); nil when no `listen` is set.
     public var http: HTTP?
+    /// Nova's API through Keystone (`[nova]`), for `reconcile --from-nova`; nil when `auth_url` is not set.
+    public var nova: Nova?
     /// What was odd but not wrong (an unknown key or section in the file), for the caller to show.
     public var warnings: [String] = []
 
@@ -78,10 +80,21 @@ public struct Configuration: Sendable {
         case httpListen = "http_listen", httpTokenFile = "http_token_file", httpTLSCert = "http_tls_cert"
         case httpTLSKey = "http_tls_key", httpAllowInsecureListen = "http_allow_insecure_listen"
         case httpMaxInFlight = "http_max_in_flight", httpBasicAuthFile = "http_basic_auth_file"
+        case novaAuthURL = "nova_auth_url", novaAuthType = "nova_auth_type", novaUsername = "nova_username"
+        case novaUserID = "nova_user_id", novaPassword = "nova_password", novaPasswordFile = "nova_password_file"
+        case novaUserDomainName = "nova_user_domain_name", novaUserDomainID = "nova_user_domain_id"
+        case novaProjectName = "nova_project_name", novaProjectID = "nova_project_id"
+        case novaProjectDomainName = "nova_project_domain_name", novaProjectDomainID = "nova_project_domain_id"
+        case novaApplicationCredentialID = "nova_application_credential_id"
+        case novaApplicationCredentialName = "nova_application_credential_name"
+        case novaApplicationCredentialSecret = "nova_application_credential_secret"
+        case novaApplicationCredentialSecretFile = "nova_application_credential_secret_file"
+        case novaRegionName = "nova_region_name", novaInterface = "nova_interface", novaCAFile = "nova_cafile"
+        case novaInsecure = "nova_insecure", novaPageSize = "nova_page_size", novaTimeout = "nova_timeout"
 
-        /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`: the keys of the last two carry the
-        /// section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).
-        public enum Section: String, Sendable, CaseIterable { case ldap, amqp, http }
+        /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`, `[nova]`: the keys of the last three
+        /// carry the section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).
+        public enum Section: String, Sendable, CaseIterable { case ldap, amqp, http, nova }
 
         /// The section of the file it belongs in.
         public var section: Section {
@@ -141,6 +154,12 @@ public struct Configuration: Sendable {
         ldapConf[.baseDN] = LDAPDefaults.baseDN
         if strict, !file.warnings.isEmpty {
             throw ConfigurationError(file.warnings.joined(separator: "\n"))
+        }
+        for key in [Key.novaPassword, .novaApplicationCredentialSecret] where file.settings[key] != nil {
+            if let problem = file.exposure {
+                throw ConfigurationError("\(path) holds [nova] \(key.name) but \(problem): chmod o-rwx it, or move the secret into "
+                                         + "the file named by \(key.name)_file")
+            }
         }
         if let url = file.settings[.amqpTransportURL], TransportURLText.hasPassword(url), let problem = file.exposure {
             throw ConfigurationError("\(path) holds a password in [amqp] transport_url but \(problem): chmod o-rwx it, "
@@ -203,6 +222,7 @@ public struct Configuration: Sendable {
         bus = try Bus(settings, bool: bool, source: source, warn: { busWarnings.append($0) })
         warnings = busWarnings
         http = try HTTP(settings, bool: bool, source: source)
+        nova = try Nova(settings, bool: bool, source: source)
     }
 
     static func splitURIs(_ text: String) -> [String] {

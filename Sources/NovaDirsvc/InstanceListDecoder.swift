@@ -43,33 +43,54 @@ public enum InstanceListDecoder {
     /// The instances of every document in `inputs`; refused when one instance appears twice
     /// (which would it be?) or a page links to one that was not given.
     public static func decode(_ inputs: [Data]) throws -> InstanceList {
-        var list = InstanceList()
-        var lastPageLinksOn: String? = nil
-        var documents = 0
+        var accumulator = Accumulator()
         for data in inputs {
             let ranges: [Range<Int>]
             do { ranges = try JSONParser.documentRanges(data) }
             catch { throw InputError(field: "instances", reason: "not valid JSON: \(error)") }
             for range in ranges {
-                documents += 1
-                let page = try decodeDocument(Data(data[data.startIndex + range.lowerBound..<data.startIndex + range.upperBound]))
-                list.records += page.list.records
-                list.deleted += page.list.deleted
-                list.unreachable += page.list.unreachable
-                if page.isServersPage { lastPageLinksOn = page.next }
+                try accumulator.add(document: Data(data[data.startIndex + range.lowerBound..<data.startIndex + range.upperBound]))
             }
         }
-        guard documents > 0 else { throw InputError(field: "instances", reason: "empty input") }
-        if let next = lastPageLinksOn {
-            let query = next.split(separator: "?", maxSplits: 1).last.map(String.init) ?? next
-            throw InputError(field: "servers_links", reason: "the last page given links to a next page (?\(Validate.quote(query).dropFirst().dropLast())): "
-                             + "give every page, in order (several --instances, or one page after another on standard input)")
+        return try accumulator.finish()
+    }
+
+    /// The documents of a list, one at a time (the pages of `/servers/detail` as they arrive
+    /// from Nova's API: each is decoded into records and let go, never all held at once).
+    public struct Accumulator {
+        private var list = InstanceList()
+        private var documents = 0
+        private var lastPageLinksOn: String?
+
+        public init() {}
+
+        /// Adds one document; returns the next link of a `/servers/detail` page that has one.
+        @discardableResult
+        public mutating func add(document data: Data) throws -> String? {
+            documents += 1
+            let page = try decodeDocument(data)
+            list.records += page.list.records
+            list.deleted += page.list.deleted
+            list.unreachable += page.list.unreachable
+            if page.isServersPage { lastPageLinksOn = page.next }
+            return page.isServersPage ? page.next : nil
         }
-        var seen = Set<String>()
-        for uuid in list.records.map(\.instanceUUID) + list.deleted + list.unreachable where !seen.insert(uuid).inserted {
-            throw InputError(field: "instances", reason: "the instance \(uuid) is listed twice")
+
+        /// The list; refused when it is empty, when the last page links to another, or when an
+        /// instance appears twice.
+        public func finish() throws -> InstanceList {
+            guard documents > 0 else { throw InputError(field: "instances", reason: "empty input") }
+            if let next = lastPageLinksOn {
+                let query = next.split(separator: "?", maxSplits: 1).last.map(String.init) ?? next
+                throw InputError(field: "servers_links", reason: "the last page given links to a next page (?\(Validate.quote(query).dropFirst().dropLast())): "
+                                 + "give every page, in order (several --instances, or one page after another on standard input)")
+            }
+            var seen = Set<String>()
+            for uuid in list.records.map(\.instanceUUID) + list.deleted + list.unreachable where !seen.insert(uuid).inserted {
+                throw InputError(field: "instances", reason: "the instance \(uuid) is listed twice")
+            }
+            return list
         }
-        return list
     }
 
     /// One document: a `/servers/detail` page (with its next link, if any), or a list.
