@@ -22,10 +22,15 @@ public struct ComputeServers {
         while base.hasSuffix("/") { base.removeLast() }
         var url = base + "/servers/detail?all_tenants=1&limit=\(pageSize)"
         if let marker { url += "&marker=" + Self.percentEncoded(marker) }
-        let response = try transport.request("GET", url, headers: [
+        let response: HTTPTransfer.Response
+        do {
+            response = try transport.request("GET", url, headers: [
             ("X-Auth-Token", session.token), ("Accept", "application/json"),
             ("OpenStack-API-Version", "compute \(Self.microversion)"), ("X-OpenStack-Nova-API-Version", Self.microversion),
-        ])
+            ])
+        } catch {
+            throw OpenStackError(error.kind, "Nova could not be reached (nothing is changed): \(error.message)")
+        }
         let shown = HTTPTransfer.withoutQuery(url)
         switch response.status {
         case 200: return response.body
@@ -39,7 +44,8 @@ public struct ComputeServers {
             throw OpenStackError(.settings, "Nova (\(shown)) answered \(response.status): is this a compute endpoint of microversion "
                                  + "\(Self.microversion) or later (Stein)? \(Keystone.errorMessage(response.body))")
         case 500...:
-            throw OpenStackError(.transport, "Nova (\(shown)) answered \(response.status): \(Keystone.errorMessage(response.body))")
+            throw OpenStackError(.transport, "Nova (\(shown)) answered \(response.status) (nothing is changed): "
+                                 + Keystone.errorMessage(response.body))
         default:
             throw OpenStackError(.badResponse, "Nova (\(shown)) answered \(response.status): \(Keystone.errorMessage(response.body))")
         }

@@ -59,8 +59,13 @@ public enum Keystone {
         let body: [UInt8]
         do { body = Array(try JSONEncoder().encode(AuthRequest(credentials))) }
         catch { throw OpenStackError(.settings, "the Keystone request could not be made: \(error)") }
-        let response = try transport.request("POST", url, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+        let response: HTTPTransfer.Response
+        do {
+            response = try transport.request("POST", url, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
                                              body: body)
+        } catch {
+            throw OpenStackError(error.kind, "Keystone could not be reached: \(error.message)")
+        }
         switch response.status {
         case 201, 200: break
         case 401:
