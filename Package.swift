@@ -90,7 +90,7 @@ let package = Package(
         // What both executables share: the connection options and the one exit path.
         .target(
             name: "CommandSupport",
-            dependencies: ["NovaDirsvc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NovaDirsvc", "OpenStack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The command-line tool: one file per subcommand, no logic of its own. `serve` runs the
         // executable below, so the CLI loads no broker or server code.

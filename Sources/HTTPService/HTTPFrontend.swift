@@ -248,6 +248,9 @@ extension HTTPFrontend: Service {
 
     /// The writer's time for one batch off the bus, for /metrics.
     public func recordBusBatch(took duration: Duration) { metrics.operation("bus-batch", took: duration) }
+
+    /// A scheduled reconcile's outcome, for /metrics.
+    public func recordReconcile(outcome: String) { metrics.reconcile(outcome: outcome) }
 }
 
 /// The listener's TLS context, replaced on SIGHUP (a renewed certificate): each new connection

@@ -10,7 +10,8 @@ import Synchronization
 /// - `nova_dirsvc_bus_messages_total{outcome}`: serve's counters (`ServeCounters`: received,
 ///   applied, ignored, queued, failed, redelivered, stale), read at scrape time;
 /// - `nova_dirsvc_directory_operation_duration_seconds{operation="bus-batch"}`: the time the
-///   writer took for one batch off the bus.
+///   writer took for one batch off the bus;
+/// - `nova_dirsvc_reconcile_runs_total{outcome}`: serve's scheduled reconciles from Nova's API.
 final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     /// What the registry has been given of serve's counters, under one lock, so that two
@@ -32,6 +33,14 @@ final class ServiceMetrics: Sendable {
     private static var messages: MetricNameDescriptor { MetricNameDescriptor(
         namespace: "nova_dirsvc", subsystem: "bus", metricName: "messages", unitName: "total",
         helpText: "Messages of the bus side by outcome") }
+
+    private static var reconciles: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "nova_dirsvc", metricName: "reconcile_runs", unitName: "total",
+        helpText: "Scheduled reconciles from Nova's API by outcome (done, refused, failed, skipped, claimed-elsewhere)") }
+
+    func reconcile(outcome: String) {
+        registry.makeCounter(descriptor: Self.reconciles, labels: [("outcome", outcome)]).increment()
+    }
 
     func request(route: String, method: String, status: Int) {
         registry.makeCounter(descriptor: Self.requests,

@@ -15,6 +15,8 @@
 ///     cafile = /etc/pki/tls/certs/ca-bundle.crt  # TLS is verified; insecure = true turns it off
 ///     page_size = 1000
 ///     timeout = 60                               # seconds, each request
+///     reconcile_interval = 3600                  # serve reconciles by itself (0 or unset: never)
+///     reconcile_grace = 600                      # its --grace
 ///
 /// Only text is parsed here (the domain knows no HTTP); the CLI builds the Keystone request.
 extension Configuration {
@@ -51,6 +53,12 @@ extension Configuration {
         public var pageSize = 1000
         /// For each request to Keystone or Nova (keystoneauth's `timeout`).
         public var timeout: Duration = .seconds(60)
+        /// serve reconciles from Nova's API every so often (one serve per round: `ReconcileLease`);
+        /// nil: never.
+        public var reconcileInterval: Duration?
+        /// The scheduled reconcile's `--grace`: an entry created or modified this recently is
+        /// never deleted.
+        public var reconcileGrace: Double = 600
 
         /// The secret (password or application credential secret), read now.
         public func secret() throws -> String {
@@ -138,6 +146,18 @@ extension Configuration {
                     throw ConfigurationError("\(source(.novaTimeout)): \"\(value)\" is not a number of seconds more than 0 and at most 3600")
                 }
                 timeout = .milliseconds(Int64(seconds * 1000))
+            }
+            if let value = settings[.novaReconcileInterval] {
+                guard let seconds = Double(value), seconds.isFinite, seconds >= 0, seconds <= 7 * 86400 else {
+                    throw ConfigurationError("\(source(.novaReconcileInterval)): \"\(value)\" is not a number of seconds from 0 (never) to 604800")
+                }
+                reconcileInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+            }
+            if let value = settings[.novaReconcileGrace] {
+                guard let seconds = Double(value), seconds.isFinite, seconds >= 0 else {
+                    throw ConfigurationError("\(source(.novaReconcileGrace)): \"\(value)\" is not a number of seconds, 0 or more")
+                }
+                reconcileGrace = seconds
             }
         }
     }

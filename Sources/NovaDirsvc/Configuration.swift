@@ -91,6 +91,7 @@ public struct Configuration: Sendable {
         case novaApplicationCredentialSecretFile = "nova_application_credential_secret_file"
         case novaRegionName = "nova_region_name", novaInterface = "nova_interface", novaCAFile = "nova_cafile"
         case novaInsecure = "nova_insecure", novaPageSize = "nova_page_size", novaTimeout = "nova_timeout"
+        case novaReconcileInterval = "nova_reconcile_interval", novaReconcileGrace = "nova_reconcile_grace"
 
         /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`, `[nova]`: the keys of the last three
         /// carry the section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).

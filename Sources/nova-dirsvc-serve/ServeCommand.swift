@@ -81,6 +81,11 @@ struct ServeCommand: ParsableCommand {
         let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
         let stats = StatsReporter(interval: interval, counters: counters, writer: writer, intake: intake,
                                   spool: EventPath(configuration: configuration, warn: say).spool, say: say)
+        let scheduled = configuration.nova?.reconcileInterval.map { interval in
+            ScheduledReconcile(configuration: configuration, interval: interval, writer: writer,
+                               fetch: { try NovaServerList.fetch($0) }, say: say)
+        }
+        if let http { scheduled?.onOutcome = { http.recordReconcile(outcome: $0) } }
         let reloader = ConfigurationReloader(reload: { [connection, verbose] in
             // everything is built before anything changes: a part that does not hold refuses it all
             let fresh = try connection.resolve()
@@ -91,6 +96,7 @@ struct ServeCommand: ParsableCommand {
             if let bus { intake?.commit(bus) }
             writer.reconfigure(fresh)
             if let web { http?.commit(web) }
+            scheduled?.reconfigure(fresh)
             return "\(bus?.summary ?? "no bus"); directory \(fresh.uris.joined(separator: " ")) base \(fresh.baseDN)"
                 + (web != nil ? "; http credentials and certificate" : "")
         }, say: say)
@@ -100,6 +106,7 @@ struct ServeCommand: ParsableCommand {
         var services: [any Service] = [writer]
         if let intake { services.append(intake) }
         if let http { services.append(http) }
+        if let scheduled { services.append(scheduled) }
         services += [stats, reloader] as [any Service]
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },

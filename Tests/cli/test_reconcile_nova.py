@@ -178,3 +178,44 @@ def test_settings_are_checked_and_secrets_stay_off_the_command_line(cloud, tool,
     assert proc.returncode == 64 and "auth_type" in proc.stderr and "v3applicationcredential" in proc.stderr, proc.stderr
     proc = tool.run("reconcile", "--from-nova", "--instances", "-", "--config", str(config))
     assert proc.returncode == 64 and "either --instances or --from-nova" in proc.stderr
+
+
+def test_serve_reconciles_on_its_schedule_one_serve_per_round(cloud, tool, container, tmp_path):
+    """Issue 20: `[nova] reconcile_interval`: two serves of one directory heal drift by
+    themselves (a server Nova has and the directory lacks is added, an entry Nova does not know
+    goes), one serve per round (the lease in the directory), each round in the event log and in
+    /metrics."""
+    import time
+    from helpers import free_port
+    from serve_helpers import Serve, wait_until
+    assert reconcile(tool, tmp_path, cloud, cloud.reader, "--grace", "0", "--allow-mass-delete").returncode == 0
+    stale = record()
+    assert tool.run("register", "--event", "-", input=json.dumps(stale)).returncode == 0
+    missing = spec(cloud.project_id("delta"), 70)
+    cloud.servers("create", [missing])
+    serves = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        port = free_port()
+        serve = Serve(tmp_path / name, container, bus=False, name=name, http=f"listen = 127.0.0.1:{port}\n")
+        serve.url = f"http://127.0.0.1:{port}"
+        serve.config.write_text(serve.config.read_text() + nova_section(cloud, cloud.reader, reconcile_interval=2, reconcile_grace=0))
+        serves.append(serve.start())
+    try:
+        wait_until(lambda: missing["uuid"] in managed(container) and stale["instance_uuid"] not in managed(container),
+                   timeout=90, interval=0.5, what="the drift healed by a scheduled round")
+        time.sleep(4.5)  # a few more rounds
+        metrics = requests.get(serves[0].url + "/metrics", timeout=10).text + requests.get(serves[1].url + "/metrics", timeout=10).text
+    finally:
+        for serve in serves:
+            assert serve.stop() == 0
+    rounds = [json.loads(line) for serve in serves for line in serve.log_file.read_text().splitlines()
+              if json.loads(line).get("action") == "reconcile"]
+    done = sorted(line["time"] for line in rounds if line["outcome"] == "done")
+    elsewhere = [line for line in rounds if line["outcome"] == "claimed-elsewhere"]
+    assert done and elsewhere, rounds
+    # one serve per round: two rounds done are at least most of an interval apart
+    from datetime import datetime
+    stamps = [datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() for t in done]
+    assert all(b - a >= 1.5 for a, b in zip(stamps, stamps[1:])), done
+    assert 'nova_dirsvc_reconcile_runs_total{outcome="done"}' in metrics

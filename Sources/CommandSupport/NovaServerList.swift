@@ -11,8 +11,8 @@ import OpenStack
 /// by page, each page decoded into records as it arrives (never all pages held at once). Any
 /// failure before the last page ends it with nothing returned: an incomplete list must never
 /// reach the comparison (it would look like deleted instances).
-enum NovaServerList {
-    static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList {
+public enum NovaServerList {
+    public static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList {
         var transferSettings = HTTPTransfer.Configuration()
         transferSettings.caFile = settings.caFile
         transferSettings.verifyTLS = !settings.insecure

@@ -1,0 +1,112 @@
+import Glibc
+import NovaDirsvc
+import ServiceLifecycle
+import Synchronization
+
+/// `[nova] reconcile_interval`: serve brings the directory in line with Nova's API by itself,
+/// every interval (a service of serve's group). Each round:
+/// - is skipped while the directory is being fed from the spool (the writer is queueing, or
+///   events wait there): what Nova says then may be ahead of what the spool will write;
+/// - is claimed in the directory (`ReconcileLease`): of all the serves of a directory, one runs
+///   a round per interval (the others say it was claimed);
+/// - fetches Nova's list (`fetch`: Keystone, then every page; a failure changes nothing), plans
+///   with the usual guards (`reconcile_grace`, at most 10% of the entries deleted) and applies,
+///   over a connection of its own, on a thread of its own: events keep flowing through the
+///   writer meanwhile (the grace keeps what they add; tombstones refuse late creates);
+/// - ends with one event log line (`"action": "reconcile"`) and a count by outcome (`onOutcome`,
+///   /metrics).
+public final class ScheduledReconcile: Service, @unchecked Sendable {
+    /// Replaced on SIGHUP (`reconfigure`); the interval stays (a change takes a restart).
+    private let current: Mutex<Configuration>
+    var configuration: Configuration { current.withLock { $0 } }
+    let interval: Duration
+    let fetch: @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList
+    let writer: DirectoryWriter
+    let say: @Sendable (String) -> Void
+    /// Told each round's outcome: done, refused, failed, skipped, claimed-elsewhere.
+    public var onOutcome: (@Sendable (String) -> Void)?
+
+    public init(configuration: Configuration, interval: Duration, writer: DirectoryWriter,
+                fetch: @escaping @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList,
+                say: @escaping @Sendable (String) -> Void) {
+        self.current = Mutex(configuration)
+        self.interval = interval
+        self.fetch = fetch
+        self.writer = writer
+        self.say = say
+    }
+
+    /// The configuration re-read (SIGHUP): the next round uses it.
+    public func reconfigure(_ configuration: Configuration) { current.withLock { $0 = configuration } }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: self.interval) })) != nil else { return }
+            await PosixThread.run { self.round() }
+        }
+    }
+
+    func round() {
+        let configuration = self.configuration
+        guard let nova = configuration.nova else {
+            finish("skipped", "no [nova] auth_url any more (SIGHUP): restart serve to stop the schedule")
+            return
+        }
+        let path = EventPath(configuration: configuration, warn: say)
+        if writer.state.queueingReason != nil || ((try? path.spool.pending().isEmpty) ?? false) == false {
+            finish("skipped", "the directory is being fed from the spool: reconcile waits for the next round")
+            return
+        }
+        let mapping = EntryMapping(baseDN: configuration.baseDN)
+        do {
+            let connection = try Directory.connect(configuration, deadline: .now + configuration.timeout)
+            defer { connection.close() }
+            var clock = timespec()
+            clock_gettime(CLOCK_REALTIME, &clock)
+            let now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
+            let claimed = try connection.withDeadline(.now + configuration.timeout) {
+                try ReconcileLease.claim(connection, mapping: mapping, now: EventTime(seconds: now),
+                                         until: EventTime(seconds: now + Self.seconds(interval) * 0.9))
+            }
+            guard claimed else {
+                finish("claimed-elsewhere", "another serve runs this round")
+                return
+            }
+            let list = try fetch(nova)
+            var limits = Reconciler.Limits()
+            limits.grace = configuration.nova?.reconcileGrace ?? limits.grace
+            let reconciler = Reconciler(connection: connection, mapping: mapping)
+            let plan = try reconciler.plan(live: list.records, leaveAlone: Set(list.unreachable), limits: limits)
+            if let refusal = plan.refusal {
+                finish("refused", "\(refusal)")
+                return
+            }
+            let summary = try reconciler.apply(plan)
+            finish(summary.failures.isEmpty ? "done" : "failed",
+                   "nova: \(list.records.count) live servers; \(summary.description)"
+                   + (summary.failures.first.map { "; first failure: \($0.error)" } ?? ""))
+        } catch {
+            finish("failed", "\(error) (nothing deleted)")
+        }
+    }
+
+    private func finish(_ outcome: String, _ detail: String) {
+        let configuration = self.configuration
+        say("reconcile: \(outcome): \(detail)")
+        onOutcome?(outcome)
+        guard let log = configuration.logFile.map({ EventLog(path: $0) }) else { return }
+        if let failure = log.append(action: "reconcile", instanceUUID: nil, record: nil, outcome: outcome, detail: detail) {
+            say("warning: \(failure)")
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (s, atto) = duration.components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
+
+extension EventTime {
+    /// A wall-clock time in seconds since the epoch.
+    init(seconds: Double) { self.init(microseconds: Int64(seconds * 1_000_000)) }
+}
