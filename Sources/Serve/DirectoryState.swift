@@ -13,10 +13,13 @@ struct DirectoryState {
     var nextSpoolLook = ContinuousClock.now
     /// When the writes in doubt (a server that took a write without answering) are looked at next.
     var nextInDoubtLook = ContinuousClock.now
+    /// When the directory is looked at next if nothing is written to it meanwhile.
+    var nextProbe = ContinuousClock.now + DirectoryState.probeInterval
 
     var isQueueing: Bool { queueingReason != nil }
     static let spoolLookInterval: Duration = .seconds(5)
     /// A drain's budget: short, so that signals and the bus are looked at between two.
     static let drainBudget: Duration = .seconds(5)
     static let inDoubtInterval: Duration = .seconds(5)
+    static let probeInterval: Duration = .seconds(10)
 }

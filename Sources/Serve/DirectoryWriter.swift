@@ -123,6 +123,7 @@ public final class DirectoryWriter: @unchecked Sendable {
             }
             maintainDirectory()
             settleInDoubt()
+            probeIfIdle()
             while true {
                 let batch: [Job] = jobs.withLock { all in
                     var count = 0
@@ -160,6 +161,7 @@ public final class DirectoryWriter: @unchecked Sendable {
         for result in results {
             switch result {
             case .success(.queued(let reason)): startQueueing(because: reason)
+            case .success(.applied): directory.nextProbe = .now + DirectoryState.probeInterval
             case .failure(let error as EventNotAppliedError) where error.state == .queued: startQueueing(because: "\(error.error)")
             default: break
             }
@@ -225,6 +227,24 @@ public final class DirectoryWriter: @unchecked Sendable {
         directory.nextDrain = .now + wait
         directory.queueingReason = reason
         say("directory: \(reason); next try in \(Backoff.text(wait))")
+    }
+
+    /// Looks at the directory when nothing was written to it for a while (a read of the base
+    /// DN, with a short budget), so that /healthz, which answers from this state and never from
+    /// a directory call of its own, knows a directory that died while serve was idle. Found
+    /// unavailable: events queue, as after a failed write (one policy).
+    private func probeIfIdle() {
+        let now = ContinuousClock.now
+        guard !directory.isQueueing, jobs.withLock({ $0.isEmpty }), now >= directory.nextProbe else { return }
+        directory.nextProbe = now + DirectoryState.probeInterval
+        do {
+            _ = try session.run(before: .now + min(path.configuration.timeout, .seconds(3))) { connection in
+                try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).checkBaseExists()
+            }
+        } catch {
+            if Disposition(for: error) == .retryLater { startQueueing(because: "\(error)") }
+            publish()
+        }
     }
 
     /// Writes a server took without answering (`InDoubtResolver`): looked at every few seconds

@@ -556,3 +556,51 @@ def test_sighup_rebuilds_the_whole_configuration_or_none_of_it(tmp_path, contain
         assert answer.status_code == 201 and answer.json()["instance_uuid"] in managed(moved)
     finally:
         assert serve.stop() == 0
+
+
+def test_health_answers_from_state_never_behind_a_hung_directory_and_shows_no_settings(http, container):
+    """Issue 21: while the directory hangs, 32 /healthz loops answer at once (from the writer's
+    state: a health check that asked the directory would wait the whole time budget, 2 s here,
+    behind the others), Nova's vendordata call is still answered within its 5 s, and no answer
+    names the bind DN, the base DN or a server."""
+    import time
+    from helpers import SERVICE_DN, URI
+    pid = server_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert post(http, "/v1/instances", record()).status_code == 202  # the writer found it hung
+
+        def health(_):
+            start = time.monotonic()
+            answer = requests.get(f"{http.url}/healthz", timeout=30)
+            return time.monotonic() - start, answer.status_code, answer.text
+        with ThreadPoolExecutor(32) as pool:
+            checks = pool.map(health, range(32 * 4))
+            start = time.monotonic()
+            vendordata = post(http, "/v1/vendordata", {"instance-id": str(uuidlib.uuid4()), "project-id": "p", "hostname": "h"})
+            vendordata_took = time.monotonic() - start
+            checks = list(checks)
+        assert vendordata.status_code == 200 and vendordata_took < 5, vendordata_took
+        assert {status for _, status, _ in checks} == {503}
+        assert max(took for took, _, _ in checks) < 1.5, sorted(took for took, _, _ in checks)[-3:]
+        for _, _, text in checks[:3]:
+            assert SERVICE_DN not in text and container not in text and URI not in text and "dc=" not in text, text
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: requests.get(f"{http.url}/healthz", timeout=10).status_code == 200, timeout=60,
+               what="health back once the queued events are applied")
+
+
+def test_health_finds_a_directory_that_died_while_serve_was_idle(http, container):
+    """The writer looks at the directory every 10 s when nothing is written: /healthz turns 503
+    without any request having failed, and 200 again once it answers."""
+    assert requests.get(f"{http.url}/healthz", timeout=10).status_code == 200
+    pid = server_pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: requests.get(f"{http.url}/healthz", timeout=10).status_code == 503, timeout=40, interval=0.5,
+                   what="the idle writer's look to find the directory hung")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: requests.get(f"{http.url}/healthz", timeout=10).status_code == 200, timeout=60, interval=0.5,
+               what="health back")
