@@ -28,7 +28,15 @@ extension Configuration {
 
         /// The token (read from its file, one trailing newline dropped).
         public func token() throws -> String? {
-            try tokenFile.map { try Configuration.readPasswordFile($0, what: "HTTP token file") }
+            guard let tokenFile else { return nil }
+            let token = try Configuration.readPasswordFile(tokenFile, what: "HTTP token file")
+            // a client sends it in a header: a line ending, a space or a control character in it
+            // (a second newline, a NUL) makes a token no client can present
+            if let bad = token.unicodeScalars.first(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+                throw ConfigurationError("the HTTP token file \(tokenFile) holds \(bad.value == 0x20 ? "a space" : "a control character (U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4)))") "
+                                         + "after one trailing newline is dropped: no client can send that in X-Auth-Token; write the token alone on one line")
+            }
+            return token
         }
 
         /// nil when `listen` is not set (no HTTP side).
@@ -75,4 +83,8 @@ extension Configuration {
             Configuration.isLoopback("ldap://" + (host.contains(":") ? "[\(host)]" : host))
         }
     }
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

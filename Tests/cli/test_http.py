@@ -604,3 +604,18 @@ def test_health_finds_a_directory_that_died_while_serve_was_idle(http, container
         os.kill(pid, signal.SIGCONT)
     wait_until(lambda: requests.get(f"{http.url}/healthz", timeout=10).status_code == 200, timeout=60, interval=0.5,
                what="health back")
+
+
+@pytest.mark.parametrize("content,says", [(b"tok\n\n", "control character (U+000A)"), (b"tok en", "a space"),
+                                          (b"tok\x00en", "control character (U+0000)"), (b"\n", "is empty")])
+def test_a_token_no_client_can_present_is_refused_by_check_config(tmp_path, container, content, says):
+    """Issue 21: a token file whose token cannot travel in a header fails check-config (64),
+    and serve does not start with it."""
+    token_file = tmp_path / "token"
+    token_file.write_bytes(content)
+    token_file.chmod(0o600)
+    serve = Serve(tmp_path, container, bus=False, http=f"listen = 127.0.0.1:{free_port()}\ntoken_file = {token_file}\n")
+    proc = serve.check_config()
+    assert proc.returncode == 64 and says in proc.stderr, proc.stderr
+    token_file.write_bytes(b"t0ken\n")  # one trailing newline is fine
+    assert serve.check_config().returncode == 0
