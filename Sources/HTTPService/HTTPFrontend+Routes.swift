@@ -18,7 +18,9 @@ import NovaDirsvc
 /// | `GET /healthz` | the directory reachable (the writer's state: its last write or look)? the spool's depth | 200 / 503 |
 extension HTTPFrontend {
     func addRoutes(to router: Router<BasicRequestContext>) {
+        router.add(middleware: FrameworkAnswers(frontend: self))
         router.get("healthz") { _, _ in await self.measured("/healthz", "GET") { try await self.health() } }
+        router.head("healthz") { _, _ in await self.measured("/healthz", "HEAD") { Self.headOnly(try await self.health()) } }
         router.get("metrics") { request, _ in
             await self.measured("/metrics", "GET") {
                 try await self.authorized(request, body: false) { _ in
@@ -46,6 +48,19 @@ extension HTTPFrontend {
                 try await self.authorized(request, body: false) { _ in try await self.show(uuid) }
             }
         }
+        router.head("v1/instances/:uuid") { request, context in
+            let uuid = context.parameters.get("uuid") ?? ""
+            return await self.measured("/v1/instances/{uuid}", "HEAD") {
+                Self.headOnly(try await self.authorized(request, body: false) { _ in try await self.show(uuid) })
+            }
+        }
+    }
+
+    /// A GET's answer for HEAD: its status and headers, no body.
+    static func headOnly(_ response: Response) -> Response {
+        var response = response
+        response.body = .init()
+        return response
     }
 
     /// A route's answer, counted by route template and status; an error no route turned into
@@ -236,5 +251,26 @@ extension HTTPFrontend {
     func busy() -> Response {
         problem(.serviceUnavailable, "busy", detail: "\(settings.maxInFlight) requests are being worked on; try again",
                 headers: [.retryAfter: "1"])
+    }
+}
+
+/// What the framework answers by itself (no such route: 404; a method the route does not take:
+/// 405; a request it cannot read), in serve's own problem+json like every other refusal (so that
+/// the hook can tell serve's answers from something else's on the port).
+struct FrameworkAnswers: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let frontend: HTTPFrontend
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let title = error.status.reasonPhrase.lowercased()
+            var response = frontend.problem(error.status, title.isEmpty ? "refused" : title,
+                                            detail: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)",
+                                            headers: error.headers)
+            if request.method == .head { response.body = .init() }
+            return response
+        }
     }
 }

@@ -619,3 +619,19 @@ def test_a_token_no_client_can_present_is_refused_by_check_config(tmp_path, cont
     assert proc.returncode == 64 and says in proc.stderr, proc.stderr
     token_file.write_bytes(b"t0ken\n")  # one trailing newline is fine
     assert serve.check_config().returncode == 0
+
+
+def test_the_frameworks_own_answers_are_problem_json_and_head_works(http, container):
+    """Issue 21: a route that does not exist (404), a method a route does not take (405): serve's
+    problem+json like every other refusal; HEAD of a GET route: its status, no body."""
+    answer = requests.get(f"{http.url}/nope", timeout=10)
+    assert answer.status_code == 404 and answer.headers["Content-Type"] == "application/problem+json"
+    assert answer.json()["type"].startswith("urn:nova-dirsvc:problem:") and answer.json()["status"] == 404
+    answer = requests.put(f"{http.url}/healthz", timeout=10)
+    assert answer.status_code in (404, 405) and answer.headers["Content-Type"] == "application/problem+json", answer.text
+    answer = requests.head(f"{http.url}/healthz", timeout=10)
+    assert answer.status_code == 200 and answer.content == b""
+    unknown = str(uuidlib.uuid4())
+    answer = requests.head(f"{http.url}/v1/instances/{unknown}", headers={"X-Auth-Token": TOKEN}, timeout=10)
+    assert answer.status_code == 404 and answer.content == b""
+    assert requests.head(f"{http.url}/v1/instances/{unknown}", timeout=10).status_code == 401
