@@ -7,6 +7,18 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 nd_prepare
 
+# The code is as the toolchain's swift-format writes it (.swift-format): format a copy, compare.
+fmt=$(mktemp -d)
+cp -r Sources Tests Package.swift .swift-format "$fmt"/
+(cd "$fmt" && swift format format -i -r --parallel Sources Tests Package.swift)
+if ! diff -r -q Sources "$fmt/Sources" > /dev/null || ! diff -r -q Tests "$fmt/Tests" > /dev/null \
+   || ! diff -q Package.swift "$fmt/Package.swift" > /dev/null; then
+  diff -r -u Sources "$fmt/Sources" | head -40 >&2 || true
+  echo "the code is not formatted: run swift format format -i -r Sources Tests Package.swift" >&2
+  rm -rf "$fmt"; exit 1
+fi
+rm -rf "$fmt"
+
 build_log=$(mktemp)
 if ! swift build --build-tests > "$build_log" 2>&1; then cat "$build_log" >&2; rm -f "$build_log"; exit 1; fi
 grep -E "warning:|error:" "$build_log" || true; rm -f "$build_log"

@@ -24,9 +24,11 @@ extension AMQPConnection {
 
         public var isTruncated: Bool { body.count < size }
 
-        public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String = "", routingKey: String = "",
-                    messageID: String? = nil, contentType: String? = nil, contentEncoding: String? = nil,
-                    headers: [String: String] = [:], body: [UInt8], size: Int? = nil) {
+        public init(
+            deliveryTag: UInt64, redelivered: Bool = false, exchange: String = "", routingKey: String = "",
+            messageID: String? = nil, contentType: String? = nil, contentEncoding: String? = nil,
+            headers: [String: String] = [:], body: [UInt8], size: Int? = nil
+        ) {
             self.deliveryTag = deliveryTag
             self.redelivered = redelivered
             self.exchange = exchange
@@ -54,12 +56,14 @@ extension AMQPConnection {
             return nil
         }
         let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-        let exchange = Self.text(deliver.exchange), routingKey = Self.text(deliver.routing_key)
+        let exchange = Self.text(deliver.exchange)
+        let routingKey = Self.text(deliver.routing_key)
 
         // the content header, then the body frames: each within the connect timeout (the
         // broker sends them together; a gap means the connection is in trouble)
         guard try waitFrame(state, &frame, timeout: configuration.connectTimeout), frame.frame_type == UInt8(AMQP_FRAME_HEADER),
-              let header = frame.payload.properties.decoded else {
+            let header = frame.payload.properties.decoded
+        else {
             throw AMQPError(.timeout, operation: "receive", message: "a delivery without its content header")
         }
         let size = Int(frame.payload.properties.body_size)
@@ -78,7 +82,8 @@ extension AMQPConnection {
         while received < size {
             amqp_maybe_release_buffers_on_channel(state, channel)  // the frames read so far are copied out
             guard try waitFrame(state, &frame, timeout: configuration.connectTimeout),
-                  frame.frame_type == UInt8(AMQP_FRAME_BODY) else {
+                frame.frame_type == UInt8(AMQP_FRAME_BODY)
+            else {
                 throw AMQPError(.timeout, operation: "receive", message: "a delivery whose body stopped at \(received) of \(size) bytes")
             }
             let fragment = frame.payload.body_fragment
@@ -88,9 +93,10 @@ extension AMQPConnection {
                 body.append(contentsOf: UnsafeRawBufferPointer(start: base, count: min(room, fragment.len)))
             }
         }
-        return Delivery(deliveryTag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, exchange: exchange,
-                        routingKey: routingKey, messageID: messageID, contentType: contentType,
-                        contentEncoding: contentEncoding, headers: headers, body: body, size: size)
+        return Delivery(
+            deliveryTag: deliver.delivery_tag, redelivered: deliver.redelivered != 0, exchange: exchange,
+            routingKey: routingKey, messageID: messageID, contentType: contentType,
+            contentEncoding: contentEncoding, headers: headers, body: body, size: size)
     }
 
     /// One frame within `timeout`: false when none came, throws when the connection failed.
@@ -111,8 +117,9 @@ extension AMQPConnection {
     private func otherMethod(_ method: amqp_method_t) throws {
         try closedByServer(method.id, method.decoded, "receive")
         if method.id == AMQP_BASIC_CANCEL_METHOD {
-            throw AMQPError(.connection, operation: "receive",
-                            message: "the broker cancelled the consumer (the queue was deleted, or its node went down)")
+            throw AMQPError(
+                .connection, operation: "receive",
+                message: "the broker cancelled the consumer (the queue was deleted, or its node went down)")
         }
     }
 

@@ -24,9 +24,11 @@ public final class AMQPConnection {
         public var tls: Bool
         public var caCertificateFile: String?
 
-        public init(host: String, port: Int = 5672, virtualHost: String = "/", user: String = "guest",
-                    password: Secret = Secret("guest"), connectTimeout: Duration = .seconds(5), heartbeat: Int = 60,
-                    tls: Bool = false, caCertificateFile: String? = nil) {
+        public init(
+            host: String, port: Int = 5672, virtualHost: String = "/", user: String = "guest",
+            password: Secret = Secret("guest"), connectTimeout: Duration = .seconds(5), heartbeat: Int = 60,
+            tls: Bool = false, caCertificateFile: String? = nil
+        ) {
             self.tls = tls
             self.caCertificateFile = caCertificateFile
             self.host = host
@@ -63,8 +65,10 @@ public final class AMQPConnection {
             if let file = configuration.caCertificateFile {
                 let status = amqp_ssl_socket_set_cacert(socket, file)
                 guard status == AMQP_STATUS_OK.rawValue else {
-                    throw AMQPError(.library, operation: "connect", message: "cannot use the CA certificate file \(file): "
-                                    + String(cString: amqp_error_string2(status)))
+                    throw AMQPError(
+                        .library, operation: "connect",
+                        message: "cannot use the CA certificate file \(file): "
+                            + String(cString: amqp_error_string2(status)))
                 }
             }
         }
@@ -75,12 +79,14 @@ public final class AMQPConnection {
         _ = amqp_set_rpc_timeout(state, &timeout)
         let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
         if status != AMQP_STATUS_OK.rawValue {
-            throw AMQPError(status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout : .connection, operation: "connect",
-                            message: "\(configuration.host):\(configuration.port): " + String(cString: amqp_error_string2(status)))
+            throw AMQPError(
+                status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout : .connection, operation: "connect",
+                message: "\(configuration.host):\(configuration.port): " + String(cString: amqp_error_string2(status)))
         }
         let reply = configuration.password.value.withCString { password in
-            crabbitmq_login_plain(state, configuration.virtualHost, 0, 131072, Int32(configuration.heartbeat),
-                                  configuration.user, password)
+            crabbitmq_login_plain(
+                state, configuration.virtualHost, 0, 131072, Int32(configuration.heartbeat),
+                configuration.user, password)
         }
         try connection.check(reply, "login as \(configuration.user) on \(configuration.host):\(configuration.port)")
         _ = amqp_channel_open(state, connection.channel)
@@ -222,9 +228,12 @@ public final class AMQPConnection {
             return
         case AMQP_RESPONSE_LIBRARY_EXCEPTION:
             let status = reply.library_error
-            let kind: AMQPError.Kind = status == AMQP_STATUS_TIMEOUT.rawValue ? .timeout
+            let kind: AMQPError.Kind =
+                status == AMQP_STATUS_TIMEOUT.rawValue
+                ? .timeout
                 : (status == AMQP_STATUS_CONNECTION_CLOSED.rawValue || status == AMQP_STATUS_SOCKET_ERROR.rawValue
-                   || status == AMQP_STATUS_SSL_ERROR.rawValue || status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue) ? .connection : .library
+                    || status == AMQP_STATUS_SSL_ERROR.rawValue || status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue)
+                    ? .connection : .library
             throw AMQPError(kind, operation: operation, message: String(cString: amqp_error_string2(status)))
         case AMQP_RESPONSE_SERVER_EXCEPTION:
             try closedByServer(reply.reply.id, reply.reply.decoded, operation)

@@ -19,14 +19,19 @@ public struct TransportURL: Sendable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws {
-        guard let schemeEnd = text.firstRange(of: "://") else { throw Invalid(description: "transport_url: not a URL (rabbit://USER:PASS@HOST:PORT/VHOST)") }
+        guard let schemeEnd = text.firstRange(of: "://") else {
+            throw Invalid(description: "transport_url: not a URL (rabbit://USER:PASS@HOST:PORT/VHOST)")
+        }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard ["rabbit", "amqp", "amqps"].contains(scheme) else {
             throw Invalid(description: "transport_url: the scheme \(scheme) is not rabbit://, amqp:// or amqps://")
         }
         var rest = text[schemeEnd.upperBound...]
         var query = ""
-        if let mark = rest.firstIndex(of: "?") { query = String(rest[rest.index(after: mark)...]); rest = rest[..<mark] }
+        if let mark = rest.firstIndex(of: "?") {
+            query = String(rest[rest.index(after: mark)...])
+            rest = rest[..<mark]
+        }
         let slash = rest.firstIndex(of: "/")
         let hostList = slash.map { rest[..<$0] } ?? rest
         let path = slash.map { String(rest[rest.index(after: $0)...]) } ?? ""
@@ -34,7 +39,8 @@ public struct TransportURL: Sendable, CustomStringConvertible {
         tls = scheme == "amqps" || query.split(separator: "&").contains { ["ssl=1", "ssl=true", "ssl=True"].contains($0) }
         var hosts: [Host] = []
         for entry in hostList.split(separator: ",", omittingEmptySubsequences: false) {
-            var user: String? = nil, password: String? = nil
+            var user: String? = nil
+            var password: String? = nil
             var address = entry[...]
             if let at = entry.lastIndex(of: "@") {
                 let credentials = entry[..<at]
@@ -46,7 +52,8 @@ public struct TransportURL: Sendable, CustomStringConvertible {
                     user = try Self.decode(String(credentials), "user")
                 }
             }
-            var host = String(address), port = 5672
+            var host = String(address)
+            var port = 5672
             if host.hasPrefix("[") {  // [IPv6]:port
                 guard let close = host.firstIndex(of: "]") else { throw Invalid(description: "transport_url: a bad IPv6 host") }
                 let after = host[host.index(after: close)...]
@@ -57,8 +64,10 @@ public struct TransportURL: Sendable, CustomStringConvertible {
                 host = String(host[..<colon])
             }
             guard !host.isEmpty else { throw Invalid(description: "transport_url: a host is missing") }
-            hosts.append(Host(host: host, port: port, user: user ?? hosts.first?.user ?? "guest",
-                              password: Secret(password ?? hosts.first?.password.value ?? "guest")))
+            hosts.append(
+                Host(
+                    host: host, port: port, user: user ?? hosts.first?.user ?? "guest",
+                    password: Secret(password ?? hosts.first?.password.value ?? "guest")))
         }
         self.hosts = hosts
     }
@@ -70,15 +79,22 @@ public struct TransportURL: Sendable, CustomStringConvertible {
     }
 
     /// One connection configuration a host, in order.
-    public func configurations(connectTimeout: Duration, heartbeat: Int = 60, tls: Bool = false,
-                               caCertificateFile: String? = nil) -> [AMQPConnection.Configuration] {
-        hosts.map { .init(host: $0.host, port: $0.port, virtualHost: virtualHost, user: $0.user, password: $0.password,
-                          connectTimeout: connectTimeout, heartbeat: heartbeat, tls: tls || self.tls,
-                          caCertificateFile: caCertificateFile) }
+    public func configurations(
+        connectTimeout: Duration, heartbeat: Int = 60, tls: Bool = false,
+        caCertificateFile: String? = nil
+    ) -> [AMQPConnection.Configuration] {
+        hosts.map {
+            .init(
+                host: $0.host, port: $0.port, virtualHost: virtualHost, user: $0.user, password: $0.password,
+                connectTimeout: connectTimeout, heartbeat: heartbeat, tls: tls || self.tls,
+                caCertificateFile: caCertificateFile)
+        }
     }
 
     private static func port(_ text: String) throws -> Int {
-        guard let port = Int(text), (1...65535).contains(port) else { throw Invalid(description: "transport_url: \"\(text)\" is not a port") }
+        guard let port = Int(text), (1...65535).contains(port) else {
+            throw Invalid(description: "transport_url: \"\(text)\" is not a port")
+        }
         return port
     }
 
@@ -88,7 +104,8 @@ public struct TransportURL: Sendable, CustomStringConvertible {
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
                 guard let high = iterator.next(), let low = iterator.next(),
-                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else {
+                    let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+                else {
                     throw Invalid(description: "transport_url: a bad %-escape in the \(what)")
                 }
                 bytes.append(value)
@@ -96,7 +113,9 @@ public struct TransportURL: Sendable, CustomStringConvertible {
                 bytes.append(byte)
             }
         }
-        guard let decoded = String(validating: bytes, as: UTF8.self) else { throw Invalid(description: "transport_url: the \(what) is not UTF-8") }
+        guard let decoded = String(validating: bytes, as: UTF8.self) else {
+            throw Invalid(description: "transport_url: the \(what) is not UTF-8")
+        }
         return decoded
     }
 }

@@ -23,10 +23,12 @@ public enum CommandMain {
             type(of: command).exit(withError: error)
         } catch let error as ValidationError {
             // a usage error found in run(): as ArgumentParser prints one, with the subcommand's usage
-            POSIX.write(2, "Error: \(error.message)\nUsage: \(root.usageString(for: type(of: command)))\n"
-                           + "  See '\(root._commandName) \(type(of: command)._commandName) --help' for more information.\n")
+            POSIX.write(
+                2,
+                "Error: \(error.message)\nUsage: \(root.usageString(for: type(of: command)))\n"
+                    + "  See '\(root._commandName) \(type(of: command)._commandName) --help' for more information.\n")
             Glibc.exit(ExitStatus.usage.rawValue)
-        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+        } catch  where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             // `--help` parses into ArgumentParser's own help command, whose run() throws its
             // request: printed by ArgumentParser (exit 0), as its own main() does
             root.exit(withError: error)

@@ -15,10 +15,13 @@ public struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("bind-dn"), help: ArgumentHelp("DN for a simple bind.", valueName: "dn"))
     public var bindDN: String?
 
-    @Option(help: ArgumentHelp("File holding the bind password (not readable by other users). Or set NOVA_DIRSVC_PASSWORD.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("File holding the bind password (not readable by other users). Or set NOVA_DIRSVC_PASSWORD.", valueName: "path"))
     public var passwordFile: String?
 
-    @Option(name: .customLong("base-dn"), help: ArgumentHelp("The container of instance entries, e.g. ou=Instances,dc=example,dc=com.", valueName: "dn"))
+    @Option(
+        name: .customLong("base-dn"),
+        help: ArgumentHelp("The container of instance entries, e.g. ou=Instances,dc=example,dc=com.", valueName: "dn"))
     public var baseDN: String?
 
     @Option(help: ArgumentHelp("PEM file of the CA certificate(s) that sign the server's certificate.", valueName: "path"))
@@ -27,7 +30,8 @@ public struct ConnectionOptions: ParsableArguments {
     @Flag(help: "Issue StartTLS on ldap:// (a failure is an error, never a plaintext fallback).")
     public var startTLS = false
 
-    @Option(help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
+    @Option(
+        help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
     public var saslMech: String?
 
     @Option(help: ArgumentHelp("Time budget in seconds for connecting and each operation (default 5).", valueName: "seconds"))
@@ -36,7 +40,8 @@ public struct ConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Event log (JSON lines) (default \(Configuration.defaultLogFile)).", valueName: "path"))
     public var logFile: String?
 
-    @Option(help: ArgumentHelp("Where events wait while the directory is unavailable (default \(Spool.defaultDirectory)).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Where events wait while the directory is unavailable (default \(Spool.defaultDirectory)).", valueName: "path"))
     public var spoolDir: String?
 
     @Flag(help: "Allow a simple bind over unencrypted ldap:// to a host other than loopback.")

@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import NovaDirsvc
 import OpenStack
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Nova's list of every server, from its API (`reconcile --from-nova`): a Keystone token from
 /// `[nova]`, the compute endpoint of its catalog, then `/servers/detail` of every project page
@@ -12,7 +13,8 @@ import OpenStack
 /// failure before the last page ends it with nothing returned: an incomplete list must never
 /// reach the comparison (it would look like deleted instances).
 public enum NovaServerList {
-    public static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList {
+    public static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList
+    {
         var transferSettings = HTTPTransfer.Configuration()
         transferSettings.caFile = settings.caFile
         transferSettings.verifyTLS = !settings.insecure
@@ -38,16 +40,18 @@ public enum NovaServerList {
     }
 
     static func credentials(_ settings: Configuration.Nova) throws -> KeystoneCredentials {
-        let user = KeystoneCredentials.UserReference(id: settings.userID, name: settings.username,
-                                                     domainName: settings.userDomainName, domainID: settings.userDomainID)
+        let user = KeystoneCredentials.UserReference(
+            id: settings.userID, name: settings.username,
+            domainName: settings.userDomainName, domainID: settings.userDomainID)
         let method: KeystoneCredentials.Method
         switch settings.authType {
         case .password:
             method = .password(user: user, password: try settings.secret())
         case .applicationCredential:
-            method = .applicationCredential(id: settings.applicationCredentialID, name: settings.applicationCredentialName,
-                                            user: settings.username != nil || settings.userID != nil ? user : nil,
-                                            secret: try settings.secret())
+            method = .applicationCredential(
+                id: settings.applicationCredentialID, name: settings.applicationCredentialName,
+                user: settings.username != nil || settings.userID != nil ? user : nil,
+                secret: try settings.secret())
         }
         var credentials = KeystoneCredentials(authURL: settings.authURL, method: method)
         credentials.projectID = settings.projectID

@@ -17,7 +17,10 @@ public enum Decompression {
         /// (`gzip`, `zlib`, `bzip2`, `xz`, ...) are taken too.
         public init?(header: String) {
             let name = header.lowercased()
-            if let method = Method(rawValue: name) { self = method; return }
+            if let method = Method(rawValue: name) {
+                self = method
+                return
+            }
             switch name {
             case "gzip", "zlib": self = .zlib
             case "bzip2", "bzip", "bz2": self = .bzip2
@@ -104,12 +107,14 @@ public enum Decompression {
         stream.avail_in = UInt32(source.count)
         var status = Z_OK
         while status == Z_OK {
-            guard output.fill({ chunk in
-                stream.next_out = chunk.baseAddress
-                stream.avail_out = UInt32(chunk.count)
-                status = inflate(&stream, Z_NO_FLUSH)
-                return chunk.count - Int(stream.avail_out)
-            }) else { return nil }
+            guard
+                output.fill({ chunk in
+                    stream.next_out = chunk.baseAddress
+                    stream.avail_out = UInt32(chunk.count)
+                    status = inflate(&stream, Z_NO_FLUSH)
+                    return chunk.count - Int(stream.avail_out)
+                })
+            else { return nil }
             if status == Z_BUF_ERROR && stream.avail_in == 0 { return "the data ends before the stream does" }
         }
         return status == Z_STREAM_END ? nil : stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
@@ -123,12 +128,14 @@ public enum Decompression {
         stream.avail_in = UInt32(source.count)
         var status = BZ_OK
         while status == BZ_OK {
-            guard output.fill({ chunk in
-                stream.next_out = UnsafeMutableRawPointer(chunk.baseAddress)?.assumingMemoryBound(to: CChar.self)
-                stream.avail_out = UInt32(chunk.count)
-                status = BZ2_bzDecompress(&stream)
-                return chunk.count - Int(stream.avail_out)
-            }) else { return nil }
+            guard
+                output.fill({ chunk in
+                    stream.next_out = UnsafeMutableRawPointer(chunk.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                    stream.avail_out = UInt32(chunk.count)
+                    status = BZ2_bzDecompress(&stream)
+                    return chunk.count - Int(stream.avail_out)
+                })
+            else { return nil }
             if status == BZ_OK && stream.avail_in == 0 && stream.avail_out > 0 { return "the data ends before the stream does" }
         }
         return status == BZ_STREAM_END ? nil : "bzip2 error \(status)"
@@ -143,12 +150,14 @@ public enum Decompression {
         stream.avail_in = source.count
         var status = LZMA_OK
         while status == LZMA_OK {
-            guard output.fill({ chunk in
-                stream.next_out = chunk.baseAddress
-                stream.avail_out = chunk.count
-                status = lzma_code(&stream, LZMA_FINISH)
-                return chunk.count - stream.avail_out
-            }) else { return nil }
+            guard
+                output.fill({ chunk in
+                    stream.next_out = chunk.baseAddress
+                    stream.avail_out = chunk.count
+                    status = lzma_code(&stream, LZMA_FINISH)
+                    return chunk.count - stream.avail_out
+                })
+            else { return nil }
         }
         switch status {
         case LZMA_STREAM_END: return nil
@@ -168,13 +177,15 @@ public enum Decompression {
         var failure: String?
         while remaining != 0 && failure == nil {
             var produced = 0
-            guard output.fill({ chunk in
-                var out = ZSTD_outBuffer(dst: chunk.baseAddress, size: chunk.count, pos: 0)
-                remaining = ZSTD_decompressStream(stream, &out, &input)
-                if ZSTD_isError(remaining) != 0 { failure = String(cString: ZSTD_getErrorName(remaining)) }
-                produced = out.pos
-                return out.pos
-            }) else { return nil }
+            guard
+                output.fill({ chunk in
+                    var out = ZSTD_outBuffer(dst: chunk.baseAddress, size: chunk.count, pos: 0)
+                    remaining = ZSTD_decompressStream(stream, &out, &input)
+                    if ZSTD_isError(remaining) != 0 { failure = String(cString: ZSTD_getErrorName(remaining)) }
+                    produced = out.pos
+                    return out.pos
+                })
+            else { return nil }
             // all input taken, nothing more coming out, the frame not done: it was cut short
             if remaining != 0 && failure == nil && input.pos == input.size && produced == 0 {
                 failure = "the data ends before the frame does"
@@ -190,12 +201,14 @@ public enum Decompression {
         var nextIn = source.baseAddress
         var result = BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT
         while result == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT {
-            guard output.fill({ chunk in
-                var availableOut = chunk.count
-                var nextOut = chunk.baseAddress
-                result = BrotliDecoderDecompressStream(state, &availableIn, &nextIn, &availableOut, &nextOut, nil)
-                return chunk.count - availableOut
-            }) else { return nil }
+            guard
+                output.fill({ chunk in
+                    var availableOut = chunk.count
+                    var nextOut = chunk.baseAddress
+                    result = BrotliDecoderDecompressStream(state, &availableIn, &nextIn, &availableOut, &nextOut, nil)
+                    return chunk.count - availableOut
+                })
+            else { return nil }
         }
         switch result {
         case BROTLI_DECODER_RESULT_SUCCESS: return nil

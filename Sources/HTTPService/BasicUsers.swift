@@ -17,7 +17,8 @@ struct BasicUsers: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             guard let colon = trimmed.firstIndex(of: ":"), colon != trimmed.startIndex,
-                  trimmed[trimmed.index(after: colon)...].hasPrefix("$") else {
+                trimmed[trimmed.index(after: colon)...].hasPrefix("$")
+            else {
                 throw ConfigurationError("\(file):\(number + 1): expected user:$id$salt$hash (openssl passwd -6)")
             }
             hashes[String(trimmed[..<colon])] = String(trimmed[trimmed.index(after: colon)...])
@@ -29,9 +30,11 @@ struct BasicUsers: Sendable {
     /// Whether an `Authorization: Basic ...` value names a user with the right password.
     func accepts(_ authorization: String) -> Bool {
         guard authorization.lowercased().hasPrefix("basic "),
-              let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-              let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return false }
-        let user = String(text[..<colon]), password = String(text[text.index(after: colon)...])
+            let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return false }
+        let user = String(text[..<colon])
+        let password = String(text[text.index(after: colon)...])
         let stored = hashes[user] ?? Self.decoy
         guard let computed = Self.crypt(password, setting: stored) else { return false }
         return HTTPFrontend.constantTimeEqual(Array(computed.utf8), Array(stored.utf8)) && hashes[user] != nil

@@ -9,8 +9,10 @@ extension HTTPFrontend {
     /// Checks the credentials (when any are configured: the token, or a Basic user), then
     /// reads the body (at most 1 MiB, JSON) and calls `handle` with it. 401 says nothing about
     /// which part was wrong; no credential is ever logged.
-    func authorized(_ request: Request, body: Bool = true,
-                    _ handle: (Data) async throws -> Response) async throws -> Response {
+    func authorized(
+        _ request: Request, body: Bool = true,
+        _ handle: (Data) async throws -> Response
+    ) async throws -> Response {
         let (token, users) = credentials
         if token != nil || users != nil {
             var accepted = token.map { Self.presents($0, request.headers) } ?? false
@@ -19,15 +21,17 @@ extension HTTPFrontend {
                 accepted = try await read(nil) { _ in users.accepts(authorization) }
             }
             guard accepted else {
-                return problem(.unauthorized, "unauthorized",
-                               detail: "valid credentials are needed (X-Auth-Token, Authorization: Bearer or Basic)",
-                               headers: [.wwwAuthenticate: users != nil ? "Basic realm=\"nova-dirsvc\"" : "Bearer"])
+                return problem(
+                    .unauthorized, "unauthorized",
+                    detail: "valid credentials are needed (X-Auth-Token, Authorization: Bearer or Basic)",
+                    headers: [.wwwAuthenticate: users != nil ? "Basic realm=\"nova-dirsvc\"" : "Bearer"])
             }
         }
         guard body else { return try await handle(Data()) }
         if let type = request.headers[.contentType], !Self.isJSON(type) {
-            return problem(.unsupportedMediaType, "unsupported media type",
-                           detail: "the body must be application/json, not \(Validate.escaped(type))", field: "Content-Type")
+            return problem(
+                .unsupportedMediaType, "unsupported media type",
+                detail: "the body must be application/json, not \(Validate.escaped(type))", field: "Content-Type")
         }
         var request = request
         let buffer: ByteBuffer
@@ -70,8 +74,7 @@ extension HTTPFrontend {
 enum VendordataRequest {
     static func record(from body: Data) throws -> InstanceRecord {
         let value: JSONValue
-        do { value = try JSONValue.parse(body) }
-        catch { throw InputError(field: "body", reason: "not valid JSON: \(error)") }
+        do { value = try JSONValue.parse(body) } catch { throw InputError(field: "body", reason: "not valid JSON: \(error)") }
         guard let object = value.object else { throw InputError(field: "body", reason: "not a JSON object") }
         func string(_ key: String) throws -> String? {
             switch object[key] {

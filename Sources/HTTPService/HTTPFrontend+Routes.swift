@@ -25,8 +25,9 @@ extension HTTPFrontend {
             await self.measured("/metrics", "GET") {
                 try await self.authorized(request, body: false) { _ in
                     let depth = (try? self.path.spool.pending().count) ?? 0
-                    return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                                    body: .init(byteBuffer: ByteBuffer(string: self.metrics.text(spoolDepth: depth, counters: self.counters))))
+                    return Response(
+                        status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: self.metrics.text(spoolDepth: depth, counters: self.counters))))
                 }
             }
         }
@@ -79,22 +80,24 @@ extension HTTPFrontend {
     // MARK: - Routes
 
     private func register(_ body: Data) async throws -> Response {
-        try answer(await write { [path] in
-            let decoded = try path.decode(.json(body), as: .register)
-            guard let event = decoded.event else {
-                throw InputError(field: "event_type", reason: "not a register event (POST /v1/instances registers)")
-            }
-            return (event, decoded.dropped)
-        }, created: true)
+        try answer(
+            await write { [path] in
+                let decoded = try path.decode(.json(body), as: .register)
+                guard let event = decoded.event else {
+                    throw InputError(field: "event_type", reason: "not a register event (POST /v1/instances registers)")
+                }
+                return (event, decoded.dropped)
+            }, created: true)
     }
 
     private func unregister(_ uuid: String) async throws -> Response {
-        try answer(await write { [path] in
-            guard let event = try path.decode(.instanceUUID(uuid), as: .unregister).event else {
-                throw InputError(field: "instance_uuid", reason: "missing")
-            }
-            return (event, [])
-        }, created: false)
+        try answer(
+            await write { [path] in
+                guard let event = try path.decode(.instanceUUID(uuid), as: .unregister).event else {
+                    throw InputError(field: "instance_uuid", reason: "missing")
+                }
+                return (event, [])
+            }, created: false)
     }
 
     /// What the writer did with one request's event, and the values left out of it.
@@ -108,7 +111,8 @@ extension HTTPFrontend {
     /// Decodes an event and has the writer apply it, counted in flight: nil when busy.
     private func write(_ decode: @Sendable () throws -> (InstanceEvent, [InputError])) async -> Result<Written, any Error>? {
         await admitted { () -> Result<Written, any Error> in
-            let event: InstanceEvent, leftOut: [InputError]
+            let event: InstanceEvent
+            let leftOut: [InputError]
             do { (event, leftOut) = try decode() } catch { return .failure(error) }
             let start = ContinuousClock.now
             let outcome = await writer.write(EventPath.BatchItem(event))
@@ -141,14 +145,16 @@ extension HTTPFrontend {
     }
 
     private func show(_ uuid: String) async throws -> Response {
-        let found = try await admitted { try await read("show") { [path] session -> Result<Entry?, any Error> in
-            Result {
-                let valid = try InstanceRecord(instanceUUID: uuid).validated().instanceUUID
-                return try session.run(before: .now + path.configuration.timeout) { connection in
-                    try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).show(valid)
+        let found = try await admitted {
+            try await read("show") { [path] session -> Result<Entry?, any Error> in
+                Result {
+                    let valid = try InstanceRecord(instanceUUID: uuid).validated().instanceUUID
+                    return try session.run(before: .now + path.configuration.timeout) { connection in
+                        try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).show(valid)
+                    }
                 }
             }
-        } }
+        }
         guard let found else { return busy() }
         switch found {
         case .success(let entry?): return json(.ok, LDIF.json(entry))
@@ -185,9 +191,10 @@ extension HTTPFrontend {
             if case .queued(let reason) = result { document["reason"] = .string(reason) }
             if !written.leftOut.isEmpty {
                 // what the log and stderr say, in the answer too: the caller sent them
-                document["left_out"] = .array(written.leftOut.map {
-                    .object(["field": .string($0.field), "reason": .string($0.reason)])
-                })
+                document["left_out"] = .array(
+                    written.leftOut.map {
+                        .object(["field": .string($0.field), "reason": .string($0.reason)])
+                    })
             }
             return json(status, .object(document))
         case .failure(let error as EventNotAppliedError) where error.state == .queued:
@@ -210,16 +217,21 @@ extension HTTPFrontend {
     static let problemTypePrefix = "urn:nova-dirsvc:problem:"
 
     func json(_ status: HTTPResponse.Status, _ value: JSONValue, type: String = "application/json") -> Response {
-        Response(status: status, headers: [.contentType: type],
-                 body: .init(byteBuffer: ByteBuffer(string: value.text + "\n")))
+        Response(
+            status: status, headers: [.contentType: type],
+            body: .init(byteBuffer: ByteBuffer(string: value.text + "\n")))
     }
 
-    func problem(_ status: HTTPResponse.Status, _ title: String, detail: String, field: String? = nil,
-                 headers: HTTPFields = [:]) -> Response {
+    func problem(
+        _ status: HTTPResponse.Status, _ title: String, detail: String, field: String? = nil,
+        headers: HTTPFields = [:]
+    ) -> Response {
         // `type` says the answer is serve's own (the hook falls back to the CLI on any other 4xx)
         let slug = title.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: "-").lowercased()
-        var document: [String: JSONValue] = ["type": .string(Self.problemTypePrefix + slug), "status": .number(Double(status.code)),
-                                             "title": .string(title), "detail": .string(detail)]
+        var document: [String: JSONValue] = [
+            "type": .string(Self.problemTypePrefix + slug), "status": .number(Double(status.code)),
+            "title": .string(title), "detail": .string(detail),
+        ]
         if let field { document["field"] = .string(field) }
         var response = json(status, .object(document), type: "application/problem+json")
         response.headers.append(contentsOf: headers)
@@ -249,8 +261,9 @@ extension HTTPFrontend {
     }
 
     func busy() -> Response {
-        problem(.serviceUnavailable, "busy", detail: "\(settings.maxInFlight) requests are being worked on; try again",
-                headers: [.retryAfter: "1"])
+        problem(
+            .serviceUnavailable, "busy", detail: "\(settings.maxInFlight) requests are being worked on; try again",
+            headers: [.retryAfter: "1"])
     }
 }
 
@@ -266,9 +279,10 @@ struct FrameworkAnswers: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError {
             let title = error.status.reasonPhrase.lowercased()
-            var response = frontend.problem(error.status, title.isEmpty ? "refused" : title,
-                                            detail: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)",
-                                            headers: error.headers)
+            var response = frontend.problem(
+                error.status, title.isEmpty ? "refused" : title,
+                detail: error.body ?? "\(request.method) \(request.uri.path): \(error.status.reasonPhrase)",
+                headers: error.headers)
             if request.method == .head { response.body = .init() }
             return response
         }

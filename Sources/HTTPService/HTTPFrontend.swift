@@ -49,8 +49,10 @@ public final class HTTPFrontend: @unchecked Sendable {
     public var boundPort: Int? { port.withLock { $0 } }
     private let port = Mutex<Int?>(nil)
 
-    public init(configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters,
-                say: @escaping @Sendable (String) -> Void) throws {
+    public init(
+        configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters,
+        say: @escaping @Sendable (String) -> Void
+    ) throws {
         guard let settings = configuration.http else { throw ConfigurationError("no [http] listen") }
         self.settings = settings
         self.writer = writer
@@ -64,8 +66,9 @@ public final class HTTPFrontend: @unchecked Sendable {
 
     private static func current(_ configuration: Configuration, say: @escaping @Sendable (String) -> Void) throws -> Current {
         guard let settings = configuration.http else { throw ConfigurationError("no [http] listen") }
-        return Current(path: EventPath(configuration: configuration, warn: say), sessions: SessionPool(configuration: configuration),
-                       token: try settings.token(), users: try settings.basicAuthFile.map { try BasicUsers(file: $0) })
+        return Current(
+            path: EventPath(configuration: configuration, warn: say), sessions: SessionPool(configuration: configuration),
+            token: try settings.token(), users: try settings.basicAuthFile.map { try BasicUsers(file: $0) })
     }
 
     var path: EventPath { current.withLock { $0.path } }
@@ -81,7 +84,8 @@ public final class HTTPFrontend: @unchecked Sendable {
     public func prepare(_ configuration: Configuration) throws -> Reload {
         guard let fresh = configuration.http else { throw ConfigurationError("[http]: removing the HTTP side takes a restart") }
         guard fresh.host == settings.host, fresh.port == settings.port else {
-            throw ConfigurationError("[http] listen: a change (\(settings.host):\(settings.port) to \(fresh.host):\(fresh.port)) takes a restart")
+            throw ConfigurationError(
+                "[http] listen: a change (\(settings.host):\(settings.port) to \(fresh.host):\(fresh.port)) takes a restart")
         }
         guard fresh.maxInFlight == settings.maxInFlight else { throw ConfigurationError("[http] max_in_flight: a change takes a restart") }
         guard fresh.tls == settings.tls else { throw ConfigurationError("[http] tls_cert: turning TLS on or off takes a restart") }
@@ -139,8 +143,9 @@ public final class HTTPFrontend: @unchecked Sendable {
         guard let certificate = settings.tlsCertificateFile, let key = settings.tlsKeyFile else { return nil }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
-                                                               privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            var tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain,
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             tls.minimumTLSVersion = .tlsv12
             tls.cipherSuites = Self.cipherSuites
             return try NIOSSLContext(configuration: tls)
@@ -151,7 +156,8 @@ public final class HTTPFrontend: @unchecked Sendable {
 
     /// TLS 1.2's suites (OpenSSL's names): ECDHE only, AES-GCM or ChaCha20-Poly1305. (TLS 1.3's
     /// are all forward-secret and AEAD.)
-    static let cipherSuites = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    static let cipherSuites =
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
         + "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
     /// HTTP/1.1 with keep-alive (60 s idle), in TLS (the context of the moment) when configured.
@@ -230,8 +236,10 @@ extension HTTPFrontend: Service {
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "nova-dirsvc"),
             onServerRunning: { [self] channel in
                 port.withLock { $0 = channel.localAddress?.port }
-                say("http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"
-                    + (credentials.token == nil && credentials.users == nil ? " (no token_file or basic_auth_file: every route is open)" : ""))
+                say(
+                    "http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"
+                        + (credentials.token == nil && credentials.users == nil
+                            ? " (no token_file or basic_auth_file: every route is open)" : ""))
             },
             logger: Self.quietLogger)
         let failure: (any Error)?

@@ -16,8 +16,9 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         let rc = ldap_str2dn(string, &dn, UInt32(LDAP_DN_FORMAT_LDAPV3))
         defer { if let dn { ldap_dnfree(dn) } }
         guard rc == LDAP_SUCCESS, !string.utf8.contains(0) else {
-            throw LDAPError(code: .invalidDNSyntax, operation: "parse DN", dn: string,
-                            diagnosticMessage: "not a valid LDAPv3 distinguished name")
+            throw LDAPError(
+                code: .invalidDNSyntax, operation: "parse DN", dn: string,
+                diagnosticMessage: "not a valid LDAPv3 distinguished name")
         }
         self.string = string
     }
@@ -44,9 +45,10 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         }
         // numericoid = number 1*( DOT number ); number = DIGIT / ( LDIGIT 1*DIGIT )
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count >= 2 && parts.allSatisfy { part in
-            !part.isEmpty && part.utf8.allSatisfy(isDigit) && (part.count == 1 || part.first != "0")
-        }
+        return parts.count >= 2
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.utf8.allSatisfy(isDigit) && (part.count == 1 || part.first != "0")
+            }
     }
 
     /// Escapes an attribute value for use in a DN string (RFC 4514 section 2.4).
@@ -61,9 +63,11 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         for (i, b) in bytes.enumerated() {
             switch b {
             case 0x22, 0x2B, 0x2C, 0x3B, 0x3C, 0x3E, 0x5C, 0x3D:  // " + , ; < > \ =
-                out.append(0x5C); out.append(b)
+                out.append(0x5C)
+                out.append(b)
             case 0x23 where i == 0, 0x20 where i == 0 || i == bytes.count - 1:  // leading #, leading/trailing space
-                out.append(0x5C); out.append(b)
+                out.append(0x5C)
+                out.append(b)
             case 0x00..<0x20, 0x7F:
                 out.append(contentsOf: hexEscape(b))
             default:

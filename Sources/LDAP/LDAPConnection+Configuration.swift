@@ -17,9 +17,11 @@ extension LDAPConnection {
         /// Certificate verification; `.demand` unless the operator explicitly turned it off.
         public var certificateVerification: CertificateVerification
 
-        public init(uris: [String], networkTimeout: Duration = .seconds(5), operationTimeout: Duration = .seconds(10),
-                    startTLS: Bool = false, caCertificateFile: String? = nil,
-                    certificateVerification: CertificateVerification = .demand) {
+        public init(
+            uris: [String], networkTimeout: Duration = .seconds(5), operationTimeout: Duration = .seconds(10),
+            startTLS: Bool = false, caCertificateFile: String? = nil,
+            certificateVerification: CertificateVerification = .demand
+        ) {
             self.uris = uris
             self.networkTimeout = networkTimeout
             self.operationTimeout = operationTimeout

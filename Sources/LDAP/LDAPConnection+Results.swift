@@ -7,8 +7,10 @@ extension LDAPConnection {
 
     /// Waits (up to the operation timeout and the deadline) for a message; abandons `msgid`
     /// on timeout.
-    func awaitMessage(_ ld: OpaquePointer, msgid: Int32, all: Bool, operation: String,
-                      dn: String? = nil) throws -> OpaquePointer {
+    func awaitMessage(
+        _ ld: OpaquePointer, msgid: Int32, all: Bool, operation: String,
+        dn: String? = nil
+    ) throws -> OpaquePointer {
         let limit = try wait(configuration.operationTimeout, operation, dn: dn)
         var timeout = Self.timeval(limit)
         var message: OpaquePointer? = nil
@@ -17,8 +19,9 @@ extension LDAPConnection {
         case 0:
             if msgid != LDAP_RES_ANY { ldap_abandon_ext(ld, msgid, nil, nil) }
             let budgetSpent = deadline.map { ContinuousClock.now >= $0 - .milliseconds(1) } ?? false
-            throw LDAPError(code: .timeout, operation: operation, dn: dn,
-                            diagnosticMessage: budgetSpent ? "the time budget ran out" : "no answer within \(limit.secondsText) s")
+            throw LDAPError(
+                code: .timeout, operation: operation, dn: dn,
+                diagnosticMessage: budgetSpent ? "the time budget ran out" : "no answer within \(limit.secondsText) s")
         case -1:
             throw error(lastResultCode(ld), operation, dn: dn)
         default:
@@ -27,18 +30,27 @@ extension LDAPConnection {
     }
 
     /// Parses and frees a result message; nil error for success.
-    func parseResult(_ ld: OpaquePointer, _ message: OpaquePointer, operation: String,
-                     dn: String?) -> (code: LDAPResultCode, error: LDAPError?) {
+    func parseResult(
+        _ ld: OpaquePointer, _ message: OpaquePointer, operation: String,
+        dn: String?
+    ) -> (code: LDAPResultCode, error: LDAPError?) {
         var code: Int32 = 0
         var matched: UnsafeMutablePointer<CChar>? = nil
         var diagnostic: UnsafeMutablePointer<CChar>? = nil
         let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, nil, nil, 1)
-        defer { ldap_memfree(matched); ldap_memfree(diagnostic) }
+        defer {
+            ldap_memfree(matched)
+            ldap_memfree(diagnostic)
+        }
         if rc != LDAP_SUCCESS { return (.init(rc), error(rc, operation, dn: dn)) }
         if code == LDAP_SUCCESS { return (.success, nil) }
-        return (.init(code), LDAPError(code: .init(code), operation: operation, dn: dn,
-                                       diagnosticMessage: diagnostic.map { String(cString: $0) },
-                                       matchedDN: matched.map { String(cString: $0) }))
+        return (
+            .init(code),
+            LDAPError(
+                code: .init(code), operation: operation, dn: dn,
+                diagnosticMessage: diagnostic.map { String(cString: $0) },
+                matchedDN: matched.map { String(cString: $0) })
+        )
     }
 
     // MARK: - Errors and options
@@ -58,7 +70,10 @@ extension LDAPConnection {
             _ = ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic)
             _ = ldap_get_option(ld, LDAP_OPT_MATCHED_DN, &matched)
         }
-        defer { ldap_memfree(diagnostic); ldap_memfree(matched) }
+        defer {
+            ldap_memfree(diagnostic)
+            ldap_memfree(matched)
+        }
         let text = String(cString: ldap_err2string(rc))
         var detail = diagnostic.map { String(cString: $0) }.flatMap { $0.isEmpty || $0 == text ? nil : $0 }
         if let tls = TLSDiagnostics.text, rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR {
@@ -68,9 +83,10 @@ extension LDAPConnection {
             // the watchdog shut the socket down: the budget ran out, the server did not go away
             return LDAPError(code: .timeout, operation: operation, dn: dn, diagnosticMessage: "the time budget ran out")
         }
-        return LDAPError(code: .init(rc), operation: operation, dn: dn,
-                         diagnosticMessage: detail.map { "\(text): \($0)" } ?? text,
-                         matchedDN: matched.map { String(cString: $0) })
+        return LDAPError(
+            code: .init(rc), operation: operation, dn: dn,
+            diagnosticMessage: detail.map { "\(text): \($0)" } ?? text,
+            matchedDN: matched.map { String(cString: $0) })
     }
 
     func check(_ rc: Int32, _ operation: String) throws {

@@ -5,25 +5,29 @@ extension LDAPConnection {
     /// and calls `body` with each entry as it arrives, so a search returns every matching
     /// entry even where the server's size limit is lower, and memory holds one page at most.
     /// If `body` throws, the search is abandoned and the error rethrown.
-    public func search(base: DistinguishedName, scope: SearchScope = .subtree, filter: Filter,
-                       attributes: [String] = [], pageSize: Int = 1000,
-                       _ body: (Entry) throws -> Void) throws {
+    public func search(
+        base: DistinguishedName, scope: SearchScope = .subtree, filter: Filter,
+        attributes: [String] = [], pageSize: Int = 1000,
+        _ body: (Entry) throws -> Void
+    ) throws {
         let ld = try handle("search")
         let arena = CArena()
         let attrs: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? =
             attributes.isEmpty ? nil : arena.stringArray(attributes)
-        let scopeValue: Int32 = switch scope {
-        case .base: cldap_scope_base
-        case .oneLevel: cldap_scope_onelevel
-        case .subtree: cldap_scope_subtree
-        }
+        let scopeValue: Int32 =
+            switch scope {
+            case .base: cldap_scope_base
+            case .oneLevel: cldap_scope_onelevel
+            case .subtree: cldap_scope_subtree
+            }
         let filterString = filter.description
         var cookie: [UInt8] = []
         repeat {
             var control: UnsafeMutablePointer<LDAPControl>? = nil
             var rc: Int32 = cookie.withUnsafeMutableBytes { bytes in
-                var cookieValue = berval(bv_len: ber_len_t(bytes.count),
-                                         bv_val: bytes.baseAddress?.assumingMemoryBound(to: CChar.self))
+                var cookieValue = berval(
+                    bv_len: ber_len_t(bytes.count),
+                    bv_val: bytes.baseAddress?.assumingMemoryBound(to: CChar.self))
                 // critical: a server without paging fails the search instead of truncating it
                 if bytes.isEmpty { return ldap_create_page_control(ld, ber_int_t(pageSize), nil, 1, &control) }
                 return ldap_create_page_control(ld, ber_int_t(pageSize), &cookieValue, 1, &control)
@@ -33,8 +37,9 @@ extension LDAPConnection {
             var msgid: Int32 = 0
             rc = try guarded("search", dn: base.string) {
                 serverControls.withUnsafeMutableBufferPointer { controls in
-                    ldap_search_ext(ld, base.string, scopeValue, filterString, attrs, 0,
-                                    controls.baseAddress, nil, nil, LDAP_NO_LIMIT, &msgid)
+                    ldap_search_ext(
+                        ld, base.string, scopeValue, filterString, attrs, 0,
+                        controls.baseAddress, nil, nil, LDAP_NO_LIMIT, &msgid)
                 }
             }
             ldap_control_free(control)
@@ -56,8 +61,9 @@ extension LDAPConnection {
                         // the entry itself is a referral (objectClass referral): it exists,
                         // and it is not an ordinary entry
                         ldap_msgfree(message)
-                        throw LDAPError(code: .referral, operation: "search", dn: base.string,
-                                        diagnosticMessage: "the entry is a referral to another server")
+                        throw LDAPError(
+                            code: .referral, operation: "search", dn: base.string,
+                            diagnosticMessage: "the entry is a referral to another server")
                     default:  // search references (referrals are not chased) and anything else
                         ldap_msgfree(message)
                     }
@@ -70,8 +76,10 @@ extension LDAPConnection {
     }
 
     /// Searches and returns every entry (paged, as `search(base:scope:filter:attributes:pageSize:_:)`).
-    public func search(base: DistinguishedName, scope: SearchScope = .subtree, filter: Filter,
-                       attributes: [String] = [], pageSize: Int = 1000) throws -> [Entry] {
+    public func search(
+        base: DistinguishedName, scope: SearchScope = .subtree, filter: Filter,
+        attributes: [String] = [], pageSize: Int = 1000
+    ) throws -> [Entry] {
         var entries: [Entry] = []
         try search(base: base, scope: scope, filter: filter, attributes: attributes, pageSize: pageSize) {
             entries.append($0)
@@ -80,8 +88,10 @@ extension LDAPConnection {
     }
 
     /// Reads one entry by DN, or nil when there is none (or it does not match `filter`).
-    public func read(_ dn: DistinguishedName, filter: Filter = .present("objectClass"),
-                     attributes: [String] = []) throws -> Entry? {
+    public func read(
+        _ dn: DistinguishedName, filter: Filter = .present("objectClass"),
+        attributes: [String] = []
+    ) throws -> Entry? {
         do {
             return try search(base: dn, scope: .base, filter: filter, attributes: attributes).first
         } catch LDAPResultCode.noSuchObject {
@@ -96,12 +106,17 @@ extension LDAPConnection {
         var diagnostic: UnsafeMutablePointer<CChar>? = nil
         var controls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>? = nil
         let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, nil, &controls, 1)
-        defer { ldap_memfree(matched); ldap_memfree(diagnostic); ldap_controls_free(controls) }
+        defer {
+            ldap_memfree(matched)
+            ldap_memfree(diagnostic)
+            ldap_controls_free(controls)
+        }
         if rc != LDAP_SUCCESS { throw error(rc, "search", dn: base) }
         if code != LDAP_SUCCESS {
-            throw LDAPError(code: .init(code), operation: "search", dn: base,
-                            diagnosticMessage: diagnostic.map { String(cString: $0) },
-                            matchedDN: matched.map { String(cString: $0) })
+            throw LDAPError(
+                code: .init(code), operation: "search", dn: base,
+                diagnosticMessage: diagnostic.map { String(cString: $0) },
+                matchedDN: matched.map { String(cString: $0) })
         }
         guard let pageControl = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, controls, nil) else { return [] }
         var count: ber_int_t = 0
@@ -126,8 +141,11 @@ extension LDAPConnection {
             if let bervals = ldap_get_values_len(ld, message, current) {
                 var i = 0
                 while let bv = bervals[i] {
-                    values.append(String(decoding: UnsafeRawBufferPointer(start: bv.pointee.bv_val,
-                                                                           count: Int(bv.pointee.bv_len)), as: UTF8.self))
+                    values.append(
+                        String(
+                            decoding: UnsafeRawBufferPointer(
+                                start: bv.pointee.bv_val,
+                                count: Int(bv.pointee.bv_len)), as: UTF8.self))
                     i += 1
                 }
                 ldap_value_free_len(bervals)

@@ -43,7 +43,8 @@ extension LDAPConnection {
 
         while true {
             while let operation = next, outstanding.count < window,
-                  outstandingDNs[operation.dn.string.lowercased(), default: 0] == 0 {
+                outstandingDNs[operation.dn.string.lowercased(), default: 0] == 0
+            {
                 let msgid = try send(operation, on: ld)
                 outstanding[msgid] = (nextIndex, operation)
                 outstandingDNs[operation.dn.string.lowercased(), default: 0] += 1
@@ -73,14 +74,16 @@ extension LDAPConnection {
             let mods = arena.modifications(attributes.map { (LDAP_MOD_ADD, $0.name, $0.values) })
             rc = try guarded(operation.name, dn: dn.string) { ldap_add_ext(ld, dn.string, mods, nil, nil, &msgid) }
         case .modify(let dn, let modifications):
-            let mods = arena.modifications(modifications.map { modification in
-                let op: Int32 = switch modification.kind {
-                case .add: LDAP_MOD_ADD
-                case .delete: LDAP_MOD_DELETE
-                case .replace: LDAP_MOD_REPLACE
-                }
-                return (op, modification.attribute, modification.values)
-            })
+            let mods = arena.modifications(
+                modifications.map { modification in
+                    let op: Int32 =
+                        switch modification.kind {
+                        case .add: LDAP_MOD_ADD
+                        case .delete: LDAP_MOD_DELETE
+                        case .replace: LDAP_MOD_REPLACE
+                        }
+                    return (op, modification.attribute, modification.values)
+                })
             rc = try guarded(operation.name, dn: dn.string) { ldap_modify_ext(ld, dn.string, mods, nil, nil, &msgid) }
         case .delete(let dn):
             rc = try guarded(operation.name, dn: dn.string) { ldap_delete_ext(ld, dn.string, nil, nil, &msgid) }

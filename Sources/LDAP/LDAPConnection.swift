@@ -38,9 +38,10 @@ public final class LDAPConnection {
         guard rc == LDAP_SUCCESS, let handle else {
             // (deinit runs for a class whose init throws once every property is set: it
             // frees socketWatch; freeing it here too was a double free, found by a test)
-            throw LDAPError(code: .init(rc), operation: "initialize",
-                            diagnosticMessage: "bad URI list \(uriList ?? "(ldap.conf default)"): "
-                                + String(cString: ldap_err2string(rc)))
+            throw LDAPError(
+                code: .init(rc), operation: "initialize",
+                diagnosticMessage: "bad URI list \(uriList ?? "(ldap.conf default)"): "
+                    + String(cString: ldap_err2string(rc)))
         }
         ld = handle
         try check(cldap_socket_watch_install(handle, socketWatch), "set connection callbacks")
@@ -58,8 +59,9 @@ public final class LDAPConnection {
             if configuration.caCertificateFile == nil, let directory = LDAPDefaults.string(LDAP_OPT_X_TLS_CACERTDIR) {
                 try check(ldap_set_option(handle, LDAP_OPT_X_TLS_CACERTDIR, directory), "set TLS CA certificate folder")
             }
-            try setOption(LDAP_OPT_X_TLS_REQUIRE_CERT,
-                          configuration.certificateVerification == .demand ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER)
+            try setOption(
+                LDAP_OPT_X_TLS_REQUIRE_CERT,
+                configuration.certificateVerification == .demand ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_NEVER)
             // The TLS options above only take effect in a new TLS context for this handle.
             // (Only made when TLS will be used: loading the CA store costs milliseconds.)
             try setOption(LDAP_OPT_X_TLS_NEWCTX, Int32(0))
@@ -69,8 +71,10 @@ public final class LDAPConnection {
     /// Connects (and for ldaps:// completes the TLS handshake), issues StartTLS if configured,
     /// and binds, all before `deadline`. The connection then has no deadline of its own: give
     /// each later piece of work one with `withDeadline`.
-    public static func connect(_ configuration: Configuration, credentials: Credentials,
-                               deadline: ContinuousClock.Instant? = nil) throws -> LDAPConnection {
+    public static func connect(
+        _ configuration: Configuration, credentials: Credentials,
+        deadline: ContinuousClock.Instant? = nil
+    ) throws -> LDAPConnection {
         let connection = try LDAPConnection(configuration, deadline: deadline)
         try connection.open()
         if configuration.startTLS { try connection.startTLS() }
@@ -132,8 +136,9 @@ public final class LDAPConnection {
         do {
             return try body()
         } catch let error as LDAPError where ContinuousClock.now >= deadline && error.code != .timeout {
-            throw LDAPError(code: .timeout, operation: operation, dn: dn,
-                            diagnosticMessage: "the time budget ran out (\(error.code))")
+            throw LDAPError(
+                code: .timeout, operation: operation, dn: dn,
+                diagnosticMessage: "the time budget ran out (\(error.code))")
         }
     }
 
@@ -179,8 +184,9 @@ public final class LDAPConnection {
                 if rc != LDAP_SUCCESS { throw error(rc, "bind", dn: dn) }
             case .sasl(let mechanism, let authorizationID):
                 let rc: Int32 = withOptionalCString(authorizationID) { authzid in
-                    ldap_sasl_interactive_bind_s(ld, nil, mechanism, nil, nil, LDAP_SASL_QUIET,
-                                                 cldap_sasl_interact, UnsafeMutableRawPointer(mutating: authzid))
+                    ldap_sasl_interactive_bind_s(
+                        ld, nil, mechanism, nil, nil, LDAP_SASL_QUIET,
+                        cldap_sasl_interact, UnsafeMutableRawPointer(mutating: authzid))
                 }
                 if rc != LDAP_SUCCESS { throw error(rc, "SASL \(mechanism) bind") }
             }

@@ -15,8 +15,10 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The DN the operation was about, if any.
     public var dn: String?
 
-    public init(code: LDAPResultCode, operation: String, dn: String? = nil,
-                diagnosticMessage: String? = nil, matchedDN: String? = nil) {
+    public init(
+        code: LDAPResultCode, operation: String, dn: String? = nil,
+        diagnosticMessage: String? = nil, matchedDN: String? = nil
+    ) {
         self.code = code
         self.operation = operation
         self.dn = dn

@@ -100,9 +100,11 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
 
     /// True for the codes that mean the bind was refused or the identity may not do this.
     public var isAuthorizationFailure: Bool {
-        [.invalidCredentials, .inappropriateAuthentication, .insufficientAccessRights,
-         .authMethodNotSupported, .strongerAuthRequired, .confidentialityRequired,
-         .authUnknown].contains(self)
+        [
+            .invalidCredentials, .inappropriateAuthentication, .insufficientAccessRights,
+            .authMethodNotSupported, .strongerAuthRequired, .confidentialityRequired,
+            .authUnknown,
+        ].contains(self)
     }
 
     /// Matches an `LDAPError` with this code in a `catch` clause.

@@ -107,15 +107,18 @@ extension Configuration {
                 guard let text = settings[key] else { return nil }
                 let list = Configuration.splitURIs(text)
                 guard !list.isEmpty else { throw ConfigurationError("\(source(key)): empty") }
-                for name in list where name.utf8.count > 255 || name.unicodeScalars.contains(where: { $0.value < 0x21 || $0 == "*" || $0 == "#" }) {
-                    throw ConfigurationError("\(source(key)): \(Validate.quote(name)) is not a plain name of at most 255 bytes (no wildcards)")
+                for name in list
+                where name.utf8.count > 255 || name.unicodeScalars.contains(where: { $0.value < 0x21 || $0 == "*" || $0 == "#" }) {
+                    throw ConfigurationError(
+                        "\(source(key)): \(Validate.quote(name)) is not a plain name of at most 255 bytes (no wildcards)")
                 }
                 return list
             }
             func number(_ key: Key, in range: ClosedRange<Int>) throws -> Int? {
                 guard let text = settings[key] else { return nil }
                 guard let value = Int(text), range.contains(value) else {
-                    throw ConfigurationError("\(source(key)): \"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+                    throw ConfigurationError(
+                        "\(source(key)): \"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
                 }
                 return value
             }
@@ -123,7 +126,8 @@ extension Configuration {
             queue = try names(.amqpQueue)?.first ?? queue
             topics = try names(.amqpTopics) ?? topics
             priorities = try names(.amqpPriorities) ?? priorities
-            for (key, value) in [(Key.amqpExchange, exchange), (.amqpQueue, queue)] where settings[key].map(Configuration.splitURIs)?.count ?? 1 > 1 {
+            for (key, value) in [(Key.amqpExchange, exchange), (.amqpQueue, queue)]
+            where settings[key].map(Configuration.splitURIs)?.count ?? 1 > 1 {
                 throw ConfigurationError("\(source(key)): one name only (\(Validate.quote(value)) ...)")
             }
             deadLetterQueueName = try names(.amqpDeadLetterQueue)?.first
@@ -135,8 +139,9 @@ extension Configuration {
                 // would make Nova's publish fail (406), and reading it steals others' messages
                 let topic = topics.first { topic in Self.osloPriorities.contains { "\(topic).\($0)" == name } }
                 if let topic {
-                    throw ConfigurationError("\(source(key)): \(Validate.quote(name)) is the queue oslo.messaging itself declares for "
-                                             + "topic \(topic); name a queue of this service's own (default nova-dirsvc)")
+                    throw ConfigurationError(
+                        "\(source(key)): \(Validate.quote(name)) is the queue oslo.messaging itself declares for "
+                            + "topic \(topic); name a queue of this service's own (default nova-dirsvc)")
                 }
             }
             guard deadLetterQueue != queue else {
@@ -144,8 +149,9 @@ extension Configuration {
             }
             if let text = settings[.amqpQueueType] {
                 guard let type = QueueType(rawValue: text.lowercased()) else {
-                    throw ConfigurationError("\(source(.amqpQueueType)): \"\(text)\" is not "
-                                             + QueueType.allCases.map(\.rawValue).joined(separator: " or "))
+                    throw ConfigurationError(
+                        "\(source(.amqpQueueType)): \"\(text)\" is not "
+                            + QueueType.allCases.map(\.rawValue).joined(separator: " or "))
                 }
                 queueType = type
             }

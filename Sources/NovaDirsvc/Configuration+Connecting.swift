@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension Configuration {
     /// What the processes of this machine know about the servers (beside the spool).
@@ -16,9 +17,10 @@ extension Configuration {
     var inDoubtLedger: InDoubtLedger { InDoubtLedger(spoolDirectory: spoolDirectory) }
 
     public var connectionConfiguration: LDAPConnection.Configuration {
-        LDAPConnection.Configuration(uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
-                                caCertificateFile: caCertificateFile,
-                                certificateVerification: verifyTLS ? .demand : .never)
+        LDAPConnection.Configuration(
+            uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
+            caCertificateFile: caCertificateFile,
+            certificateVerification: verifyTLS ? .demand : .never)
     }
 
     /// The credentials: SASL if a mechanism is set, else a simple bind if a bind DN is set
@@ -43,7 +45,8 @@ extension Configuration {
     func checkBindIsProtected() throws {
         if allowInsecureBind || startTLS { return }
         for uri in uris where uri.lowercased().hasPrefix("ldap://") && !Self.isLoopback(uri) {
-            throw ConfigurationError("refusing a simple bind with a password over unencrypted \(uri): use ldaps://, --start-tls, or --allow-insecure-bind")
+            throw ConfigurationError(
+                "refusing a simple bind with a password over unencrypted \(uri): use ldaps://, --start-tls, or --allow-insecure-bind")
         }
     }
 
@@ -53,10 +56,14 @@ extension Configuration {
     static func isLoopback(_ uri: String) -> Bool {
         let rest = uri.dropFirst("ldap://".count)
         var host = String(rest.prefix { $0 != "/" })
-        if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
-        else if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        if host.hasPrefix("[") {
+            host = String(host.dropFirst().prefix { $0 != "]" })
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
         if host.isEmpty || host.lowercased() == "localhost" { return true }
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
         if inet_pton(AF_INET6, host, &v6) == 1 {
             return withUnsafeBytes(of: &v6) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
@@ -84,7 +91,9 @@ extension Configuration {
         if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the \(what) \(path): \(problem)") }
         guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the \(what) \(path): \(POSIX.errorText)") }
         guard info.st_mode & S_IROTH == 0 && info.st_mode & S_IWOTH == 0 else {
-            throw ConfigurationError("the \(what) \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it")
+            throw ConfigurationError(
+                "the \(what) \(path) is readable or writable by other users (mode \(String(info.st_mode & 0o777, radix: 8))): chmod o-rwx it"
+            )
         }
         guard var bytes = POSIX.read(path: path, limit: 65536).map(Array.init) else {
             throw ConfigurationError("cannot read the \(what) \(path): \(POSIX.errorText)")

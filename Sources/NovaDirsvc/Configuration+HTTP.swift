@@ -33,8 +33,10 @@ extension Configuration {
             // a client sends it in a header: a line ending, a space or a control character in it
             // (a second newline, a NUL) makes a token no client can present
             if let bad = token.unicodeScalars.first(where: { $0.value < 0x21 || $0.value == 0x7F }) {
-                throw ConfigurationError("the HTTP token file \(tokenFile) holds \(bad.value == 0x20 ? "a space" : "a control character (U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4)))") "
-                                         + "after one trailing newline is dropped: no client can send that in X-Auth-Token; write the token alone on one line")
+                throw ConfigurationError(
+                    "the HTTP token file \(tokenFile) holds \(bad.value == 0x20 ? "a space" : "a control character (U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(4)))") "
+                        + "after one trailing newline is dropped: no client can send that in X-Auth-Token; write the token alone on one line"
+                )
             }
             return token
         }
@@ -74,8 +76,9 @@ extension Configuration {
             // The same policy as the insecure bind: plain HTTP carries tokens and records in
             // the clear, so only on loopback unless the operator says otherwise in so many words.
             if !tls && !allowInsecureListen && !Self.isLoopback(self.host) {
-                throw ConfigurationError("\(source(.httpListen)): refusing to listen on \(self.host) without TLS: "
-                                         + "set tls_cert and tls_key, listen on loopback, or allow_insecure_listen = true")
+                throw ConfigurationError(
+                    "\(source(.httpListen)): refusing to listen on \(self.host) without TLS: "
+                        + "set tls_cert and tls_key, listen on loopback, or allow_insecure_listen = true")
             }
         }
 
@@ -85,6 +88,6 @@ extension Configuration {
     }
 }
 
-private extension String {
-    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -84,8 +84,9 @@ extension Configuration {
             authURL = url
             let type = settings[.novaAuthType] ?? "password"
             guard let parsed = AuthType(rawValue: type.lowercased()) else {
-                throw ConfigurationError("\(source(.novaAuthType)): \"\(type)\" is not one of "
-                                         + AuthType.allCases.map(\.rawValue).joined(separator: ", "))
+                throw ConfigurationError(
+                    "\(source(.novaAuthType)): \"\(type)\" is not one of "
+                        + AuthType.allCases.map(\.rawValue).joined(separator: ", "))
             }
             authType = parsed
             username = settings[.novaUsername]
@@ -113,13 +114,15 @@ extension Configuration {
                 }
                 guard password != nil else { throw ConfigurationError("[nova] auth_type = password needs password_file") }
                 guard projectName != nil || projectID != nil else {
-                    throw ConfigurationError("[nova] auth_type = password needs project_name (with project_domain_name) or project_id: "
-                                             + "listing every project's servers takes a project-scoped token")
+                    throw ConfigurationError(
+                        "[nova] auth_type = password needs project_name (with project_domain_name) or project_id: "
+                            + "listing every project's servers takes a project-scoped token")
                 }
             case .applicationCredential:
                 guard applicationCredentialID != nil || (applicationCredentialName != nil && (username != nil || userID != nil)) else {
-                    throw ConfigurationError("[nova] auth_type = v3applicationcredential needs application_credential_id, or "
-                                             + "application_credential_name with username (and user_domain_name) or user_id")
+                    throw ConfigurationError(
+                        "[nova] auth_type = v3applicationcredential needs application_credential_id, or "
+                            + "application_credential_name with username (and user_domain_name) or user_id")
                 }
                 guard applicationCredentialSecret != nil else {
                     throw ConfigurationError("[nova] auth_type = v3applicationcredential needs application_credential_secret_file")
@@ -143,13 +146,15 @@ extension Configuration {
             }
             if let value = settings[.novaTimeout] {
                 guard let seconds = Double(value), seconds.isFinite, seconds > 0, seconds <= 3600 else {
-                    throw ConfigurationError("\(source(.novaTimeout)): \"\(value)\" is not a number of seconds more than 0 and at most 3600")
+                    throw ConfigurationError(
+                        "\(source(.novaTimeout)): \"\(value)\" is not a number of seconds more than 0 and at most 3600")
                 }
                 timeout = .milliseconds(Int64(seconds * 1000))
             }
             if let value = settings[.novaReconcileInterval] {
                 guard let seconds = Double(value), seconds.isFinite, seconds >= 0, seconds <= 7 * 86400 else {
-                    throw ConfigurationError("\(source(.novaReconcileInterval)): \"\(value)\" is not a number of seconds from 0 (never) to 604800")
+                    throw ConfigurationError(
+                        "\(source(.novaReconcileInterval)): \"\(value)\" is not a number of seconds from 0 (never) to 604800")
                 }
                 reconcileInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
             }

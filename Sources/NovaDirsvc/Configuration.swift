@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Connection and logging settings, resolved from (highest first) command-line flags, the
 /// environment (`NOVA_DIRSVC_*`), the configuration file (INI, default
@@ -65,33 +66,69 @@ public struct Configuration: Sendable {
     /// Every setting. The directory's keys live in `[ldap]` (or `[DEFAULT]`) under their raw
     /// value; the bus's (`amqp_*`, see `Configuration+Bus.swift`) in `[amqp]` without the prefix.
     public enum Key: String, CaseIterable, Sendable {
-        case uri, bindDN = "bind_dn", passwordFile = "password_file", baseDN = "base_dn", caCert = "ca_cert"
-        case startTLS = "start_tls", saslMech = "sasl_mech", timeout, logFile = "log_file", spoolDir = "spool_dir"
-        case allowInsecureBind = "allow_insecure_bind", insecureNoTLSVerify = "insecure_no_tls_verify"
-        case serverBackoff = "server_backoff", failbackSettle = "failback_settle"
-        case amqpTransportURL = "amqp_transport_url", amqpTransportURLFile = "amqp_transport_url_file"
-        case amqpExchange = "amqp_exchange", amqpTopics = "amqp_topics", amqpPriorities = "amqp_priorities"
-        case amqpQueue = "amqp_queue", amqpDurable = "amqp_durable", amqpPrefetch = "amqp_prefetch"
-        case amqpSSL = "amqp_ssl", amqpCACert = "amqp_ca_cert", amqpHeartbeat = "amqp_heartbeat"
-        case amqpQueueType = "amqp_queue_type", amqpDeliveryLimit = "amqp_delivery_limit"
-        case amqpDeadLetterQueue = "amqp_dead_letter_queue", amqpMaxMessageBytes = "amqp_max_message_bytes"
-        case amqpDeclareExchange = "amqp_declare_exchange", amqpAutoDelete = "amqp_auto_delete"
+        case uri
+        case bindDN = "bind_dn"
+        case passwordFile = "password_file"
+        case baseDN = "base_dn"
+        case caCert = "ca_cert"
+        case startTLS = "start_tls"
+        case saslMech = "sasl_mech"
+        case timeout
+        case logFile = "log_file"
+        case spoolDir = "spool_dir"
+        case allowInsecureBind = "allow_insecure_bind"
+        case insecureNoTLSVerify = "insecure_no_tls_verify"
+        case serverBackoff = "server_backoff"
+        case failbackSettle = "failback_settle"
+        case amqpTransportURL = "amqp_transport_url"
+        case amqpTransportURLFile = "amqp_transport_url_file"
+        case amqpExchange = "amqp_exchange"
+        case amqpTopics = "amqp_topics"
+        case amqpPriorities = "amqp_priorities"
+        case amqpQueue = "amqp_queue"
+        case amqpDurable = "amqp_durable"
+        case amqpPrefetch = "amqp_prefetch"
+        case amqpSSL = "amqp_ssl"
+        case amqpCACert = "amqp_ca_cert"
+        case amqpHeartbeat = "amqp_heartbeat"
+        case amqpQueueType = "amqp_queue_type"
+        case amqpDeliveryLimit = "amqp_delivery_limit"
+        case amqpDeadLetterQueue = "amqp_dead_letter_queue"
+        case amqpMaxMessageBytes = "amqp_max_message_bytes"
+        case amqpDeclareExchange = "amqp_declare_exchange"
+        case amqpAutoDelete = "amqp_auto_delete"
         case amqpSingleActiveConsumer = "amqp_single_active_consumer"
-        case httpListen = "http_listen", httpTokenFile = "http_token_file", httpTLSCert = "http_tls_cert"
-        case httpTLSKey = "http_tls_key", httpAllowInsecureListen = "http_allow_insecure_listen"
-        case httpMaxInFlight = "http_max_in_flight", httpBasicAuthFile = "http_basic_auth_file"
-        case novaAuthURL = "nova_auth_url", novaAuthType = "nova_auth_type", novaUsername = "nova_username"
-        case novaUserID = "nova_user_id", novaPassword = "nova_password", novaPasswordFile = "nova_password_file"
-        case novaUserDomainName = "nova_user_domain_name", novaUserDomainID = "nova_user_domain_id"
-        case novaProjectName = "nova_project_name", novaProjectID = "nova_project_id"
-        case novaProjectDomainName = "nova_project_domain_name", novaProjectDomainID = "nova_project_domain_id"
+        case httpListen = "http_listen"
+        case httpTokenFile = "http_token_file"
+        case httpTLSCert = "http_tls_cert"
+        case httpTLSKey = "http_tls_key"
+        case httpAllowInsecureListen = "http_allow_insecure_listen"
+        case httpMaxInFlight = "http_max_in_flight"
+        case httpBasicAuthFile = "http_basic_auth_file"
+        case novaAuthURL = "nova_auth_url"
+        case novaAuthType = "nova_auth_type"
+        case novaUsername = "nova_username"
+        case novaUserID = "nova_user_id"
+        case novaPassword = "nova_password"
+        case novaPasswordFile = "nova_password_file"
+        case novaUserDomainName = "nova_user_domain_name"
+        case novaUserDomainID = "nova_user_domain_id"
+        case novaProjectName = "nova_project_name"
+        case novaProjectID = "nova_project_id"
+        case novaProjectDomainName = "nova_project_domain_name"
+        case novaProjectDomainID = "nova_project_domain_id"
         case novaApplicationCredentialID = "nova_application_credential_id"
         case novaApplicationCredentialName = "nova_application_credential_name"
         case novaApplicationCredentialSecret = "nova_application_credential_secret"
         case novaApplicationCredentialSecretFile = "nova_application_credential_secret_file"
-        case novaRegionName = "nova_region_name", novaInterface = "nova_interface", novaCAFile = "nova_cafile"
-        case novaInsecure = "nova_insecure", novaPageSize = "nova_page_size", novaTimeout = "nova_timeout"
-        case novaReconcileInterval = "nova_reconcile_interval", novaReconcileGrace = "nova_reconcile_grace"
+        case novaRegionName = "nova_region_name"
+        case novaInterface = "nova_interface"
+        case novaCAFile = "nova_cafile"
+        case novaInsecure = "nova_insecure"
+        case novaPageSize = "nova_page_size"
+        case novaTimeout = "nova_timeout"
+        case novaReconcileInterval = "nova_reconcile_interval"
+        case novaReconcileGrace = "nova_reconcile_grace"
 
         /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`, `[nova]`: the keys of the last three
         /// carry the section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).
@@ -138,8 +175,10 @@ public struct Configuration: Sendable {
     /// Resolves the configuration. `configFile`: the --config flag (a missing file is then an
     /// error); otherwise NOVA_DIRSVC_CONFIG or the default path, which may be absent.
     /// `strict`: an unknown key or section in the file is an error, not a warning (`check-config`).
-    public static func resolve(flags: Settings, configFile: String?, strict: Bool = false,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
+    public static func resolve(
+        flags: Settings, configFile: String?, strict: Bool = false,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> Configuration {
         var fromEnvironment = Settings(source: { $0.environmentVariable })
         for key in Key.allCases {
             if let text = environment[key.environmentVariable], !text.isEmpty { fromEnvironment[key] = text }
@@ -158,13 +197,15 @@ public struct Configuration: Sendable {
         }
         for key in [Key.novaPassword, .novaApplicationCredentialSecret] where file.settings[key] != nil {
             if let problem = file.exposure {
-                throw ConfigurationError("\(path) holds [nova] \(key.name) but \(problem): chmod o-rwx it, or move the secret into "
-                                         + "the file named by \(key.name)_file")
+                throw ConfigurationError(
+                    "\(path) holds [nova] \(key.name) but \(problem): chmod o-rwx it, or move the secret into "
+                        + "the file named by \(key.name)_file")
             }
         }
         if let url = file.settings[.amqpTransportURL], TransportURLText.hasPassword(url), let problem = file.exposure {
-            throw ConfigurationError("\(path) holds a password in [amqp] transport_url but \(problem): chmod o-rwx it, "
-                                     + "or move the URL into the file named by transport_url_file")
+            throw ConfigurationError(
+                "\(path) holds a password in [amqp] transport_url but \(problem): chmod o-rwx it, "
+                    + "or move the URL into the file named by transport_url_file")
         }
         var configuration = try Configuration(flags.over(fromEnvironment.over(file.settings.over(ldapConf))))
         configuration.warnings = file.warnings + configuration.warnings
@@ -186,8 +227,9 @@ public struct Configuration: Sendable {
         guard let base = text(.baseDN) else {
             throw ConfigurationError("no base DN: set --base-dn, NOVA_DIRSVC_BASE_DN, base_dn in [ldap], or BASE in ldap.conf")
         }
-        do { baseDN = try DistinguishedName(validating: base) }
-        catch { throw ConfigurationError("\(source(.baseDN)): the base DN \"\(base)\" is not a valid distinguished name") }
+        do { baseDN = try DistinguishedName(validating: base) } catch {
+            throw ConfigurationError("\(source(.baseDN)): the base DN \"\(base)\" is not a valid distinguished name")
+        }
         guard !baseDN.string.isEmpty else { throw ConfigurationError("the base DN must not be the root DSE") }
         var seconds = Self.defaultTimeout
         if let value = text(.timeout) {

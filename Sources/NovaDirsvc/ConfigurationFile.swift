@@ -41,7 +41,8 @@ struct ConfigurationFile {
                 section = line.dropFirst().dropLast().trimmed
                 sectionKnown = sections.contains { $0.lowercased() == section.lowercased() }
                 if !sectionKnown {
-                    file.warnings.append("\(place): unknown section [\(section)], ignored\(suggestion(section, among: sections, brackets: true))")
+                    file.warnings.append(
+                        "\(place): unknown section [\(section)], ignored\(suggestion(section, among: sections, brackets: true))")
                 }
                 continue
             }
@@ -53,16 +54,18 @@ struct ConfigurationFile {
             let keySection = Configuration.Key.Section(rawValue: section.lowercased()) ?? .ldap
             guard let key = Configuration.Key(section: keySection, name: name) else {
                 let known = Configuration.Key.allCases.filter { $0.section == keySection }.map(\.name)
-                file.warnings.append("\(place): unknown key \"\(name)\" in [\(section)], ignored"
-                                     + suggestion(name, among: known, brackets: false))
+                file.warnings.append(
+                    "\(place): unknown key \"\(name)\" in [\(section)], ignored"
+                        + suggestion(name, among: known, brackets: false))
                 continue
             }
             let value = line[line.index(after: equals)...].trimmed
             // nova.conf's parser (oslo.config) takes the rest of the line as the value, and so
             // does this one: a `# comment` after a value would become part of it
             if let comment = value.firstRange(of: " #") ?? value.firstRange(of: "\t#") ?? value.firstRange(of: " ;") {
-                throw ConfigurationError("\(place): \(name) = \(value): \"\(value[comment.lowerBound...].trimmed)\" after the value "
-                                         + "would be read as part of it (as nova.conf's parser reads it): put comments on lines of their own")
+                throw ConfigurationError(
+                    "\(place): \(name) = \(value): \"\(value[comment.lowerBound...].trimmed)\" after the value "
+                        + "would be read as part of it (as nova.conf's parser reads it): put comments on lines of their own")
             }
             // [ldap] wins over [DEFAULT] whatever their order
             if section.lowercased() != "default" || file.settings[key] == nil {
@@ -81,7 +84,8 @@ struct ConfigurationFile {
 
     /// Levenshtein distance.
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         var previous = Array(0...b.count)
         for i in 1...max(a.count, 1) where !a.isEmpty {
             var current = [i] + Array(repeating: 0, count: b.count)

@@ -131,8 +131,10 @@ public final class DirectorySession {
     /// have applied those writes (and will replicate them once it is back): with several servers
     /// they are remembered as in doubt (`InDoubtLedger`), for `InDoubtResolver` and for the event
     /// log (`attribution`).
-    public func run<T>(before deadline: ContinuousClock.Instant, touching: [String] = [],
-                       _ body: (LDAPConnection) throws -> T) throws -> T {
+    public func run<T>(
+        before deadline: ContinuousClock.Instant, touching: [String] = [],
+        _ body: (LDAPConnection) throws -> T
+    ) throws -> T {
         var failedServers = 0
         while true {
             let connection = try connection(before: deadline)
@@ -144,8 +146,9 @@ public final class DirectorySession {
                 // the server stopped answering: note it, so that the next attempt (this one's or
                 // another process's) tries the others first
                 if let server, configuration.uris.count > 1 {
-                    configuration.serverHealth.record(failed: [server], answered: nil, configured: configuration.uris,
-                                                      now: ServerHealth.now())
+                    configuration.serverHealth.record(
+                        failed: [server], answered: nil, configured: configuration.uris,
+                        now: ServerHealth.now())
                     inDoubt(touching, on: server)
                 }
                 close()
@@ -173,7 +176,7 @@ public final class DirectorySession {
         guard let uuid = uuid?.lowercased(), let other = unanswered[uuid] else { return (server, nil) }
         guard ["added", "updated", "unchanged", "deleted", "absent"].contains(outcome) else { return (server, nil) }
         unanswered[uuid] = nil
-        if (outcome == "unchanged" || outcome == "absent"), other != server {
+        if outcome == "unchanged" || outcome == "absent", other != server {
             return (other, "applied by \(other), which did not answer; found done on \(server ?? "the next server") (replicated)")
         }
         return (server, "\(other) took this write without answering; applied again here: in doubt until the servers agree")

@@ -40,7 +40,7 @@ public enum Disposition: Sendable, Equatable {
         if code == .paramError || code == .notSupported { return .callerProblem }  // e.g. a URI libldap cannot parse
         switch code {
         case .constraintViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .attributeOrValueExists,
-             .noSuchAttribute, .referral, .aliasProblem:
+            .noSuchAttribute, .referral, .aliasProblem:
             return .eventRefused
         default:
             // unwillingToPerform (a read-only backend), protocolError and decodingError (a

@@ -8,7 +8,9 @@ public struct EntryMapping: Sendable {
     public let baseDN: DistinguishedName
     public init(baseDN: DistinguishedName) { self.baseDN = baseDN }
 
-    public static let objectClasses = ["top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", NovaSchema.objectClassName]
+    public static let objectClasses = [
+        "top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", NovaSchema.objectClassName,
+    ]
 
     /// Record fields and their attributes, in the order entries are written (the key first,
     /// then `InstanceRecord.fields`). A field that is nil in the record is neither written nor
@@ -43,14 +45,18 @@ public struct EntryMapping: Sendable {
 
     /// A tombstone: the UUID and the time of the delete.
     public func tombstoneAttributes(for instanceUUID: String, time: EventTime) -> [Attribute] {
-        [Attribute("objectClass", ["top", NovaSchema.tombstoneClassName]), Attribute(NovaSchema.deletedInstanceUUID, [instanceUUID]),
-         Attribute(NovaSchema.lastEventTime, [time.generalized])]
+        [
+            Attribute("objectClass", ["top", NovaSchema.tombstoneClassName]), Attribute(NovaSchema.deletedInstanceUUID, [instanceUUID]),
+            Attribute(NovaSchema.lastEventTime, [time.generalized]),
+        ]
     }
 
     /// The entry for a new instance; with `time`, the time of the event that makes it.
     public func attributes(for record: InstanceRecord, time: EventTime? = nil) -> [Attribute] {
-        var attributes = [Attribute("objectClass", Self.objectClasses),
-                          Attribute("cn", [record.instanceUUID]), Attribute("sn", [record.instanceUUID])]
+        var attributes = [
+            Attribute("objectClass", Self.objectClasses),
+            Attribute("cn", [record.instanceUUID]), Attribute("sn", [record.instanceUUID]),
+        ]
         for field in Self.fields {
             if let values = field.values(record), !values.isEmpty { attributes.append(Attribute(field.attribute, values)) }
         }
@@ -67,7 +73,8 @@ public struct EntryMapping: Sendable {
             guard let wanted = field.values(record) else { continue }
             let current = entry[field.attribute]
             if Set(wanted.map { $0.lowercasedIfCaseInsensitive(field.attribute) })
-                != Set(current.map { $0.lowercasedIfCaseInsensitive(field.attribute) }) || wanted.count != current.count {
+                != Set(current.map { $0.lowercasedIfCaseInsensitive(field.attribute) }) || wanted.count != current.count
+            {
                 changes.append(.replace(field.attribute, wanted))
             }
         }
@@ -95,8 +102,8 @@ extension EntryMapping {
         NovaSchema.attributeTypes.filter { $0.equality == "caseIgnoreIA5Match" }.map(\.name) + ["macAddress"])
 }
 
-private extension String {
-    func lowercasedIfCaseInsensitive(_ attribute: String) -> String {
+extension String {
+    fileprivate func lowercasedIfCaseInsensitive(_ attribute: String) -> String {
         EntryMapping.caseInsensitiveAttributes.contains(attribute) ? lowercased() : self
     }
 }

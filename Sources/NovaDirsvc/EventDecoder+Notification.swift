@@ -30,8 +30,10 @@ extension EventDecoder {
         let top = Fields(message, prefix: "")
         let payloadObject = message["payload"]?.object
         let versioned = payloadObject?["nova_object.data"] != nil
-        let payload = versioned ? Fields(payloadObject?["nova_object.data"]?.object ?? [:], prefix: "payload.nova_object.data.")
-                                : Fields(payloadObject ?? [:], prefix: "payload.")
+        let payload =
+            versioned
+            ? Fields(payloadObject?["nova_object.data"]?.object ?? [:], prefix: "payload.nova_object.data.")
+            : Fields(payloadObject ?? [:], prefix: "payload.")
         let uuidKey = versioned ? "uuid" : "instance_id"
         func instanceUUID() throws -> String {
             guard payloadObject != nil else { throw InputError(field: "payload", reason: "missing or not an object") }
@@ -42,8 +44,10 @@ extension EventDecoder {
         switch (action, kind) {
         case (.any, .some), (.register, .register?), (.unregister, .unregister?): acts = true
         case (.register, .unregister?), (.unregister, .register?):
-            throw InputError(field: "event_type", reason: "\(eventType) is \(kind == .register ? "a register" : "an unregister") event, "
-                             + "not \(action == .register ? "a register" : "an unregister") event (`nova-dirsvc apply` takes either)")
+            throw InputError(
+                field: "event_type",
+                reason: "\(eventType) is \(kind == .register ? "a register" : "an unregister") event, "
+                    + "not \(action == .register ? "a register" : "an unregister") event (`nova-dirsvc apply` takes either)")
         default: acts = false
         }
         guard acts, let kind else {
@@ -57,10 +61,13 @@ extension EventDecoder {
         var raw = InstanceRecord(instanceUUID: uuid)
         let addressKey = versioned ? "ip_addresses" : "fixed_ips"
         if (payload.object[addressKey] ?? .null) != .null, let items = payload.taking(&dropped, { try $0.objects(addressKey) }) {
-            var macs: [String] = [], ips: [String] = []
+            var macs: [String] = []
+            var ips: [String] = []
             for (i, item) in items.enumerated() {
-                let address = versioned ? Fields(item["nova_object.data"]?.object ?? [:], prefix: "\(payload.prefix)\(addressKey)[\(i)].nova_object.data.")
-                                        : Fields(item, prefix: "\(payload.prefix)\(addressKey)[\(i)].")
+                let address =
+                    versioned
+                    ? Fields(item["nova_object.data"]?.object ?? [:], prefix: "\(payload.prefix)\(addressKey)[\(i)].nova_object.data.")
+                    : Fields(item, prefix: "\(payload.prefix)\(addressKey)[\(i)].")
                 if let mac = address.taking(&dropped, { try $0.string(versioned ? "mac" : "vif_mac") }) { macs.append(mac) }
                 if let ip = address.taking(&dropped, { try $0.string("address") }) { ips.append(ip) }
             }
@@ -75,7 +82,8 @@ extension EventDecoder {
                 .taking(&dropped) { try $0.string("base_image_ref") }
             // image_ref_url ends in the image's UUID, except where Nova had none ("http://glance/images/")
             if raw.imageUUID == nil, let url = payload.taking(&dropped, { try $0.string("image_ref_url") }),
-               let last = url.split(separator: "/").last, let image = try? Validate.uuid(String(last), field: "image_uuid") {
+                let last = url.split(separator: "/").last, let image = try? Validate.uuid(String(last), field: "image_uuid")
+            {
                 raw.imageUUID = image
             }
         }

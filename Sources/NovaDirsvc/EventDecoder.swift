@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Turns the bytes of an event into what it asks for, recognising the form by itself:
@@ -66,7 +66,8 @@ public enum EventDecoder {
         switch input {
         case .json(let data): return try decode(data, for: action)
         case .record(let record): return Decoded(kind: .apply(.register(try record.validated())))
-        case .instanceUUID(let uuid): return Decoded(kind: .apply(.unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))))
+        case .instanceUUID(let uuid):
+            return Decoded(kind: .apply(.unregister(instanceUUID: try Validate.uuid(uuid, field: "instance_uuid"))))
         }
     }
 
@@ -78,8 +79,7 @@ public enum EventDecoder {
             throw InputError(field: "event", reason: "not UTF-8 text")
         }
         let value: JSONValue
-        do { value = try JSONValue.parse(data) }
-        catch { throw InputError(field: "event", reason: "not valid JSON: \(error)") }
+        do { value = try JSONValue.parse(data) } catch { throw InputError(field: "event", reason: "not valid JSON: \(error)") }
         guard let message = value.object else {
             throw InputError(field: "event", reason: "not a JSON object")
         }
@@ -104,7 +104,8 @@ public enum EventDecoder {
                 throw InputError(field: "oslo.version", reason: "unsupported envelope version \(Validate.quote(version ?? "(none)"))")
             }
             guard let text = try fields.string("oslo.message"),
-                  let inner = (try? JSONValue.parse(Data(text.utf8)))?.object else {
+                let inner = (try? JSONValue.parse(Data(text.utf8)))?.object
+            else {
                 throw InputError(field: "oslo.message", reason: "not a JSON object in a string")
             }
             return try decode(inner, for: action, unwrapped: true)
@@ -117,8 +118,11 @@ public enum EventDecoder {
                 if let time = EventTime(oslo: stamp) {
                     decoded.origin.time = time
                 } else if case .apply = decoded.kind {
-                    decoded.dropped.append(InputError(field: "timestamp", reason: "\(Validate.quote(stamp)) is not oslo.messaging's "
-                                                      + "YYYY-MM-DD HH:MM:SS.ffffff: the event is not ordered by it"))
+                    decoded.dropped.append(
+                        InputError(
+                            field: "timestamp",
+                            reason: "\(Validate.quote(stamp)) is not oslo.messaging's "
+                                + "YYYY-MM-DD HH:MM:SS.ffffff: the event is not ordered by it"))
                 }
             }
             return decoded
@@ -210,7 +214,10 @@ struct Fields {
 
     /// `read(self)`, or nil with the error added to `dropped` when the value is unusable.
     func taking<T>(_ dropped: inout [InputError], _ read: (Fields) throws -> T?) -> T? {
-        do { return try read(self) } catch let error as InputError { dropped.append(error); return nil } catch { return nil }
+        do { return try read(self) } catch let error as InputError {
+            dropped.append(error)
+            return nil
+        } catch { return nil }
     }
 
     /// A string or a list of strings, as a list; nil when absent or null.
@@ -220,7 +227,9 @@ struct Fields {
         case .string(let value)?: return [value]
         case .array(let values)?:
             return try values.map { value in
-                guard let string = value.string else { throw InputError(field: prefix + key, reason: "must be a string or a list of strings") }
+                guard let string = value.string else {
+                    throw InputError(field: prefix + key, reason: "must be a string or a list of strings")
+                }
                 return string
             }
         default: throw InputError(field: prefix + key, reason: "must be a string or a list of strings")

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The log of what was registered and unregistered: one JSON object per line (JSON lines),
 /// appended with a single write(2) so concurrent hook processes never interleave lines.
@@ -18,9 +19,11 @@ public struct EventLog: Sendable {
 
     /// Appends one line; returns a description of the failure, or nil.
     @discardableResult
-    public func append(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
-                       error: String? = nil, detail: String? = nil, warnings: [String] = [], server: String? = nil,
-                       passedOver: [String] = [], origin: EventOrigin = EventOrigin(), time: Date = Date()) -> String? {
+    public func append(
+        action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
+        error: String? = nil, detail: String? = nil, warnings: [String] = [], server: String? = nil,
+        passedOver: [String] = [], origin: EventOrigin = EventOrigin(), time: Date = Date()
+    ) -> String? {
         var line: [String: JSONValue] = ["time": .string(Self.timestamp(time)), "action": .string(action), "outcome": .string(outcome)]
         if let instanceUUID { line["instance_uuid"] = .string(instanceUUID) }
         if let record { line["record"] = record.json }

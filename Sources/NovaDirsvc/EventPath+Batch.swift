@@ -22,8 +22,10 @@ extension EventPath {
     /// succeed (the entry exists: an update; a refusal: its disposition), then goes through
     /// `submit` in order. Once the directory was found unavailable, the rest are queued
     /// without trying it again, so a batch costs one time budget, not one per event.
-    public func submit(batch: [BatchItem], through session: DirectorySession,
-                       deadline: ContinuousClock.Instant) -> [Result<Outcome, any Error>] {
+    public func submit(
+        batch: [BatchItem], through session: DirectorySession,
+        deadline: ContinuousClock.Instant
+    ) -> [Result<Outcome, any Error>] {
         var results: [Result<Outcome, any Error>?] = Array(repeating: nil, count: batch.count)
         var unavailable: (any Error)? = nil
         do {
@@ -53,8 +55,10 @@ extension EventPath {
     }
 
     /// The pipelined adds; returns the error that showed the directory unavailable, if one did.
-    private func addFirstRegisters(_ batch: [BatchItem], into results: inout [Result<Outcome, any Error>?],
-                                   through session: DirectorySession, deadline: ContinuousClock.Instant) -> (any Error)? {
+    private func addFirstRegisters(
+        _ batch: [BatchItem], into results: inout [Result<Outcome, any Error>?],
+        through session: DirectorySession, deadline: ContinuousClock.Instant
+    ) -> (any Error)? {
         var seen = Set<String>()
         var candidates: [Int] = []
         for (index, item) in batch.enumerated() {
@@ -99,7 +103,8 @@ extension EventPath {
                     let tombstones = try registrar.tombstones(timedAdded.map { batch[$0].event.instanceUUID })
                     for index in timedAdded {
                         guard let deleted = tombstones[batch[index].event.instanceUUID.lowercased()],
-                              let time = batch[index].origin.time, time <= deleted else { continue }
+                            let time = batch[index].origin.time, time <= deleted
+                        else { continue }
                         _ = try registrar.unregister(batch[index].event.instanceUUID)
                         stale.insert(index)
                     }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The spool side of the event path: flush, and the drain every writer runs before applying
 /// anything new (see `EventPath` for the order this keeps).
@@ -58,9 +59,13 @@ extension EventPath {
             }
         }
         for name in spool.strays() {
-            guard setAside({ try spool.quarantine(name: name, reason: "not a file name nova-dirsvc writes: not replayed") }) else { return result }
+            guard setAside({ try spool.quarantine(name: name, reason: "not a file name nova-dirsvc writes: not replayed") }) else {
+                return result
+            }
             result.damaged += 1
-            warn("warning: \(spool.directory)/\(Validate.escaped(name)) is not a name nova-dirsvc writes: moved to \(spool.failedDirectory)/")
+            warn(
+                "warning: \(spool.directory)/\(Validate.escaped(name)) is not a name nova-dirsvc writes: moved to \(spool.failedDirectory)/"
+            )
         }
         while true {
             guard let items = try? spool.pending(), !items.isEmpty else { return result }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The one path from an event to the directory: apply it in order through the spool, within a
 /// deadline, and log what became of it. The CLI (one `DirectorySession` per command) and a
@@ -92,8 +93,9 @@ public struct EventPath: Sendable {
             try keepUnreadable(Array(message), origin: origin, because: error)
         }
         var merged = decoded
-        merged.origin = EventOrigin(eventType: decoded.origin.eventType, messageID: decoded.origin.messageID ?? origin.messageID,
-                                    time: decoded.origin.time ?? origin.time)
+        merged.origin = EventOrigin(
+            eventType: decoded.origin.eventType, messageID: decoded.origin.messageID ?? origin.messageID,
+            time: decoded.origin.time ?? origin.time)
         from(merged.origin).report(decoded, as: .any)
         return merged
     }
@@ -116,8 +118,9 @@ public struct EventPath: Sendable {
                 record(event, outcome: "accepted", warnings: decoded.dropped.map { "\($0); left out" })
             }
         case .ignored(let eventType, let uuid):
-            logLine(action: action.rawValue, instanceUUID: uuid, record: nil, outcome: "ignored",
-                    error: nil, detail: "event type \(eventType) is not acted on", warnings: [])
+            logLine(
+                action: action.rawValue, instanceUUID: uuid, record: nil, outcome: "ignored",
+                error: nil, detail: "event type \(eventType) is not acted on", warnings: [])
         }
     }
 
@@ -125,8 +128,10 @@ public struct EventPath: Sendable {
     /// event was refused (it is then kept in failed/), when a problem on the caller's side
     /// stopped it (it is then queued), or when the directory was unavailable and the spool
     /// could not take it either (`UnavailableError`, 69).
-    public func submit(_ event: InstanceEvent, through session: DirectorySession,
-                       deadline: ContinuousClock.Instant) throws -> Outcome {
+    public func submit(
+        _ event: InstanceEvent, through session: DirectorySession,
+        deadline: ContinuousClock.Instant
+    ) throws -> Outcome {
         // Try for the right to write; while someone else holds it, wait a moment before queueing.
         let lock: FileLock?
         do {
@@ -190,7 +195,8 @@ public struct EventPath: Sendable {
                 throw EventNotAppliedError(error: error, kept: "not kept either: \(spoolError)", state: .lost)
             }
             record(event, outcome: "queued", error: error, detail: "not applied: fix the cause, then run `nova-dirsvc flush`")
-            throw EventNotAppliedError(error: error, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`", state: .queued)
+            throw EventNotAppliedError(
+                error: error, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`", state: .queued)
         case .eventRefused:
             let path: String
             do {
@@ -206,8 +212,10 @@ public struct EventPath: Sendable {
 
     /// No usable spool (folder missing and not creatable, no permission, unsafe): still try the
     /// directory, without the spool's ordering; only if that fails too is the event lost.
-    private func submitWithoutSpool(_ event: InstanceEvent, through session: DirectorySession,
-                                    deadline: ContinuousClock.Instant, spoolError: any Error) throws -> Outcome {
+    private func submitWithoutSpool(
+        _ event: InstanceEvent, through session: DirectorySession,
+        deadline: ContinuousClock.Instant, spoolError: any Error
+    ) throws -> Outcome {
         warn("warning: \(spoolError); trying the directory without the spool")
         do {
             let outcome = try apply(event, through: session, deadline: deadline)
@@ -224,7 +232,8 @@ public struct EventPath: Sendable {
     private func outcome(of item: Spool.Item, _ drained: DrainResult) throws -> Outcome {
         if spool.exists(item) {
             if let problem = drained.callerProblem {
-                throw EventNotAppliedError(error: problem, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`", state: .queued)
+                throw EventNotAppliedError(
+                    error: problem, kept: "queued in \(spool.directory); fix the cause, then run `nova-dirsvc flush`", state: .queued)
             }
             return .queued(reason: drained.stopReason ?? "the time budget ran out")
         }
@@ -238,8 +247,10 @@ public struct EventPath: Sendable {
     // MARK: -
 
     /// `time`: the event's by Nova's clock (default: the origin's; a spooled event's from its file).
-    func apply(_ event: InstanceEvent, through session: DirectorySession,
-               deadline: ContinuousClock.Instant, time: EventTime? = nil) throws -> Registrar.Outcome {
+    func apply(
+        _ event: InstanceEvent, through session: DirectorySession,
+        deadline: ContinuousClock.Instant, time: EventTime? = nil
+    ) throws -> Registrar.Outcome {
         let outcome = try session.run(before: deadline, touching: [event.instanceUUID]) { connection in
             try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN), warn: warn)
                 .apply(event, time: time ?? origin.time)
@@ -261,9 +272,10 @@ public struct EventPath: Sendable {
                 }
                 if there == .deleted { return .deleted }
             } catch let error as LDAPError where error.code.isUnavailable {
-                throw LDAPError(code: .unavailable, operation: "unregister", dn: EntryMapping(baseDN: configuration.baseDN).dn(for: uuid).string,
-                                diagnosticMessage: "absent on \(session.server ?? "the server"), and \(uri) could not be asked after a "
-                                    + "recent failover (\(error.code)): kept queued rather than leave an orphan")
+                throw LDAPError(
+                    code: .unavailable, operation: "unregister", dn: EntryMapping(baseDN: configuration.baseDN).dn(for: uuid).string,
+                    diagnosticMessage: "absent on \(session.server ?? "the server"), and \(uri) could not be asked after a "
+                        + "recent failover (\(error.code)): kept queued rather than leave an orphan")
             }
         }
         return outcome
@@ -292,21 +304,28 @@ public struct EventPath: Sendable {
     }
 
     /// Appends one line to the event log; a failure to log is a warning, never lost work.
-    func record(_ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil,
-                detail: String? = nil, warnings: [String] = [], server session: DirectorySession? = nil) {
+    func record(
+        _ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil,
+        detail: String? = nil, warnings: [String] = [], server session: DirectorySession? = nil
+    ) {
         let (server, note) = session?.attribution(for: event?.instanceUUID, outcome: outcome) ?? (nil, nil)
         let details = [detail, note].compactMap { $0 }
-        logLine(action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: event?.record,
-                outcome: outcome, error: error.map { "\($0)" }, detail: details.isEmpty ? nil : details.joined(separator: "; "),
-                warnings: warnings, server: server, passedOver: session?.passedOver ?? [])
+        logLine(
+            action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: event?.record,
+            outcome: outcome, error: error.map { "\($0)" }, detail: details.isEmpty ? nil : details.joined(separator: "; "),
+            warnings: warnings, server: server, passedOver: session?.passedOver ?? [])
     }
 
-    private func logLine(action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
-                         error: String?, detail: String?, warnings: [String], server: String? = nil, passedOver: [String] = []) {
+    private func logLine(
+        action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
+        error: String?, detail: String?, warnings: [String], server: String? = nil, passedOver: [String] = []
+    ) {
         guard let log else { return }
-        if let failure = log.append(action: action, instanceUUID: instanceUUID, record: record, outcome: outcome,
-                                    error: error, detail: detail, warnings: warnings, server: server, passedOver: passedOver,
-                                    origin: origin) {
+        if let failure = log.append(
+            action: action, instanceUUID: instanceUUID, record: record, outcome: outcome,
+            error: error, detail: detail, warnings: warnings, server: server, passedOver: passedOver,
+            origin: origin)
+        {
             warn("warning: \(failure) (the event was \(outcome))")
         }
     }

@@ -18,8 +18,9 @@ public struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible
     public init?(oslo text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 19, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-              bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":") else { return nil }
+            bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T"),
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":")
+        else { return nil }
         let digits = bytes[0..<4] + bytes[5..<7] + bytes[8..<10] + bytes[11..<13] + bytes[14..<16] + bytes[17..<19]
         var rest = bytes[19...]
         if rest.last == UInt8(ascii: "Z") { rest = rest.dropLast() }
@@ -42,7 +43,8 @@ public struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible
         var micros: Int64 = 0
         if !fraction.isEmpty {
             guard fraction.first == UInt8(ascii: "."), fraction.count >= 2, fraction.count <= 10,
-                  fraction.dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+                fraction.dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+            else { return nil }
             let kept = Array(fraction.dropFirst().prefix(6))
             micros = kept.reduce(0) { $0 * 10 + Int64($1 - 0x30) }
             for _ in kept.count..<6 { micros *= 10 }

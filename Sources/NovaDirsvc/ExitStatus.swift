@@ -30,13 +30,17 @@ public enum ExitStatus: Int32, Sendable {
         case is ForeignEntryError: self = .noPermission
         case is UnavailableError, is Spool.Failure: self = .unavailable
         case let error as LDAPError:
-            if error.code.isUnavailable { self = .unavailable }
-            else if error.code.isAuthorizationFailure { self = .noPermission }
-            else if error.code == .paramError || error.code == .notSupported || Disposition.schemaMismatch.contains(error.code) {
+            if error.code.isUnavailable {
+                self = .unavailable
+            } else if error.code.isAuthorizationFailure {
+                self = .noPermission
+            } else if error.code == .paramError || error.code == .notSupported || Disposition.schemaMismatch.contains(error.code) {
                 self = .usage  // the setup: a URI libldap cannot parse, a server without nova-dirsvc's schema
+            } else if error.code == .constraintViolation {
+                self = .dataError
+            } else {
+                self = .failure
             }
-            else if error.code == .constraintViolation { self = .dataError }
-            else { self = .failure }
         default: self = .failure
         }
     }

@@ -21,7 +21,11 @@ public final class FileLock {
     }
 
     public func release() {
-        if fd >= 0 { flock(fd, LOCK_UN); close(fd); fd = -1 }
+        if fd >= 0 {
+            flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        }
     }
 
     deinit { release() }

@@ -1,10 +1,11 @@
-import LDAP
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Writes whose answer was lost: a supplier stopped (or hung) after it received a write and
 /// before it answered. It may have applied the write and replicate it once it is back, while
@@ -36,11 +37,13 @@ struct InDoubtLedger {
 
     func load() -> [String: Item] {
         guard let data = POSIX.read(path: path, limit: 64 << 20, followSymlinks: false),
-              let object = (try? JSONValue.parse(data))?.object else { return [:] }
+            let object = (try? JSONValue.parse(data))?.object
+        else { return [:] }
         var items: [String: Item] = [:]
         for (uuid, value) in object {
             guard let item = value.object, let server = item["server"]?.string,
-                  case .number(let since)? = item["since"] else { continue }
+                case .number(let since)? = item["since"]
+            else { continue }
             items[uuid] = Item(server: server, since: since)
         }
         return items
@@ -166,10 +169,11 @@ public struct InDoubtResolver {
                         try Self.resolve(uuid, views[index], on: connection, mapping: mapping)
                     }
                     report.resolved += 1
-                    record(uuid, outcome: "conflict-resolved", server: item.server,
-                           detail: "\(item.server) applied this instance's write without answering and replicated it once back; "
-                               + "it was applied again on another server: \(removed) replication conflict entries removed on \(uri), "
-                               + "the newest values kept")
+                    record(
+                        uuid, outcome: "conflict-resolved", server: item.server,
+                        detail: "\(item.server) applied this instance's write without answering and replicated it once back; "
+                            + "it was applied again on another server: \(removed) replication conflict entries removed on \(uri), "
+                            + "the newest values kept")
                 } else if views.dropFirst().allSatisfy({ $0.signature == views[0].signature }) {
                     let (uri, connection) = connections[0]
                     let zombie = try connection.withDeadline(deadline) {
@@ -177,9 +181,11 @@ public struct InDoubtResolver {
                     }
                     done.insert(uuid)
                     report.settled += 1
-                    record(uuid, outcome: zombie ? "zombie-deleted" : "settled", server: zombie ? uri : nil,
-                           detail: zombie ? "its tombstone is newer than the entry another server's late write left: deleted"
-                               : "every server agrees (the write \(item.server) did not answer is settled)")
+                    record(
+                        uuid, outcome: zombie ? "zombie-deleted" : "settled", server: zombie ? uri : nil,
+                        detail: zombie
+                            ? "its tombstone is newer than the entry another server's late write left: deleted"
+                            : "every server agrees (the write \(item.server) did not answer is settled)")
                 } else if now - item.since > Self.patience {
                     try expire([uuid: item], report: &report, ledger: ledger)
                 } else {
@@ -193,8 +199,9 @@ public struct InDoubtResolver {
 
     private func expire(_ expired: [String: InDoubtLedger.Item], report: inout Report, ledger: InDoubtLedger) throws {
         for (uuid, item) in expired {
-            warn("warning: instance \(uuid): its write on \(item.server) went unanswered over a day ago and the servers still "
-                 + "do not agree; left to `nova-dirsvc reconcile`")
+            warn(
+                "warning: instance \(uuid): its write on \(item.server) went unanswered over a day ago and the servers still "
+                    + "do not agree; left to `nova-dirsvc reconcile`")
         }
         report.expired += expired.count
         try ledger.update { items in for uuid in expired.keys { items[uuid] = nil } }
@@ -202,8 +209,10 @@ public struct InDoubtResolver {
 
     private func record(_ uuid: String, outcome: String, server: String?, detail: String) {
         guard let log else { return }
-        if let failure = log.append(action: "settle", instanceUUID: uuid, record: nil, outcome: outcome, detail: detail,
-                                    server: server) {
+        if let failure = log.append(
+            action: "settle", instanceUUID: uuid, record: nil, outcome: outcome, detail: detail,
+            server: server)
+        {
             warn("warning: \(failure)")
         }
     }
@@ -217,12 +226,15 @@ public struct InDoubtResolver {
         var conflicts: [Entry] = []
         /// What must be the same on every server (two entries of one DN differ in nsUniqueId).
         var signature: [String] {
-            [entry?["nsUniqueId"].first ?? "-", entry?[NovaSchema.lastEventTime].first ?? "-",
-             tombstone?["nsUniqueId"].first ?? "-", tombstone?[NovaSchema.lastEventTime].first ?? "-"]
+            [
+                entry?["nsUniqueId"].first ?? "-", entry?[NovaSchema.lastEventTime].first ?? "-",
+                tombstone?["nsUniqueId"].first ?? "-", tombstone?[NovaSchema.lastEventTime].first ?? "-",
+            ]
         }
     }
 
-    static let attributes = ["objectClass", "cn", "sn"] + EntryMapping.managedAttributes
+    static let attributes =
+        ["objectClass", "cn", "sn"] + EntryMapping.managedAttributes
         + [NovaSchema.lastEventTime, NovaSchema.deletedInstanceUUID, "nsUniqueId"]
 
     /// Entries, tombstones and conflict entries of `uuids` (keys lowercased); 389-ds returns the
@@ -235,8 +247,10 @@ public struct InDoubtResolver {
             let filter = conflicts ? Filter.and([EntryMapping.conflictFilter, ours]) : ours
             try connection.search(base: mapping.baseDN, scope: .oneLevel, filter: filter, attributes: attributes) { entry in
                 let isTombstone = entry["objectClass"].contains { $0.lowercased() == NovaSchema.tombstoneClassName.lowercased() }
-                guard let uuid = (isTombstone ? entry[NovaSchema.deletedInstanceUUID] : entry[InstanceRecord.keyAttribute]).first?
-                    .lowercased() else { return }
+                guard
+                    let uuid = (isTombstone ? entry[NovaSchema.deletedInstanceUUID] : entry[InstanceRecord.keyAttribute]).first?
+                        .lowercased()
+                else { return }
                 if conflicts {
                     found[uuid, default: Found()].conflicts.append(entry)
                 } else if isTombstone {
@@ -274,7 +288,8 @@ public struct InDoubtResolver {
             }
         }
         if let tombstone = found.tombstone, let newest = tombstoneConflicts.compactMap(time).max(),
-           newest > (time(tombstone) ?? EventTime.distantPast) {
+            newest > (time(tombstone) ?? EventTime.distantPast)
+        {
             try connection.modify(tombstone.dn, [.replace(NovaSchema.lastEventTime, [newest.generalized])])
         }
         var removed = 0
@@ -296,7 +311,8 @@ public struct InDoubtResolver {
     /// server after the delete that was meant for it). Returns whether it did.
     static func removeZombie(_ uuid: String, _ found: Found, on connection: LDAPConnection, mapping: EntryMapping) throws -> Bool {
         guard let entry = found.entry, let deleted = time(found.tombstone), let written = time(entry), written <= deleted,
-              EntryMapping.isManaged(entry) else { return false }
+            EntryMapping.isManaged(entry)
+        else { return false }
         do {
             try connection.delete(entry.dn)
         } catch LDAPResultCode.noSuchObject {
@@ -306,6 +322,6 @@ public struct InDoubtResolver {
     }
 }
 
-private extension String {
-    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Turns Nova's list of live instances into records, recognising the form by itself. What each
@@ -46,8 +46,9 @@ public enum InstanceListDecoder {
         var accumulator = Accumulator()
         for data in inputs {
             let ranges: [Range<Int>]
-            do { ranges = try JSONParser.documentRanges(data) }
-            catch { throw InputError(field: "instances", reason: "not valid JSON: \(error)") }
+            do { ranges = try JSONParser.documentRanges(data) } catch {
+                throw InputError(field: "instances", reason: "not valid JSON: \(error)")
+            }
             for range in ranges {
                 try accumulator.add(document: Data(data[data.startIndex + range.lowerBound..<data.startIndex + range.upperBound]))
             }
@@ -82,8 +83,10 @@ public enum InstanceListDecoder {
             guard documents > 0 else { throw InputError(field: "instances", reason: "empty input") }
             if let next = lastPageLinksOn {
                 let query = next.split(separator: "?", maxSplits: 1).last.map(String.init) ?? next
-                throw InputError(field: "servers_links", reason: "the last page given links to a next page (?\(Validate.quote(query).dropFirst().dropLast())): "
-                                 + "give every page, in order (several --instances, or one page after another on standard input)")
+                throw InputError(
+                    field: "servers_links",
+                    reason: "the last page given links to a next page (?\(Validate.quote(query).dropFirst().dropLast())): "
+                        + "give every page, in order (several --instances, or one page after another on standard input)")
             }
             var seen = Set<String>()
             for uuid in list.records.map(\.instanceUUID) + list.deleted + list.unreachable where !seen.insert(uuid).inserted {
@@ -115,7 +118,9 @@ public enum InstanceListDecoder {
             } else if rows.allSatisfy({ $0.ID != nil }) {
                 list.records = try rows.enumerated().map { try $1.serverListRecord(index: $0) }
             } else {
-                throw InputError(field: "instances", reason: "a list whose items are neither records (instance_uuid) nor `openstack server list` rows (ID)")
+                throw InputError(
+                    field: "instances",
+                    reason: "a list whose items are neither records (instance_uuid) nor `openstack server list` rows (ID)")
             }
             return (list, false, nil)
         } catch let error as DecodingError {
@@ -125,7 +130,10 @@ public enum InstanceListDecoder {
 
     // MARK: the JSON shapes
 
-    struct Link: Decodable { var rel: String?; var href: String? }
+    struct Link: Decodable {
+        var rel: String?
+        var href: String?
+    }
 
     struct ServersPage: Decodable {
         var servers: [Server]
@@ -162,7 +170,8 @@ public enum InstanceListDecoder {
 
         func record(index: Int) throws -> InstanceRecord {
             // `addresses` lists every port: {} means the server has none (stale values go)
-            var macs: [String]? = addresses == nil ? nil : [], ips: [String]? = addresses == nil ? nil : []
+            var macs: [String]? = addresses == nil ? nil : []
+            var ips: [String]? = addresses == nil ? nil : []
             for network in (addresses ?? [:]).keys.sorted() {
                 for address in addresses?[network] ?? [] where address.type == nil || address.type == "fixed" {
                     if let mac = address.mac { macs?.append(mac) }
@@ -171,12 +180,18 @@ public enum InstanceListDecoder {
             }
             var imageID: String? = nil
             if case .image(let image)? = image { imageID = image.id ?? "" } else if image != nil { imageID = "" }
-            return try InstanceRecord(instanceUUID: id, imageUUID: imageID, macAddresses: macs, hostname: hostname,
-                                      ipAddresses: ips, projectID: tenant_id, userID: user_id)
-                .validated(at: "servers[\(index)]", names: ["instance_uuid": "id", "image_uuid": "image.id",
-                                                              "mac_address": "addresses.OS-EXT-IPS-MAC:mac_addr",
-                                                              "ip_address": "addresses.addr", "hostname": "OS-EXT-SRV-ATTR:hostname",
-                                                              "project_id": "tenant_id"])
+            return try InstanceRecord(
+                instanceUUID: id, imageUUID: imageID, macAddresses: macs, hostname: hostname,
+                ipAddresses: ips, projectID: tenant_id, userID: user_id
+            )
+            .validated(
+                at: "servers[\(index)]",
+                names: [
+                    "instance_uuid": "id", "image_uuid": "image.id",
+                    "mac_address": "addresses.OS-EXT-IPS-MAC:mac_addr",
+                    "ip_address": "addresses.addr", "hostname": "OS-EXT-SRV-ATTR:hostname",
+                    "project_id": "tenant_id",
+                ])
         }
     }
 
@@ -202,34 +217,50 @@ public enum InstanceListDecoder {
 
         enum CodingKeys: String, CodingKey {
             case instance_uuid, image_uuid, mac_address, project_name, user_name, user_remote_address, hostname,
-                 ip_addresses, project_id, user_id
+                ip_addresses, project_id, user_id
             case ID, imageID = "Image ID", networks = "Networks", projectID = "Project ID", userID = "User ID"
         }
 
         func record(index: Int) throws -> InstanceRecord {
-            try InstanceRecord(instanceUUID: instance_uuid ?? "", imageUUID: image_uuid, macAddresses: mac_address?.values,
-                               projectName: project_name, userName: user_name, userRemoteAddress: user_remote_address,
-                               hostname: hostname, ipAddresses: ip_addresses?.values, projectID: project_id, userID: user_id)
-                .validated(at: "[\(index)]", names: [:])
+            try InstanceRecord(
+                instanceUUID: instance_uuid ?? "", imageUUID: image_uuid, macAddresses: mac_address?.values,
+                projectName: project_name, userName: user_name, userRemoteAddress: user_remote_address,
+                hostname: hostname, ipAddresses: ip_addresses?.values, projectID: project_id, userID: user_id
+            )
+            .validated(at: "[\(index)]", names: [:])
         }
 
         func serverListRecord(index: Int) throws -> InstanceRecord {
             // "Image ID" is empty or a note such as "N/A (booted from volume)" without an image.
             let image = imageID.flatMap { try? Validate.uuid($0, field: "image_uuid") } ?? (imageID == nil ? nil : "")
-            return try InstanceRecord(instanceUUID: ID ?? "", imageUUID: image, ipAddresses: networks?.addresses,
-                                      projectID: projectID, userID: userID)
-                .validated(at: "[\(index)]", names: ["instance_uuid": "ID", "ip_address": "Networks",
-                                                     "project_id": "Project ID", "user_id": "User ID"])
+            return try InstanceRecord(
+                instanceUUID: ID ?? "", imageUUID: image, ipAddresses: networks?.addresses,
+                projectID: projectID, userID: userID
+            )
+            .validated(
+                at: "[\(index)]",
+                names: [
+                    "instance_uuid": "ID", "ip_address": "Networks",
+                    "project_id": "Project ID", "user_id": "User ID",
+                ])
         }
     }
 
     enum StringOrList: Decodable {
         case one(String), many([String])
-        var values: [String] { switch self { case .one(let v): return [v]; case .many(let v): return v } }
+        var values: [String] {
+            switch self {
+            case .one(let v): return [v]
+            case .many(let v): return v
+            }
+        }
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let value = try? container.decode(String.self) { self = .one(value) }
-            else { self = .many(try container.decode([String].self)) }
+            if let value = try? container.decode(String.self) {
+                self = .one(value)
+            } else {
+                self = .many(try container.decode([String].self))
+            }
         }
     }
 
@@ -248,8 +279,11 @@ public enum InstanceListDecoder {
         }
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if let map = try? container.decode([String: [String]].self) { self = .map(map) }
-            else { self = .text(try container.decode(String.self)) }
+            if let map = try? container.decode([String: [String]].self) {
+                self = .map(map)
+            } else {
+                self = .text(try container.decode(String.self))
+            }
         }
     }
 }

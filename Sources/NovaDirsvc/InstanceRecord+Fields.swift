@@ -21,8 +21,10 @@ extension InstanceRecord {
         /// Whether "" means "not known" (image_uuid: boot from volume) rather than bad input.
         let emptyIsUnknown: Bool
 
-        init(_ key: String, _ attribute: String, _ storage: Storage, errorName: String? = nil, inDICT: Bool = false,
-             emptyIsUnknown: Bool = false, validate: @escaping @Sendable (String, String) throws -> String) {
+        init(
+            _ key: String, _ attribute: String, _ storage: Storage, errorName: String? = nil, inDICT: Bool = false,
+            emptyIsUnknown: Bool = false, validate: @escaping @Sendable (String, String) throws -> String
+        ) {
             self.key = key
             self.attribute = attribute
             self.storage = storage

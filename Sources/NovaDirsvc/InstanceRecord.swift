@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The record of one Nova instance (the "DICT" the original plugin logged), validated and
 /// normalised. A field that is nil was not supplied by the source of the record: it is never
@@ -25,9 +26,11 @@ public struct InstanceRecord: Hashable, Sendable {
     public var projectID: String?
     public var userID: String?
 
-    public init(instanceUUID: String, imageUUID: String? = nil, macAddresses: [String]? = nil,
-                projectName: String? = nil, userName: String? = nil, userRemoteAddress: String? = nil,
-                hostname: String? = nil, ipAddresses: [String]? = nil, projectID: String? = nil, userID: String? = nil) {
+    public init(
+        instanceUUID: String, imageUUID: String? = nil, macAddresses: [String]? = nil,
+        projectName: String? = nil, userName: String? = nil, userRemoteAddress: String? = nil,
+        hostname: String? = nil, ipAddresses: [String]? = nil, projectID: String? = nil, userID: String? = nil
+    ) {
         self.instanceUUID = instanceUUID
         self.imageUUID = imageUUID
         self.macAddresses = macAddresses
@@ -101,9 +104,13 @@ public enum Validate {
     public static func escaped(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars {
-            if isInvisible(scalar) { out += "\\u{" + String(scalar.value, radix: 16) + "}" }
-            else if scalar == "\"" || scalar == "\\" { out += "\\" + String(scalar) }
-            else { out.unicodeScalars.append(scalar) }
+            if isInvisible(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            } else if scalar == "\"" || scalar == "\\" {
+                out += "\\" + String(scalar)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
         }
         return out
     }
@@ -119,9 +126,11 @@ public enum Validate {
 
     public static func uuid(_ value: String, field: String) throws -> String {
         let bytes = Array(value.utf8)
-        let ok = bytes.count == 36 && bytes.enumerated().allSatisfy { i, c in
-            [8, 13, 18, 23].contains(i) ? c == UInt8(ascii: "-") : isHex(c)
-        }
+        let ok =
+            bytes.count == 36
+            && bytes.enumerated().allSatisfy { i, c in
+                [8, 13, 18, 23].contains(i) ? c == UInt8(ascii: "-") : isHex(c)
+            }
         guard ok else { throw InputError(field: field, reason: "not a UUID (8-4-4-4-12 hex digits): \(quote(value))") }
         return value.lowercased()
     }
@@ -137,7 +146,8 @@ public enum Validate {
     }
 
     static func ipAddress(_ value: String, field: String) throws -> String {
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         if !value.contains(":"), value.utf8.count <= 15, inet_pton(AF_INET, value, &v4) == 1 { return value }
         if value.utf8.count <= 45, inet_pton(AF_INET6, value, &v6) == 1 {
             // normalise to the canonical (RFC 5952) text form
@@ -157,7 +167,9 @@ public enum Validate {
         guard !value.unicodeScalars.contains(where: isInvisible) else {
             throw InputError(field: field, reason: "contains control, format or invalid characters: \(quote(value))")
         }
-        guard value.first != " ", value.last != " " else { throw InputError(field: field, reason: "leading or trailing space: \(quote(value))") }
+        guard value.first != " ", value.last != " " else {
+            throw InputError(field: field, reason: "leading or trailing space: \(quote(value))")
+        }
         return value
     }
 
@@ -166,10 +178,14 @@ public enum Validate {
     /// between them; at most 63 characters a label and 253 in all.
     static func hostname(_ value: String, field: String) throws -> String {
         let labels = value.split(separator: ".", omittingEmptySubsequences: false)
-        let ok = value.unicodeScalars.count <= 253 && !labels.isEmpty && labels.allSatisfy { label in
-            (1...63).contains(label.unicodeScalars.count) && label.first != "-" && label.last != "-"
-                && label.unicodeScalars.allSatisfy { $0.properties.isAlphabetic || $0.properties.numericType == .decimal || $0 == "-" || $0 == "_" }
-        }
+        let ok =
+            value.unicodeScalars.count <= 253 && !labels.isEmpty
+            && labels.allSatisfy { label in
+                (1...63).contains(label.unicodeScalars.count) && label.first != "-" && label.last != "-"
+                    && label.unicodeScalars.allSatisfy {
+                        $0.properties.isAlphabetic || $0.properties.numericType == .decimal || $0 == "-" || $0 == "_"
+                    }
+            }
         guard ok else { throw InputError(field: field, reason: "not a host name (letters, digits, hyphens, dots): \(quote(value))") }
         return value
     }

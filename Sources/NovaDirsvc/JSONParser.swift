@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A strict JSON (RFC 8259) parser into `JSONValue`, in one pass over the bytes.
@@ -63,9 +63,15 @@ struct JSONParser {
         case UInt8(ascii: "{"): return try nested { try $0.object() }
         case UInt8(ascii: "["): return try nested { try $0.array() }
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         default: return .number(try number())
         }
     }
@@ -89,7 +95,10 @@ struct JSONParser {
         index += 1  // {
         var object: [String: JSONValue] = [:]
         skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(object)
+        }
         while true {
             skipSpace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
@@ -105,8 +114,14 @@ struct JSONParser {
             }
             skipSpace()
             guard index < bytes.count else { throw failure("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(object)
+            }
             throw failure("expected ',' or '}'")
         }
     }
@@ -115,14 +130,23 @@ struct JSONParser {
         index += 1  // [
         var array: [JSONValue] = []
         skipSpace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(array)
+        }
         while true {
             skipSpace()
             array.append(try value())
             skipSpace()
             guard index < bytes.count else { throw failure("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(array)
+            }
             throw failure("expected ',' or ']'")
         }
     }
@@ -149,7 +173,9 @@ struct JSONParser {
             guard digits() > 0 else { throw failure("a number without exponent digits") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { throw Failure(reason: "the number \(text.prefix(32)) is out of range", offset: start) }
+        guard let value = Double(text), value.isFinite else {
+            throw Failure(reason: "the number \(text.prefix(32)) is out of range", offset: start)
+        }
         return value
     }
 
@@ -171,7 +197,10 @@ struct JSONParser {
                 return String(scalars)
             }
             if byte < 0x20 { throw failure("a control character in a string (escape it)") }
-            if byte != UInt8(ascii: "\\") { index += 1; continue }
+            if byte != UInt8(ascii: "\\") {
+                index += 1
+                continue
+            }
             try flushRun()
             index += 1
             guard index < bytes.count else { throw failure("unterminated string") }

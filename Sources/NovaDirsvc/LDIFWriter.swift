@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Writes LDIF (RFC 2849): values that are not "safe strings" are base64-encoded (`attr::`),
 /// so any value, hostile or not, round-trips through ldapadd/ldapmodify unchanged.

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Small POSIX helpers (FoundationEssentials has no FileHandle).
 public enum POSIX {
@@ -13,7 +14,10 @@ public enum POSIX {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while data.count < limit {
             let n = Glibc.read(fd, &buffer, Swift.min(buffer.count, limit - data.count))
-            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
             if n == 0 { break }
             data.append(contentsOf: buffer[0..<n])
         }
@@ -48,7 +52,10 @@ public enum POSIX {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
             bytes = bytes.dropFirst(n)
         }
     }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Prints a reconcile plan, one change at a time to `write` (never the whole text in memory):
 /// as an LDIF change file that `ldapmodify -f` applies as it is, or as JSON.
@@ -18,8 +19,9 @@ public struct PlanPrinter {
 
     /// LDIF change records (RFC 2849): changetype add / modify / delete.
     public func ldif(_ plan: ReconcilePlan) {
-        write("# nova-dirsvc reconcile: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
-              + "\(plan.conflicts.count) replication conflict entries to remove\n")
+        write(
+            "# nova-dirsvc reconcile: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
+                + "\(plan.conflicts.count) replication conflict entries to remove\n")
         for change in plan.changes {
             var text = "\n" + LDIF.line("dn", change.dn.string) + "\n"
             switch change {
@@ -53,14 +55,19 @@ public struct PlanPrinter {
             case .add(_, let record):
                 item["action"] = .string("add")
                 item["instance_uuid"] = .string(record.instanceUUID)
-                item["attributes"] = .object(Dictionary(mapping.attributes(for: record).map { ($0.name, $0.values) }, uniquingKeysWith: +)
-                    .mapValues(JSONValue.strings))
+                item["attributes"] = .object(
+                    Dictionary(mapping.attributes(for: record).map { ($0.name, $0.values) }, uniquingKeysWith: +)
+                        .mapValues(JSONValue.strings))
             case .modify(_, let uuid, let modifications):
                 item["action"] = .string("modify")
                 item["instance_uuid"] = .string(uuid)
-                item["changes"] = .array(modifications.map { modification in
-                    .object(["op": .string(modification.kind.rawValue), "attribute": .string(modification.attribute), "values": .strings(modification.values)])
-                })
+                item["changes"] = .array(
+                    modifications.map { modification in
+                        .object([
+                            "op": .string(modification.kind.rawValue), "attribute": .string(modification.attribute),
+                            "values": .strings(modification.values),
+                        ])
+                    })
             case .delete(_, let uuid):
                 item["action"] = .string("delete")
                 item["instance_uuid"] = .string(uuid)

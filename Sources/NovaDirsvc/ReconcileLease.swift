@@ -18,8 +18,10 @@ public enum ReconcileLease {
             let held = entry[NovaSchema.lastEventTime]
             if let end = held.first.flatMap(EventTime.init(generalized:)), end > now { return false }
             do {
-                try connection.modify(dn, (held.isEmpty ? [] : [.delete(NovaSchema.lastEventTime, held)])
-                                      + [.add(NovaSchema.lastEventTime, [until.generalized])])
+                try connection.modify(
+                    dn,
+                    (held.isEmpty ? [] : [.delete(NovaSchema.lastEventTime, held)])
+                        + [.add(NovaSchema.lastEventTime, [until.generalized])])
                 return true
             } catch let error as LDAPError where error.code == .noSuchAttribute || error.code == .attributeOrValueExists {
                 return false  // another serve moved it first

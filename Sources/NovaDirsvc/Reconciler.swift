@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import LDAP
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One change of a reconcile plan.
 public enum PlannedChange: Sendable {
@@ -77,8 +78,10 @@ public struct Reconciler {
     /// Reads every managed entry (paged, one level under the base DN, novaInstance only) and
     /// computes the plan (with `refusal` set when it deletes too much). Memory: the input records and the plan; directory entries are
     /// compared as they stream in and not kept.
-    public func plan(live records: [InstanceRecord], leaveAlone: Set<String> = [], limits: Limits,
-                     now: Date = Date()) throws -> ReconcilePlan {
+    public func plan(
+        live records: [InstanceRecord], leaveAlone: Set<String> = [], limits: Limits,
+        now: Date = Date()
+    ) throws -> ReconcilePlan {
         guard !records.isEmpty else {
             throw InputError(field: "instances", reason: "the list of live instances is empty: refusing to treat every entry as deleted")
         }
@@ -92,11 +95,14 @@ public struct Reconciler {
         var plan = ReconcilePlan()
         var seen = Set<String>()
         let attributes = ["objectClass"] + EntryMapping.managedAttributes + ["createTimestamp", "modifyTimestamp"]
-        try connection.search(base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.managedFilter,
-                              attributes: attributes) { entry in
+        try connection.search(
+            base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.managedFilter,
+            attributes: attributes
+        ) { entry in
             plan.managedCount += 1
             guard let uuid = entry["novaInstanceUUID"].first?.lowercased(),
-                  entry.dn.string.lowercased() == mapping.dn(for: uuid).string.lowercased() else {
+                entry.dn.string.lowercased() == mapping.dn(for: uuid).string.lowercased()
+            else {
                 plan.skipped.append(entry.dn)
                 return
             }
@@ -107,7 +113,9 @@ public struct Reconciler {
                 let changes = mapping.modifications(from: entry, to: record)
                 if changes.isEmpty { plan.unchanged += 1 } else { plan.changes.append(.modify(entry.dn, instanceUUID: uuid, changes)) }
             } else {
-                let touched = [entry["modifyTimestamp"].first, entry["createTimestamp"].first].compactMap { $0.flatMap(GeneralizedTime.parse) }.max()
+                let touched = [entry["modifyTimestamp"].first, entry["createTimestamp"].first].compactMap {
+                    $0.flatMap(GeneralizedTime.parse)
+                }.max()
                 if let touched, now.timeIntervalSince1970 - touched < limits.grace {
                     plan.keptByGrace.append(entry.dn)
                 } else {
@@ -120,24 +128,31 @@ public struct Reconciler {
         }
         // 389-ds hides replication conflict entries from every search that does not ask for
         // ldapsubentry; they carry novaInstance like the entry they shadow.
-        try connection.search(base: mapping.baseDN, scope: .oneLevel,
-                              filter: .and([EntryMapping.managedFilter, EntryMapping.conflictFilter]),
-                              attributes: ["novaInstanceUUID"]) { entry in
+        try connection.search(
+            base: mapping.baseDN, scope: .oneLevel,
+            filter: .and([EntryMapping.managedFilter, EntryMapping.conflictFilter]),
+            attributes: ["novaInstanceUUID"]
+        ) { entry in
             let uuid = entry["novaInstanceUUID"].first?.lowercased() ?? ""
             if !leaveAlone.contains(uuid) { plan.changes.append(.deleteConflict(entry.dn, instanceUUID: uuid)) }
         }
         let cutoff = Int64((now.timeIntervalSince1970 - limits.tombstoneTTL) * 1_000_000)
-        try connection.search(base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.tombstoneFilter,
-                              attributes: [NovaSchema.lastEventTime]) { entry in
+        try connection.search(
+            base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.tombstoneFilter,
+            attributes: [NovaSchema.lastEventTime]
+        ) { entry in
             if let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)), time.microseconds < cutoff {
                 plan.expiredTombstones.append(entry.dn)
             }
         }
         let deletions = plan.deletions
         if deletions > 0, !limits.allowMassDelete,
-           Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount) {
-            plan.refusal = InputError(field: "instances", reason: "\(deletions) of \(plan.managedCount) managed entries would be deleted, "
-                                      + "more than --max-delete-ratio \(limits.maxDeleteRatio): refusing (check the input; --allow-mass-delete to proceed)")
+            Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount)
+        {
+            plan.refusal = InputError(
+                field: "instances",
+                reason: "\(deletions) of \(plan.managedCount) managed entries would be deleted, "
+                    + "more than --max-delete-ratio \(limits.maxDeleteRatio): refusing (check the input; --allow-mass-delete to proceed)")
         }
         return plan
     }
@@ -156,8 +171,10 @@ public struct Reconciler {
 
     /// Applies the plan with up to `window` operations outstanding on the connection. A failed
     /// entry does not stop the run: it is in the summary with its DN and error.
-    public func apply(_ plan: ReconcilePlan, window: Int = 64,
-                      progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> Summary {
+    public func apply(
+        _ plan: ReconcilePlan, window: Int = 64,
+        progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws -> Summary {
         if let refusal = plan.refusal { throw refusal }
         var summary = Summary()
         summary.unchanged = plan.unchanged

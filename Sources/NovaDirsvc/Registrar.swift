@@ -52,7 +52,8 @@ public struct Registrar {
             // checked for the tombstone before we wrote it; we look for its entry after (one of
             // the two always sees the other's write)
             if let late = try readOwned(mapping.dn(for: uuid), attributes: ["objectClass", NovaSchema.lastEventTime]),
-               EntryMapping.isManaged(late), !Self.isOlder(deletedAt, than: late) {
+                EntryMapping.isManaged(late), !Self.isOlder(deletedAt, than: late)
+            {
                 _ = try unregister(uuid)
                 return .deleted
             }
@@ -62,8 +63,9 @@ public struct Registrar {
 
     /// The time of an instance's delete, from its tombstone; nil when it has none.
     public func tombstoneTime(_ uuid: String) throws -> EventTime? {
-        try connection.read(mapping.tombstoneDN(for: uuid), filter: EntryMapping.tombstoneFilter,
-                            attributes: [NovaSchema.lastEventTime])?[NovaSchema.lastEventTime].first
+        try connection.read(
+            mapping.tombstoneDN(for: uuid), filter: EntryMapping.tombstoneFilter,
+            attributes: [NovaSchema.lastEventTime])?[NovaSchema.lastEventTime].first
             .flatMap(EventTime.init(generalized:))
     }
 
@@ -74,11 +76,14 @@ public struct Registrar {
         guard !uuids.isEmpty else { return [:] }
         let keys = uuids.map { Filter.equality(NovaSchema.deletedInstanceUUID, $0) }
         var found: [String: EventTime] = [:]
-        try connection.search(base: mapping.baseDN, scope: .oneLevel,
-                              filter: .and([EntryMapping.tombstoneFilter, keys.count == 1 ? keys[0] : .or(keys)]),
-                              attributes: [NovaSchema.deletedInstanceUUID, NovaSchema.lastEventTime]) { entry in
+        try connection.search(
+            base: mapping.baseDN, scope: .oneLevel,
+            filter: .and([EntryMapping.tombstoneFilter, keys.count == 1 ? keys[0] : .or(keys)]),
+            attributes: [NovaSchema.deletedInstanceUUID, NovaSchema.lastEventTime]
+        ) { entry in
             if let uuid = entry[NovaSchema.deletedInstanceUUID].first?.lowercased(),
-               let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)) {
+                let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:))
+            {
                 found[uuid] = max(time, found[uuid] ?? time)
             }
         }
@@ -222,16 +227,21 @@ public struct Registrar {
 
     /// The replication conflict entries of an instance (389-ds), which normal searches never show.
     public func conflicts(_ instanceUUID: String) throws -> [DistinguishedName] {
-        try connection.search(base: mapping.baseDN, scope: .oneLevel,
-                              filter: .and([EntryMapping.managedFilter, EntryMapping.conflictFilter,
-                                            .equality("novaInstanceUUID", instanceUUID)]),
-                              attributes: ["1.1"]).map(\.dn)
+        try connection.search(
+            base: mapping.baseDN, scope: .oneLevel,
+            filter: .and([
+                EntryMapping.managedFilter, EntryMapping.conflictFilter,
+                .equality("novaInstanceUUID", instanceUUID),
+            ]),
+            attributes: ["1.1"]
+        ).map(\.dn)
     }
 
     /// The entry of an instance, or nil.
     public func show(_ instanceUUID: String) throws -> Entry? {
-        try connection.read(mapping.dn(for: instanceUUID), filter: EntryMapping.managedFilter,
-                            attributes: ["*", "createTimestamp", "modifyTimestamp"])
+        try connection.read(
+            mapping.dn(for: instanceUUID), filter: EntryMapping.managedFilter,
+            attributes: ["*", "createTimestamp", "modifyTimestamp"])
     }
 }
 

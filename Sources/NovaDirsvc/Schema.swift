@@ -35,29 +35,40 @@ public enum NovaSchema {
     private static let generalizedTime = "1.3.6.1.4.1.1466.115.121.1.24"
 
     public static let attributeTypes: [AttributeType] = [
-        .init(number: 1, name: "novaInstanceUUID", description: "Nova instance UUID (the key of the entry)",
-              equality: "caseIgnoreIA5Match", substrings: "caseIgnoreIA5SubstringsMatch", syntax: ia5, singleValue: true),
-        .init(number: 2, name: "novaImageUUID", description: "UUID of the Glance image the instance booted from",
-              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
-        .init(number: 3, name: "novaProjectName", description: "Name of the project (tenant) that owns the instance",
-              equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
-        .init(number: 4, name: "novaUserName", description: "Name of the user who created the instance",
-              equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
-        .init(number: 5, name: "novaUserRemoteAddress", description: "IP address the create request came from",
-              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
-        .init(number: 6, name: "novaIPAddress", description: "IP address of the instance",
-              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: false),
-        .init(number: 7, name: "novaHostname", description: "Host name of the instance",
-              equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
-        .init(number: 8, name: "novaProjectID", description: "Keystone ID of the project that owns the instance",
-              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
-        .init(number: 9, name: "novaUserID", description: "Keystone ID of the user who created the instance",
-              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
-        .init(number: 10, name: "novaLastEventTime", description: "Time by the Nova clock of the last event applied to the instance",
-              equality: "generalizedTimeMatch", ordering: "generalizedTimeOrderingMatch", substrings: nil,
-              syntax: generalizedTime, singleValue: true),
-        .init(number: 11, name: "novaDeletedInstanceUUID", description: "UUID of a deleted Nova instance (the key of its tombstone)",
-              equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
+        .init(
+            number: 1, name: "novaInstanceUUID", description: "Nova instance UUID (the key of the entry)",
+            equality: "caseIgnoreIA5Match", substrings: "caseIgnoreIA5SubstringsMatch", syntax: ia5, singleValue: true),
+        .init(
+            number: 2, name: "novaImageUUID", description: "UUID of the Glance image the instance booted from",
+            equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
+        .init(
+            number: 3, name: "novaProjectName", description: "Name of the project (tenant) that owns the instance",
+            equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
+        .init(
+            number: 4, name: "novaUserName", description: "Name of the user who created the instance",
+            equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
+        .init(
+            number: 5, name: "novaUserRemoteAddress", description: "IP address the create request came from",
+            equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
+        .init(
+            number: 6, name: "novaIPAddress", description: "IP address of the instance",
+            equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: false),
+        .init(
+            number: 7, name: "novaHostname", description: "Host name of the instance",
+            equality: "caseIgnoreMatch", substrings: "caseIgnoreSubstringsMatch", syntax: directoryString, singleValue: true),
+        .init(
+            number: 8, name: "novaProjectID", description: "Keystone ID of the project that owns the instance",
+            equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
+        .init(
+            number: 9, name: "novaUserID", description: "Keystone ID of the user who created the instance",
+            equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
+        .init(
+            number: 10, name: "novaLastEventTime", description: "Time by the Nova clock of the last event applied to the instance",
+            equality: "generalizedTimeMatch", ordering: "generalizedTimeOrderingMatch", substrings: nil,
+            syntax: generalizedTime, singleValue: true),
+        .init(
+            number: 11, name: "novaDeletedInstanceUUID", description: "UUID of a deleted Nova instance (the key of its tombstone)",
+            equality: "caseIgnoreIA5Match", substrings: nil, syntax: ia5, singleValue: true),
     ]
 
     /// The key of a tombstone: not `novaInstanceUUID`, so that a search for an instance by its
@@ -94,8 +105,10 @@ public enum NovaSchema {
 
     /// The three forms differ only in their opening lines, the attribute names that carry the
     /// definitions, and what goes between and after them.
-    private static func render(_ comment: String, opening: String, attributeTypesName: String, between: String = "",
-                               objectClassesName: String, closing: String = "") -> String {
+    private static func render(
+        _ comment: String, opening: String, attributeTypesName: String, between: String = "",
+        objectClassesName: String, closing: String = ""
+    ) -> String {
         var text = header + "\n" + comment + "\n" + opening
         for attribute in attributeTypes { text += "\(attributeTypesName): \(attribute.definition)\n" }
         return text + between + "\(objectClassesName): \(objectClassDefinition)\n"
@@ -105,24 +118,27 @@ public enum NovaSchema {
     /// 389 Directory Server: a `cn=schema` entry. Install it as a file in the instance's schema
     /// folder (`98nova-dirsvc.ldif`), or load it online with ldapmodify (`ldif389dsOnline`).
     public static var ldif389ds: String {
-        render("# 389-ds: copy to /etc/dirsrv/slapd-INSTANCE/schema/98nova-dirsvc.ldif and restart.",
-               opening: "dn: cn=schema\nobjectClass: top\nobjectClass: ldapSubentry\nobjectClass: subschema\ncn: schema\n",
-               attributeTypesName: "attributeTypes", objectClassesName: "objectClasses")
+        render(
+            "# 389-ds: copy to /etc/dirsrv/slapd-INSTANCE/schema/98nova-dirsvc.ldif and restart.",
+            opening: "dn: cn=schema\nobjectClass: top\nobjectClass: ldapSubentry\nobjectClass: subschema\ncn: schema\n",
+            attributeTypesName: "attributeTypes", objectClassesName: "objectClasses")
     }
 
     /// 389 Directory Server, online: an ldapmodify change record on `cn=schema`.
     public static var ldif389dsOnline: String {
-        render("# 389-ds online: ldapmodify -H URI -D 'cn=Directory Manager' -y PWFILE -f THIS",
-               opening: "dn: cn=schema\nchangetype: modify\nadd: attributeTypes\n", attributeTypesName: "attributeTypes",
-               between: "-\nadd: objectClasses\n", objectClassesName: "objectClasses", closing: "-\n")
+        render(
+            "# 389-ds online: ldapmodify -H URI -D 'cn=Directory Manager' -y PWFILE -f THIS",
+            opening: "dn: cn=schema\nchangetype: modify\nadd: attributeTypes\n", attributeTypesName: "attributeTypes",
+            between: "-\nadd: objectClasses\n", objectClassesName: "objectClasses", closing: "-\n")
     }
 
     /// OpenLDAP: an olcSchemaConfig entry for cn=config
     /// (`ldapadd -Y EXTERNAL -H ldapi:/// -f THIS`). Needs the core, cosine, inetorgperson and
     /// nis (or rfc2307bis) schemas for inetOrgPerson and ieee802Device.
     public static var ldifOpenLDAP: String {
-        render("# OpenLDAP cn=config: ldapadd -Y EXTERNAL -H ldapi:/// -f THIS",
-               opening: "dn: cn=nova-dirsvc,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: nova-dirsvc\n",
-               attributeTypesName: "olcAttributeTypes", objectClassesName: "olcObjectClasses")
+        render(
+            "# OpenLDAP cn=config: ldapadd -Y EXTERNAL -H ldapi:/// -f THIS",
+            opening: "dn: cn=nova-dirsvc,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: nova-dirsvc\n",
+            attributeTypesName: "olcAttributeTypes", objectClassesName: "olcObjectClasses")
     }
 }

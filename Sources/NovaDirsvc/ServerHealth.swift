@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What the nova-dirsvc processes of this machine know about the configured servers: which
 /// failed and when, and which one the last failover went to. Kept beside the spool
@@ -43,7 +44,8 @@ struct ServerHealth {
 
     func load() -> State {
         guard let data = POSIX.read(path: path, limit: 65536, followSymlinks: false),
-              let object = (try? JSONValue.parse(data))?.object else { return State() }
+            let object = (try? JSONValue.parse(data))?.object
+        else { return State() }
         var state = State()
         if case .object(let failed)? = object["failed"] {
             for (uri, value) in failed { if case .number(let time) = value { state.failed[uri] = time } }
@@ -77,7 +79,8 @@ struct ServerHealth {
                 list.insert(preferred, at: 0)
             }
         }
-        var order: [String] = [], passedOver: [String] = []
+        var order: [String] = []
+        var passedOver: [String] = []
         for uri in list {
             if let failedAt = state.failed[uri], now - failedAt < seconds(backoff) {
                 passedOver.append("\(uri): failed \(Int(now - failedAt)) s ago, passed over for \(Int(seconds(backoff))) s")

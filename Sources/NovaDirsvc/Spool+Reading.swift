@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Reading the spool: what is queued, reading one event (with the trust checks of `Spool`),
 /// setting files aside, and the small state files beside the events.
@@ -45,7 +46,8 @@ extension Spool {
             throw InputError(field: "spool", reason: "\(item.path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc")
         }
         guard info.st_size <= Self.maxFileSize, let data = POSIX.readAll(fd, limit: Self.maxFileSize + 1),
-              data.count <= Self.maxFileSize else {
+            data.count <= Self.maxFileSize
+        else {
             throw InputError(field: "spool", reason: "\(item.path) is larger than an event can be")
         }
         guard data.last == 0x0A, let object = (try? JSONValue.parse(data))?.object else {

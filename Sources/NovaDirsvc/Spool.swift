@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The durable queue of events that could not be applied in time: one file per event in the
 /// spool folder, named by arrival order (`00000000000000000042.event`).
@@ -62,13 +63,18 @@ public struct Spool: Sendable {
         let kind = info.st_mode & S_IFMT
         // an unsafe folder is the operator's setup to fix (64), not a passing failure
         guard kind == S_IFDIR else {
-            throw ConfigurationError("spool \(directory): \(path) is \(kind == S_IFLNK ? "a symbolic link" : "not a folder"): refusing to use it")
+            throw ConfigurationError(
+                "spool \(directory): \(path) is \(kind == S_IFLNK ? "a symbolic link" : "not a folder"): refusing to use it")
         }
         guard info.st_uid == geteuid() else {
-            throw ConfigurationError("spool \(directory): \(path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc (uid \(geteuid())): refusing to use it")
+            throw ConfigurationError(
+                "spool \(directory): \(path) is owned by uid \(info.st_uid), not by the user running nova-dirsvc (uid \(geteuid())): refusing to use it"
+            )
         }
         guard info.st_mode & 0o022 == 0 else {
-            throw ConfigurationError("spool \(directory): \(path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))): refusing to use it; chmod go-w it")
+            throw ConfigurationError(
+                "spool \(directory): \(path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))): refusing to use it; chmod go-w it"
+            )
         }
     }
 
@@ -125,7 +131,8 @@ public struct Spool: Sendable {
         guard fd >= 0 else { throw failure("cannot create a file") }
         let written = body.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == body.count, fsync(fd) == 0 else {
-            close(fd); unlink(temporary)
+            close(fd)
+            unlink(temporary)
             throw failure("cannot write an event")
         }
         close(fd)
@@ -142,8 +149,9 @@ public struct Spool: Sendable {
         let counterPath = "\(directory)/.sequence"
         var counter: UInt64?
         if let data = POSIX.read(path: counterPath, limit: 64, followSymlinks: false),
-           let stored = UInt64(String(decoding: data.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self)),
-           stored <= Self.maxSequence {
+            let stored = UInt64(String(decoding: data.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self)),
+            stored <= Self.maxSequence
+        {
             counter = stored
         }
         var highest = counter ?? 0
@@ -200,9 +208,10 @@ public struct Spool: Sendable {
     static func sequence(ofName name: String) -> UInt64? {
         let bytes = Array(name.utf8)
         guard bytes.count >= 26, bytes[0..<20].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              String(decoding: bytes[20..<26], as: UTF8.self) == ".event",
-              let sequence = UInt64(String(decoding: bytes[0..<20], as: UTF8.self)), sequence <= maxSequence,
-              bytes.count == 26 || bytes[26] == UInt8(ascii: ".") else { return nil }
+            String(decoding: bytes[20..<26], as: UTF8.self) == ".event",
+            let sequence = UInt64(String(decoding: bytes[0..<20], as: UTF8.self)), sequence <= maxSequence,
+            bytes.count == 26 || bytes[26] == UInt8(ascii: ".")
+        else { return nil }
         return sequence
     }
 

@@ -24,10 +24,12 @@ public struct ComputeServers {
         if let marker { url += "&marker=" + Self.percentEncoded(marker) }
         let response: HTTPTransfer.Response
         do {
-            response = try transport.request("GET", url, headers: [
-            ("X-Auth-Token", session.token), ("Accept", "application/json"),
-            ("OpenStack-API-Version", "compute \(Self.microversion)"), ("X-OpenStack-Nova-API-Version", Self.microversion),
-            ])
+            response = try transport.request(
+                "GET", url,
+                headers: [
+                    ("X-Auth-Token", session.token), ("Accept", "application/json"),
+                    ("OpenStack-API-Version", "compute \(Self.microversion)"), ("X-OpenStack-Nova-API-Version", Self.microversion),
+                ])
         } catch {
             throw OpenStackError(error.kind, "Nova could not be reached (nothing is changed): \(error.message)")
         }
@@ -37,15 +39,21 @@ public struct ComputeServers {
         case 401:
             throw OpenStackError(.refused, "Nova (\(shown)) refused the token (401)")
         case 403:
-            throw OpenStackError(.refused, "Nova (\(shown)) refused to list the servers of every project (403): the account needs "
-                                 + "the reader role with system scope or the admin role, as the policy "
-                                 + "os_compute_api:servers:detail:get_all_tenants asks (see README, \"A read-only Nova account\")")
+            throw OpenStackError(
+                .refused,
+                "Nova (\(shown)) refused to list the servers of every project (403): the account needs "
+                    + "the reader role with system scope or the admin role, as the policy "
+                    + "os_compute_api:servers:detail:get_all_tenants asks (see README, \"A read-only Nova account\")")
         case 404, 406:
-            throw OpenStackError(.settings, "Nova (\(shown)) answered \(response.status): is this a compute endpoint of microversion "
-                                 + "\(Self.microversion) or later (Stein)? \(Keystone.errorMessage(response.body))")
+            throw OpenStackError(
+                .settings,
+                "Nova (\(shown)) answered \(response.status): is this a compute endpoint of microversion "
+                    + "\(Self.microversion) or later (Stein)? \(Keystone.errorMessage(response.body))")
         case 500...:
-            throw OpenStackError(.transport, "Nova (\(shown)) answered \(response.status) (nothing is changed): "
-                                 + Keystone.errorMessage(response.body))
+            throw OpenStackError(
+                .transport,
+                "Nova (\(shown)) answered \(response.status) (nothing is changed): "
+                    + Keystone.errorMessage(response.body))
         default:
             throw OpenStackError(.badResponse, "Nova (\(shown)) answered \(response.status): \(Keystone.errorMessage(response.body))")
         }
@@ -64,7 +72,9 @@ public struct ComputeServers {
     static func percentEncoded(_ text: String) -> String {
         var out = ""
         for byte in text.utf8 {
-            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x2E || byte == 0x5F || byte == 0x7E {
+            if (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D
+                || byte == 0x2E || byte == 0x5F || byte == 0x7E
+            {
                 out.append(Character(Unicode.Scalar(byte)))
             } else {
                 out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
@@ -78,7 +88,8 @@ public struct ComputeServers {
         var iterator = Array(text.utf8).makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-               let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            {
                 bytes.append(value)
             } else {
                 bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)

@@ -41,7 +41,9 @@ public final class HTTPTransfer {
     deinit { curl_easy_cleanup(handle) }
 
     /// One request; `headers` as name/value pairs (never logged: they may carry a token).
-    public func request(_ method: String, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws(OpenStackError) -> Response {
+    public func request(
+        _ method: String, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+    ) throws(OpenStackError) -> Response {
         curl_easy_reset(handle)
         var list: UnsafeMutablePointer<curl_slist>? = nil
         defer { curl_slist_free_all(list) }
@@ -58,29 +60,41 @@ public final class HTTPTransfer {
         code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0) : code
         code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0) : code
         if code == CURLE_OK, let caFile = configuration.caFile { code = ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
-        code = code == CURLE_OK ? ccurl_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION, { data, size, count, context in
-            Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().take(data, size * count)
-        }) : code
+        code =
+            code == CURLE_OK
+            ? ccurl_setopt_write_callback(
+                handle, CURLOPT_WRITEFUNCTION,
+                { data, size, count, context in
+                    Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().take(data, size * count)
+                }) : code
         code = code == CURLE_OK ? ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, context) : code
-        code = code == CURLE_OK ? ccurl_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION, { data, size, count, context in
-            Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().header(data, size * count)
-        }) : code
+        code =
+            code == CURLE_OK
+            ? ccurl_setopt_write_callback(
+                handle, CURLOPT_HEADERFUNCTION,
+                { data, size, count, context in
+                    Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().header(data, size * count)
+                }) : code
         code = code == CURLE_OK ? ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context) : code
         let payload = body ?? []
         let result: CURLcode = payload.withUnsafeBufferPointer { bytes in
             var code = code
             if code == CURLE_OK, body != nil {
                 code = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, bytes.count)
-                if code == CURLE_OK { code = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress)) }
+                if code == CURLE_OK {
+                    code = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                }
             }
             return code == CURLE_OK ? curl_easy_perform(handle) : code
         }
         if sink.tooLarge {
-            throw OpenStackError(.badResponse, "\(method) \(Self.withoutQuery(url)): the answer is larger than \(configuration.maxBodyBytes) bytes")
+            throw OpenStackError(
+                .badResponse, "\(method) \(Self.withoutQuery(url)): the answer is larger than \(configuration.maxBodyBytes) bytes")
         }
         guard result == CURLE_OK else {
             let text = String(cString: curl_easy_strerror(result))
-            let kind: OpenStackError.Kind = [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR].contains(result)
+            let kind: OpenStackError.Kind =
+                [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR].contains(result)
                 ? .tls : .transport
             throw OpenStackError(kind, "\(method) \(Self.withoutQuery(url)): \(text)")
         }
@@ -113,13 +127,17 @@ public final class HTTPTransfer {
                 tooLarge = true
                 return 0  // libcurl stops the transfer
             }
-            data.withMemoryRebound(to: UInt8.self, capacity: count) { body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
+            data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
+            }
             return count
         }
 
         func header(_ data: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
             guard let data, count > 0 else { return 0 }
-            let line = data.withMemoryRebound(to: UInt8.self, capacity: count) { String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self) }
+            let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+            }
             if line.hasPrefix("HTTP/") { headers = [:] }  // a new response (after a 100 Continue)
             if let colon = line.firstIndex(of: ":") {
                 let name = line[..<colon].lowercased()
@@ -134,7 +152,9 @@ public final class HTTPTransfer {
 extension StringProtocol {
     func trimmingCharacters(in set: String) -> String {
         let blank = Set(set)
-        guard let first = firstIndex(where: { !blank.contains($0) }), let last = lastIndex(where: { !blank.contains($0) }) else { return "" }
+        guard let first = firstIndex(where: { !blank.contains($0) }), let last = lastIndex(where: { !blank.contains($0) }) else {
+            return ""
+        }
         return String(self[first...last])
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// How to authenticate to Keystone (v3), named as keystoneauth names its options, so that an
@@ -57,23 +57,29 @@ public enum Keystone {
     public static func authenticate(_ credentials: KeystoneCredentials, transport: HTTPTransfer) throws(OpenStackError) -> KeystoneSession {
         let url = tokensURL(credentials.authURL)
         let body: [UInt8]
-        do { body = Array(try JSONEncoder().encode(AuthRequest(credentials))) }
-        catch { throw OpenStackError(.settings, "the Keystone request could not be made: \(error)") }
+        do { body = Array(try JSONEncoder().encode(AuthRequest(credentials))) } catch {
+            throw OpenStackError(.settings, "the Keystone request could not be made: \(error)")
+        }
         let response: HTTPTransfer.Response
         do {
-            response = try transport.request("POST", url, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
-                                             body: body)
+            response = try transport.request(
+                "POST", url, headers: [("Content-Type", "application/json"), ("Accept", "application/json")],
+                body: body)
         } catch {
             throw OpenStackError(error.kind, "Keystone could not be reached: \(error.message)")
         }
         switch response.status {
         case 201, 200: break
         case 401:
-            throw OpenStackError(.refused, "Keystone (\(url)) refused the credentials (401): check [nova] auth_type, the user or "
-                                 + "application credential, its domain and project, and the secret")
+            throw OpenStackError(
+                .refused,
+                "Keystone (\(url)) refused the credentials (401): check [nova] auth_type, the user or "
+                    + "application credential, its domain and project, and the secret")
         case 400, 404:
-            throw OpenStackError(.settings, "Keystone (\(url)) answered \(response.status): check [nova] auth_url and the "
-                                 + "project and domain settings (\(Self.errorMessage(response.body)))")
+            throw OpenStackError(
+                .settings,
+                "Keystone (\(url)) answered \(response.status): check [nova] auth_url and the "
+                    + "project and domain settings (\(Self.errorMessage(response.body)))")
         case 500...:
             throw OpenStackError(.transport, "Keystone (\(url)) answered \(response.status)")
         default:
@@ -83,8 +89,9 @@ public enum Keystone {
             throw OpenStackError(.badResponse, "Keystone (\(url)) issued no X-Subject-Token")
         }
         let catalog: [CatalogEntry]
-        do { catalog = try JSONDecoder().decode(TokenResponse.self, from: Data(response.body)).token.catalog ?? [] }
-        catch { throw OpenStackError(.badResponse, "Keystone (\(url)): the token's catalog cannot be read: \(error)") }
+        do { catalog = try JSONDecoder().decode(TokenResponse.self, from: Data(response.body)).token.catalog ?? [] } catch {
+            throw OpenStackError(.badResponse, "Keystone (\(url)): the token's catalog cannot be read: \(error)")
+        }
         let endpoint = try computeEndpoint(catalog, credentials: credentials)
         return KeystoneSession(token: token, computeEndpoint: endpoint)
     }
@@ -110,13 +117,18 @@ public enum Keystone {
             }
         }
         let offered = services.flatMap(\.endpoints).map { "\($0.interface) in \($0.region_id ?? $0.region ?? "no region")" }
-        throw OpenStackError(.settings, "no compute endpoint for interface \(interface)"
-                             + (credentials.regionName.map { " in region \($0)" } ?? "")
-                             + " in the catalog (it has: \(offered.joined(separator: ", "))): check [nova] interface and region_name")
+        throw OpenStackError(
+            .settings,
+            "no compute endpoint for interface \(interface)"
+                + (credentials.regionName.map { " in region \($0)" } ?? "")
+                + " in the catalog (it has: \(offered.joined(separator: ", "))): check [nova] interface and region_name")
     }
 
     static func errorMessage(_ body: [UInt8]) -> String {
-        struct Wrapped: Decodable { struct Inner: Decodable { let message: String? }; let error: Inner? }
+        struct Wrapped: Decodable {
+            struct Inner: Decodable { let message: String? }
+            let error: Inner?
+        }
         if let message = (try? JSONDecoder().decode(Wrapped.self, from: Data(body)))?.error?.message { return message }
         return String(decoding: body.prefix(200), as: UTF8.self)
     }
@@ -182,8 +194,11 @@ public enum Keystone {
             if credentials.projectID == nil {
                 try project.encodeIfPresent(credentials.projectName, forKey: Key("name"))
                 var domain = project.nestedContainer(keyedBy: Key.self, forKey: Key("domain"))
-                if let id = credentials.projectDomainID { try domain.encode(id, forKey: Key("id")) }
-                else { try domain.encode(credentials.projectDomainName ?? "Default", forKey: Key("name")) }
+                if let id = credentials.projectDomainID {
+                    try domain.encode(id, forKey: Key("id"))
+                } else {
+                    try domain.encode(credentials.projectDomainName ?? "Default", forKey: Key("name"))
+                }
             }
         }
 
@@ -194,8 +209,11 @@ public enum Keystone {
             }
             try container.encodeIfPresent(user.name, forKey: Key("name"))
             var domain = container.nestedContainer(keyedBy: Key.self, forKey: Key("domain"))
-            if let id = user.domainID { try domain.encode(id, forKey: Key("id")) }
-            else { try domain.encode(user.domainName ?? "Default", forKey: Key("name")) }
+            if let id = user.domainID {
+                try domain.encode(id, forKey: Key("id"))
+            } else {
+                try domain.encode(user.domainName ?? "Default", forKey: Key("name"))
+            }
         }
     }
 }

@@ -84,7 +84,8 @@ final class BusConsumer {
                 if Self.isQueueMismatch(error, queue: settings.queue), !queueDeclaredElsewhere {
                     // the queue is there, with arguments of someone else's: use it as it is
                     queueDeclaredElsewhere = true
-                    notice?("queue \(settings.queue) exists with other arguments than serve's (\(error.message)); "
+                    notice?(
+                        "queue \(settings.queue) exists with other arguments than serve's (\(error.message)); "
                             + "used as it is: its type, delivery limit and dead-lettering are the operator's")
                     continue  // the same host again, declaring passively
                 }
@@ -100,8 +101,9 @@ final class BusConsumer {
 
     private func declare(on connection: AMQPConnection) throws {
         if settings.declareExchange {
-            try connection.declareExchange(settings.exchange, type: "topic", durable: settings.exchangeDurable,
-                                           autoDelete: settings.exchangeAutoDelete)
+            try connection.declareExchange(
+                settings.exchange, type: "topic", durable: settings.exchangeDurable,
+                autoDelete: settings.exchangeAutoDelete)
         } else {
             try connection.checkExchange(settings.exchange)
         }
@@ -126,10 +128,11 @@ final class BusConsumer {
     /// default exchange; for a quorum queue, the delivery limit, and dead-lettering at least
     /// once (the broker keeps a message until the dead-letter queue confirmed it).
     static func queueArguments(_ settings: Configuration.Bus) -> [QueueArgument] {
-        var arguments = typeArguments(settings) + [
-            QueueArgument("x-dead-letter-exchange", .string("")),
-            QueueArgument("x-dead-letter-routing-key", .string(settings.deadLetterQueue)),
-        ]
+        var arguments =
+            typeArguments(settings) + [
+                QueueArgument("x-dead-letter-exchange", .string("")),
+                QueueArgument("x-dead-letter-routing-key", .string(settings.deadLetterQueue)),
+            ]
         if settings.singleActiveConsumer {
             arguments.append(QueueArgument("x-single-active-consumer", .boolean(true)))
         }
@@ -201,8 +204,9 @@ final class BusConsumer {
     /// One connection configuration per host of the URL, in order; TLS verified against
     /// `ca_cert`, or Debian's CA bundle.
     func connectionConfigurations(heartbeat: Int) -> [AMQPConnection.Configuration] {
-        url.configurations(connectTimeout: connectTimeout, heartbeat: heartbeat, tls: settings.tls,
-                           caCertificateFile: settings.caCertificateFile ?? (settings.tls || url.tls ? Self.systemCAFile : nil))
+        url.configurations(
+            connectTimeout: connectTimeout, heartbeat: heartbeat, tls: settings.tls,
+            caCertificateFile: settings.caCertificateFile ?? (settings.tls || url.tls ? Self.systemCAFile : nil))
     }
 
     /// Debian's CA bundle: the broker's certificate is verified against it when TLS is on and no
@@ -221,16 +225,19 @@ struct BusError: Error, CustomStringConvertible {
         case .refused(code: 403): hint = "check the user and password of transport_url"
         case .refused(code: 530): hint = "the user may not use this virtual host, or it does not exist: check the transport_url's /VHOST"
         case .refused(code: 404) where error.operation.hasPrefix("look up exchange"):
-            hint = "Nova's services declare their exchange when they start and when they publish: serve waits for it. If nova.conf sets "
+            hint =
+                "Nova's services declare their exchange when they start and when they publish: serve waits for it. If nova.conf sets "
                 + "[DEFAULT] control_exchange, set [amqp] exchange to the same (Nova's default is nova, oslo.messaging's openstack)"
         case .refused(code: 404):
             hint = "a queue's node is down or the cluster is still electing its leader: retried"
         case .refused(code: 406) where error.operation.hasPrefix("declare exchange"):
-            hint = "the exchange exists with other properties: set [amqp] durable = true when nova.conf's [oslo_messaging_rabbit] "
+            hint =
+                "the exchange exists with other properties: set [amqp] durable = true when nova.conf's [oslo_messaging_rabbit] "
                 + "amqp_durable_queues or rabbit_quorum_queue is true, auto_delete = true when amqp_auto_delete is true, "
                 + "or leave declare_exchange off (the default) and serve only looks the exchange up"
         case .refused(code: 406):
-            hint = "the queue \(settings.queue) exists with other properties (declared by something else, e.g. not durable): "
+            hint =
+                "the queue \(settings.queue) exists with other properties (declared by something else, e.g. not durable): "
                 + "delete it (rabbitmqctl delete_queue \(settings.queue)) once empty, or name another [amqp] queue"
         default: hint = nil
         }

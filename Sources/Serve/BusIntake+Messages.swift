@@ -1,12 +1,13 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import AMQP
 import Decompression
 import LDAP
 import NovaDirsvc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What becomes of the messages of one receive. Each is acknowledged only once its event is
 /// safe: applied (the directory confirmed it), in the spool, or kept in failed/ with its
@@ -64,8 +65,9 @@ extension BusIntake {
                 for delivery in settled { try bus.ack(delivery) }
                 for (delivery, problem) in unsettled {
                     let count = delivery.headers["x-delivery-count"].map { ", delivered \(Int($0).map { $0 + 1 } ?? 0) times" } ?? ""
-                    say("message \(delivery.messageID ?? "(no id)") could be neither applied nor kept: \(problem); "
-                        + "handed back to the queue\(count)")
+                    say(
+                        "message \(delivery.messageID ?? "(no id)") could be neither applied nor kept: \(problem); "
+                            + "handed back to the queue\(count)")
                     try bus.requeue(delivery)
                 }
             }
@@ -88,9 +90,11 @@ extension BusIntake {
     private func readableBody(_ delivery: AMQPConnection.Delivery, origin: EventOrigin) throws -> [UInt8] {
         let limit = bus.settings.maxMessageBytes
         if delivery.isTruncated {
-            try path.keepUnreadable(delivery.body, origin: origin, because: UnreadableMessage(
-                "the message is \(delivery.size) bytes, more than max_message_bytes (\(limit)): only its first "
-                + "\(delivery.body.count) bytes were read, and are kept"))
+            try path.keepUnreadable(
+                delivery.body, origin: origin,
+                because: UnreadableMessage(
+                    "the message is \(delivery.size) bytes, more than max_message_bytes (\(limit)): only its first "
+                        + "\(delivery.body.count) bytes were read, and are kept"))
         }
         guard let method = delivery.headers["compression"] else { return delivery.body }
         do {
@@ -101,8 +105,10 @@ extension BusIntake {
     }
 
     /// Counts one event's outcome; returns the error when it is not safe to acknowledge.
-    private func settle(_ item: EventPath.BatchItem, _ result: Result<EventPath.Outcome, any Error>,
-                        counting counters: inout ServiceCounters) -> (any Error)? {
+    private func settle(
+        _ item: EventPath.BatchItem, _ result: Result<EventPath.Outcome, any Error>,
+        counting counters: inout ServiceCounters
+    ) -> (any Error)? {
         let subject = "\(item.event.action) \(item.event.instanceUUID)"
         switch result {
         case .success(.applied(.stale)):

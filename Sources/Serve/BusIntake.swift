@@ -45,8 +45,10 @@ public final class BusIntake: @unchecked Sendable {
     private let replacement = Mutex<(EventPath, BusConsumer, Bool)?>(nil)
 
     /// Checks the bus settings (throws a configuration error) without connecting.
-    public init(configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters, verbose: Bool,
-                say: @escaping @Sendable (String) -> Void) throws {
+    public init(
+        configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters, verbose: Bool,
+        say: @escaping @Sendable (String) -> Void
+    ) throws {
         guard let settings = configuration.bus else { throw ConfigurationError("no [amqp] transport_url") }
         self.bus = try BusConsumer(settings, connectTimeout: configuration.timeout)
         self.path = EventPath(configuration: configuration, warn: say)
@@ -103,7 +105,10 @@ public final class BusIntake: @unchecked Sendable {
 
     private func loop() {
         while !stopRequested.load(ordering: .acquiring) {
-            if let (freshPath, freshBus, freshVerbose) = replacement.withLock({ value in defer { value = nil }; return value }) {
+            if let (freshPath, freshBus, freshVerbose) = replacement.withLock({ value in
+                defer { value = nil }
+                return value
+            }) {
                 bus.drop()
                 path = freshPath
                 bus = freshBus
@@ -203,13 +208,18 @@ enum PosixThread {
     }
 
     static func start(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        final class Box {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
         let box = Unmanaged.passRetained(Box(body))
         var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { context in
-            Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, box.toOpaque())
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
+                return nil
+            }, box.toOpaque())
         precondition(created == 0, "cannot start a thread: \(String(cString: strerror(created)))")
         pthread_detach(thread)
     }

@@ -16,8 +16,9 @@ public enum ConfigurationCheck {
     /// status says what it is (64 settings, 69 unreachable, 77 refused credentials).
     public static func run(_ configuration: NovaDirsvc.Configuration) throws -> Found {
         guard configuration.bus != nil || configuration.http != nil else {
-            throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
-                                     + "and/or listen in [http]")
+            throw ConfigurationError(
+                "nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
+                    + "and/or listen in [http]")
         }
         let bus = try configuration.bus.map { try BusConsumer($0, connectTimeout: configuration.timeout) }
         _ = try configuration.http?.token()  // readable, and not by others

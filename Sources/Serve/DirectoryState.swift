@@ -1,4 +1,3 @@
-
 /// The writer's view of the directory (`DirectoryWriter`): up (events are written as they
 /// come), or queueing (it was found unavailable, or refusing us: events go straight to the
 /// spool, acknowledged there, and the spool is drained at growing intervals until it is empty

@@ -1,13 +1,14 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Dispatch
 import Glibc
 import NovaDirsvc
 import ServiceLifecycle
 import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The one writer of `serve`: every intake (the bus loop, the HTTP routes) hands its events
 /// here, and one thread of its own applies them, over one `DirectorySession`, with one policy
@@ -82,10 +83,11 @@ public final class DirectoryWriter: @unchecked Sendable {
     public func write(batch items: [EventPath.BatchItem]) -> [Outcome] {
         let done = DispatchSemaphore(value: 0)
         let results = Mutex<[Outcome]>([])
-        enqueue(Job(items: items) { outcomes in
-            results.withLock { $0 = outcomes }
-            done.signal()
-        })
+        enqueue(
+            Job(items: items) { outcomes in
+                results.withLock { $0 = outcomes }
+                done.signal()
+            })
         done.wait()
         return results.withLock { $0 }
     }
@@ -115,7 +117,10 @@ public final class DirectoryWriter: @unchecked Sendable {
     private func loop() {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(Self.idleWaitMilliseconds))
-            if let (freshPath, freshSession) = replacement.withLock({ value in defer { value = nil }; return value }) {
+            if let (freshPath, freshSession) = replacement.withLock({ value in
+                defer { value = nil }
+                return value
+            }) {
                 session.close()
                 path = freshPath
                 session = freshSession
@@ -258,8 +263,9 @@ public final class DirectoryWriter: @unchecked Sendable {
         do {
             let report = try resolver.settle(deadline: .now + path.configuration.timeout)
             if report.settled + report.resolved + report.expired > 0 {
-                say("directory: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
-                    + "\(report.expired) left to reconcile, \(report.waiting) waiting for replication")
+                say(
+                    "directory: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
+                        + "\(report.expired) left to reconcile, \(report.waiting) waiting for replication")
             }
         } catch {
             say("directory: the writes in doubt could not be settled now: \(error)")

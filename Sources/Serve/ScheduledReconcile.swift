@@ -26,9 +26,11 @@ public final class ScheduledReconcile: Service, @unchecked Sendable {
     /// Told each round's outcome: done, refused, failed, skipped, claimed-elsewhere.
     public var onOutcome: (@Sendable (String) -> Void)?
 
-    public init(configuration: Configuration, interval: Duration, writer: DirectoryWriter,
-                fetch: @escaping @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList,
-                say: @escaping @Sendable (String) -> Void) {
+    public init(
+        configuration: Configuration, interval: Duration, writer: DirectoryWriter,
+        fetch: @escaping @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList,
+        say: @escaping @Sendable (String) -> Void
+    ) {
         self.current = Mutex(configuration)
         self.interval = interval
         self.fetch = fetch
@@ -65,8 +67,9 @@ public final class ScheduledReconcile: Service, @unchecked Sendable {
             clock_gettime(CLOCK_REALTIME, &clock)
             let now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
             let claimed = try connection.withDeadline(.now + configuration.timeout) {
-                try ReconcileLease.claim(connection, mapping: mapping, now: EventTime(seconds: now),
-                                         until: EventTime(seconds: now + Self.seconds(interval) * 0.9))
+                try ReconcileLease.claim(
+                    connection, mapping: mapping, now: EventTime(seconds: now),
+                    until: EventTime(seconds: now + Self.seconds(interval) * 0.9))
             }
             guard claimed else {
                 finish("claimed-elsewhere", "another serve runs this round")
@@ -82,9 +85,10 @@ public final class ScheduledReconcile: Service, @unchecked Sendable {
                 return
             }
             let summary = try reconciler.apply(plan)
-            finish(summary.failures.isEmpty ? "done" : "failed",
-                   "nova: \(list.records.count) live servers; \(summary.description)"
-                   + (summary.failures.first.map { "; first failure: \($0.error)" } ?? ""))
+            finish(
+                summary.failures.isEmpty ? "done" : "failed",
+                "nova: \(list.records.count) live servers; \(summary.description)"
+                    + (summary.failures.first.map { "; first failure: \($0.error)" } ?? ""))
         } catch {
             finish("failed", "\(error) (nothing deleted)")
         }

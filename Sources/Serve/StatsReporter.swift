@@ -11,8 +11,10 @@ public struct StatsReporter: Service {
     let spool: Spool
     let say: @Sendable (String) -> Void
 
-    public init(interval: Duration?, counters: ServeCounters, writer: DirectoryWriter, intake: BusIntake?, spool: Spool,
-                say: @escaping @Sendable (String) -> Void) {
+    public init(
+        interval: Duration?, counters: ServeCounters, writer: DirectoryWriter, intake: BusIntake?, spool: Spool,
+        say: @escaping @Sendable (String) -> Void
+    ) {
         self.interval = interval
         self.counters = counters
         self.writer = writer

@@ -61,8 +61,9 @@ struct ServeCommand: ParsableCommand {
         }
         let configuration = try connection.resolve()
         guard configuration.bus != nil || configuration.http != nil else {
-            throw ConfigurationError("nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
-                                     + "and/or listen in [http]")
+            throw ConfigurationError(
+                "nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "
+                    + "and/or listen in [http]")
         }
         let say: @Sendable (String) -> Void = { warn("serve: \($0)") }
         let counters = ServeCounters()
@@ -70,7 +71,9 @@ struct ServeCommand: ParsableCommand {
         let intake = try configuration.bus.map { _ in
             try BusIntake(configuration: configuration, writer: writer, counters: counters, verbose: verbose, say: say)
         }
-        let http = try configuration.http.map { _ in try HTTPFrontend(configuration: configuration, writer: writer, counters: counters, say: say) }
+        let http = try configuration.http.map { _ in
+            try HTTPFrontend(configuration: configuration, writer: writer, counters: counters, say: say)
+        }
         if let http { intake?.onBatchWritten = { http.recordBusBatch(took: $0) } }
 
         say("starting: \(intake?.summary ?? "no bus"); directory \(configuration.uris.joined(separator: " ")) base \(configuration.baseDN)")
@@ -79,27 +82,34 @@ struct ServeCommand: ParsableCommand {
         try intake?.connect()
 
         let interval: Duration? = statsInterval == 0 ? nil : .milliseconds(Int64(statsInterval * 1000))
-        let stats = StatsReporter(interval: interval, counters: counters, writer: writer, intake: intake,
-                                  spool: EventPath(configuration: configuration, warn: say).spool, say: say)
+        let stats = StatsReporter(
+            interval: interval, counters: counters, writer: writer, intake: intake,
+            spool: EventPath(configuration: configuration, warn: say).spool, say: say)
         let scheduled = configuration.nova?.reconcileInterval.map { interval in
-            ScheduledReconcile(configuration: configuration, interval: interval, writer: writer,
-                               fetch: { try NovaServerList.fetch($0) }, say: say)
+            ScheduledReconcile(
+                configuration: configuration, interval: interval, writer: writer,
+                fetch: { try NovaServerList.fetch($0) }, say: say)
         }
         if let http { scheduled?.onOutcome = { http.recordReconcile(outcome: $0) } }
-        let reloader = ConfigurationReloader(reload: { [connection, verbose] in
-            // everything is built before anything changes: a part that does not hold refuses it all
-            let fresh = try connection.resolve()
-            guard (fresh.bus != nil) == (intake != nil) else { throw ConfigurationError("[amqp]: adding or removing the bus takes a restart") }
-            guard (fresh.http != nil) == (http != nil) else { throw ConfigurationError("[http]: adding or removing it takes a restart") }
-            let bus = try intake?.prepare(fresh, verbose: verbose)
-            let web = try http?.prepare(fresh)
-            if let bus { intake?.commit(bus) }
-            writer.reconfigure(fresh)
-            if let web { http?.commit(web) }
-            scheduled?.reconfigure(fresh)
-            return "\(bus?.summary ?? "no bus"); directory \(fresh.uris.joined(separator: " ")) base \(fresh.baseDN)"
-                + (web != nil ? "; http credentials and certificate" : "")
-        }, say: say)
+        let reloader = ConfigurationReloader(
+            reload: { [connection, verbose] in
+                // everything is built before anything changes: a part that does not hold refuses it all
+                let fresh = try connection.resolve()
+                guard (fresh.bus != nil) == (intake != nil) else {
+                    throw ConfigurationError("[amqp]: adding or removing the bus takes a restart")
+                }
+                guard (fresh.http != nil) == (http != nil) else {
+                    throw ConfigurationError("[http]: adding or removing it takes a restart")
+                }
+                let bus = try intake?.prepare(fresh, verbose: verbose)
+                let web = try http?.prepare(fresh)
+                if let bus { intake?.commit(bus) }
+                writer.reconfigure(fresh)
+                if let web { http?.commit(web) }
+                scheduled?.reconfigure(fresh)
+                return "\(bus?.summary ?? "no bus"); directory \(fresh.uris.joined(separator: " ")) base \(fresh.baseDN)"
+                    + (web != nil ? "; http credentials and certificate" : "")
+            }, say: say)
 
         // in the order they start; graceful shutdown goes the other way: the reload and the
         // stats, the intakes (requests and the batch in hand finished), then the writer
@@ -108,10 +118,11 @@ struct ServeCommand: ParsableCommand {
         if let http { services.append(http) }
         if let scheduled { services.append(scheduled) }
         services += [stats, reloader] as [any Service]
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: GroupLogHandler.logger(say: say)))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: GroupLogHandler.logger(say: say)))
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task {

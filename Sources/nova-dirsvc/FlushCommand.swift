@@ -32,8 +32,9 @@ struct FlushCommand: ParsableCommand {
         if summary.remaining == 0, resolver.hasWork {
             do {
                 let report = try resolver.settle(deadline: .now + configuration.timeout)
-                print("flush: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
-                      + "\(report.waiting) waiting for replication" + (report.waitingFor.map { ", waiting for \($0)" } ?? ""))
+                print(
+                    "flush: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
+                        + "\(report.waiting) waiting for replication" + (report.waitingFor.map { ", waiting for \($0)" } ?? ""))
             } catch {
                 warn("warning: the writes in doubt could not be settled now: \(error)")
             }

@@ -1,12 +1,13 @@
 import ArgumentParser
-import Glibc
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import CommandSupport
+import Glibc
 import NovaDirsvc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 @main
 struct NovaDirsvcCommand: ParsableCommand {
@@ -31,7 +32,10 @@ struct NovaDirsvcCommand: ParsableCommand {
               77  bind refused or not allowed (the event was queued), or the entry is not
                   nova-dirsvc's (the event is kept in SPOOL/failed/)
             """,
-        subcommands: [RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self, SchemaCommand.self, CheckConfigCommand.self, ServeCommand.self]
+        subcommands: [
+            RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self,
+            SchemaCommand.self, CheckConfigCommand.self, ServeCommand.self,
+        ]
     )
 
     /// `serve` is its own executable (ServeCommand.swift: the CLI keeps no broker or server

@@ -1,5 +1,5 @@
-import NovaDirsvc
 import Glibc
+import NovaDirsvc
 
 /// A progress bar on standard error, only on a terminal and only once a run takes more than
 /// a moment (one second).
@@ -17,7 +17,8 @@ final class ProgressBar {
         guard now - start > .seconds(1), now - lastDraw > .milliseconds(100) || done == total else { return }
         lastDraw = now
         drawn = true
-        let width = 40, filled = width * done / total
+        let width = 40
+        let filled = width * done / total
         let line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(done)/\(total)"
         POSIX.write(2, line)
     }

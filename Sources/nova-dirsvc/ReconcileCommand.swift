@@ -1,11 +1,12 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import CommandSupport
 import NovaDirsvc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct ReconcileCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +31,10 @@ struct ReconcileCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case ldif, json }
 
-    @Option(help: ArgumentHelp("The live instances (JSON), or - for standard input; repeat for the pages of /servers/detail, in order (standard input may also carry one page after another).", valueName: "path|-"))
+    @Option(
+        help: ArgumentHelp(
+            "The live instances (JSON), or - for standard input; repeat for the pages of /servers/detail, in order (standard input may also carry one page after another).",
+            valueName: "path|-"))
     var instances: [String] = []
 
     @Flag(help: "List the live instances from Nova's API (the [nova] settings: Keystone credentials), instead of --instances.")
@@ -61,7 +65,9 @@ struct ReconcileCommand: ParsableCommand {
     func checkFlags() throws {
         if dryRun && check { throw ValidationError("--dry-run and --check exclude each other") }
         if fromNova == !instances.isEmpty { throw ValidationError("give either --instances or --from-nova (one of them)") }
-        if !maxDeleteRatio.isFinite || !(0...1).contains(maxDeleteRatio) { throw ValidationError("--max-delete-ratio must be between 0 and 1") }
+        if !maxDeleteRatio.isFinite || !(0...1).contains(maxDeleteRatio) {
+            throw ValidationError("--max-delete-ratio must be between 0 and 1")
+        }
         if !grace.isFinite || grace < 0 { throw ValidationError("--grace must be a number of seconds, not negative") }
     }
 
@@ -71,10 +77,12 @@ struct ReconcileCommand: ParsableCommand {
         let list: InstanceListDecoder.InstanceList
         if fromNova {
             guard let nova = configuration.nova else {
-                throw ConfigurationError("--from-nova: no [nova] auth_url in the configuration file (see README, \"Reconcile from Nova's API\")")
+                throw ConfigurationError(
+                    "--from-nova: no [nova] auth_url in the configuration file (see README, \"Reconcile from Nova's API\")")
             }
             list = try NovaServerList.fetch(nova)
-            warn("nova: \(list.records.count) live servers, \(list.deleted.count) deleted, \(list.unreachable.count) in cells that are down")
+            warn(
+                "nova: \(list.records.count) live servers, \(list.deleted.count) deleted, \(list.unreachable.count) in cells that are down")
         } else {
             list = try InstanceListDecoder.decode(try instances.map(InstanceListDecoder.readInput(path:)))
         }
@@ -95,9 +103,10 @@ struct ReconcileCommand: ParsableCommand {
         for dn in plan.skipped { warn("skipped \(dn): its novaInstanceUUID does not match its DN") }
 
         if check {
-            warn("reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
-                 + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace), \(plan.leftAlone.count) left alone (cell down), "
-                 + "\(plan.conflicts.count) replication conflict entries")
+            warn(
+                "reconcile --check: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
+                    + "\(plan.unchanged) unchanged, \(plan.keptByGrace.count) kept (grace), \(plan.leftAlone.count) left alone (cell down), "
+                    + "\(plan.conflicts.count) replication conflict entries")
             for dn in plan.conflicts { warn("replication conflict entry: \(dn)") }
             if let refusal = plan.refusal { warn("a real run would refuse: \(refusal)") }
             if plan.hasDrift { throw ExitCode(1) }  // drift, whether or not a real run would refuse it

@@ -1,11 +1,12 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import CommandSupport
 import NovaDirsvc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct RegisterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,8 @@ struct RegisterCommand: ParsableCommand {
         let recordFlags: [(String, Bool)] = [
             ("--instance-uuid", instanceUUID != nil), ("--image-uuid", imageUUID != nil),
             ("--mac-address", !macAddress.isEmpty), ("--project-name", projectName != nil),
-            ("--user-name", userName != nil), ("--user-remote-address", userRemoteAddress != nil)]
+            ("--user-name", userName != nil), ("--user-remote-address", userRemoteAddress != nil),
+        ]
         if event != nil {
             if recordFlags.contains(where: \.1) || hostname != nil || !ipAddress.isEmpty {
                 throw ValidationError("--event and the record flags exclude each other")
@@ -57,10 +59,11 @@ struct RegisterCommand: ParsableCommand {
         if let event {
             input = .json(try EventDecoder.read(path: event))
         } else {
-            input = .record(InstanceRecord(
-                instanceUUID: instanceUUID!, imageUUID: imageUUID, macAddresses: macAddress, projectName: projectName,
-                userName: userName, userRemoteAddress: userRemoteAddress, hostname: hostname,
-                ipAddresses: ipAddress.isEmpty ? nil : ipAddress))
+            input = .record(
+                InstanceRecord(
+                    instanceUUID: instanceUUID!, imageUUID: imageUUID, macAddresses: macAddress, projectName: projectName,
+                    userName: userName, userRemoteAddress: userRemoteAddress, hostname: hostname,
+                    ipAddresses: ipAddress.isEmpty ? nil : ipAddress))
         }
         try submit(input, as: .register, with: connection)
     }

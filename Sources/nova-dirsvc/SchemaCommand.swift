@@ -7,10 +7,13 @@ struct SchemaCommand: ParsableCommand {
         abstract: "Print the schema LDIF (the same definitions as the files in schema/).")
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case ds389 = "389ds", ds389Online = "389ds-online", openldap
+        case ds389 = "389ds"
+        case ds389Online = "389ds-online"
+        case openldap
     }
 
-    @Option(help: "389ds: a cn=schema file for the instance's schema folder; 389ds-online: an ldapmodify change; openldap: a cn=config entry.")
+    @Option(
+        help: "389ds: a cn=schema file for the instance's schema folder; 389ds-online: an ldapmodify change; openldap: a cn=config entry.")
     var format: Format = .ds389
 
     @Option(help: ArgumentHelp("Accepted like every command's; the schema does not depend on it.", valueName: "path"))

@@ -21,8 +21,10 @@ struct ServeCommand: ParsableCommand {
     static var executable: String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-        let own = length > 0 ? String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                             : CommandLine.arguments[0]
+        let own =
+            length > 0
+            ? String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : CommandLine.arguments[0]
         let folder = own.lastIndex(of: "/").map { String(own[..<$0]) } ?? "."
         return folder + "/nova-dirsvc-serve"
     }
@@ -32,8 +34,10 @@ struct ServeCommand: ParsableCommand {
         let path = executable
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         execv(path, argv)
-        POSIX.write(2, "nova-dirsvc: error: cannot run \(path): \(String(cString: strerror(errno))) "
-                       + "(nova-dirsvc-serve is installed beside nova-dirsvc)\n")
+        POSIX.write(
+            2,
+            "nova-dirsvc: error: cannot run \(path): \(String(cString: strerror(errno))) "
+                + "(nova-dirsvc-serve is installed beside nova-dirsvc)\n")
         Glibc.exit(ExitStatus.unavailable.rawValue)
     }
 }

@@ -1,11 +1,12 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import CommandSupport
 import NovaDirsvc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct UnregisterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,8 +38,7 @@ struct UnregisterCommand: ParsableCommand {
 
     func run() throws {
         try checkFlags()
-        let input: EventDecoder.Input = if let event { .json(try EventDecoder.read(path: event)) }
-                                          else { .instanceUUID(instanceUUID!) }
+        let input: EventDecoder.Input = if let event { .json(try EventDecoder.read(path: event)) } else { .instanceUUID(instanceUUID!) }
         try submit(input, as: .unregister, with: connection)
     }
 }

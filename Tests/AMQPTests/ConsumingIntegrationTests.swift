@@ -26,14 +26,17 @@ struct ConsumingIntegrationTests {
     }
 
     @Test func aQuorumQueueCountsDeliveriesAndDeadLettersPastItsLimit() throws {
-        let queue = fresh(), dead = fresh()
+        let queue = fresh()
+        let dead = fresh()
         let connection = try AMQPConnection.connect(TestBroker.configuration())
         defer { connection.close() }
         try connection.declareQueue(dead, durable: true, arguments: [QueueArgument("x-queue-type", .string("quorum"))])
-        try connection.declareQueue(queue, durable: true, arguments: [
-            QueueArgument("x-queue-type", .string("quorum")), QueueArgument("x-delivery-limit", .integer(1)),
-            QueueArgument("x-dead-letter-exchange", .string("")), QueueArgument("x-dead-letter-routing-key", .string(dead)),
-        ])
+        try connection.declareQueue(
+            queue, durable: true,
+            arguments: [
+                QueueArgument("x-queue-type", .string("quorum")), QueueArgument("x-delivery-limit", .integer(1)),
+                QueueArgument("x-dead-letter-exchange", .string("")), QueueArgument("x-dead-letter-routing-key", .string(dead)),
+            ])
         try connection.publish(exchange: "", routingKey: queue, body: Array("poison".utf8))
         try connection.consume(queue)
         let first = try #require(try connection.next(timeout: .seconds(5)))

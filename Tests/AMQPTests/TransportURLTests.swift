@@ -18,7 +18,9 @@ struct TransportURLTests {
         #expect(try TransportURL(parsing: "amqps://u:p@h/").tls)
     }
 
-    @Test(arguments: ["rabbit:/nohost", "kafka://h:9092/", "rabbit://u:p@h:99999/", "rabbit://u:p@h:x/", "rabbit://u:p%zz@h/", "rabbit://u:p@/"])
+    @Test(arguments: [
+        "rabbit:/nohost", "kafka://h:9092/", "rabbit://u:p@h:99999/", "rabbit://u:p@h:x/", "rabbit://u:p%zz@h/", "rabbit://u:p@/",
+    ])
     func refused(text: String) {
         #expect(throws: TransportURL.Invalid.self) { try TransportURL(parsing: text) }
     }

@@ -30,7 +30,10 @@ private let suffixes: [(Decompression.Method, String)] = [
         do {
             _ = try Decompression.decompress(input, method: method, limit: 1 << 20)
         } catch {
-            guard case .tooLarge(let named, let limit) = error else { Issue.record("\(error)"); return }
+            guard case .tooLarge(let named, let limit) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(named == method && limit == 1 << 20)
         }
     }
@@ -43,7 +46,10 @@ private let suffixes: [(Decompression.Method, String)] = [
                 let output = try Decompression.decompress(input, method: method, limit: 1 << 20)
                 Issue.record("\(method) decoded \(output.count) bytes from bad input")
             } catch {
-                guard case .damaged(let named, _) = error else { Issue.record("\(error)"); continue }
+                guard case .damaged(let named, _) = error else {
+                    Issue.record("\(error)")
+                    continue
+                }
                 #expect(named == method)
             }
         }

@@ -1,20 +1,22 @@
 import Foundation
 import LDAP
-import Testing
 import TestSupport
+import Testing
 
 /// Against the real 389 Directory Server that scripts/directory.sh starts; every write is
 /// checked with OpenLDAP's ldapsearch, not with our own search.
 @Suite("LDAP against 389-ds", .enabled(if: TestDirectory.isAvailable, Comment(rawValue: TestDirectory.skipMessage)))
 struct DirectoryIntegrationTests {
     static func instanceAttributes(_ uuid: String, project: String = "admin") -> [Attribute] {
-        [Attribute("objectClass", ["top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", "novaInstance"]),
-         Attribute("cn", [uuid]), Attribute("sn", [uuid]),
-         Attribute("novaInstanceUUID", [uuid]),
-         Attribute("novaImageUUID", ["035c2bc7-f2be-4607-afcf-c3b6237e9fe5"]),
-         Attribute("macAddress", ["fa:16:3e:56:50:29"]),
-         Attribute("novaProjectName", [project]), Attribute("novaUserName", ["admin"]),
-         Attribute("novaUserRemoteAddress", ["192.168.122.97"])]
+        [
+            Attribute("objectClass", ["top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", "novaInstance"]),
+            Attribute("cn", [uuid]), Attribute("sn", [uuid]),
+            Attribute("novaInstanceUUID", [uuid]),
+            Attribute("novaImageUUID", ["035c2bc7-f2be-4607-afcf-c3b6237e9fe5"]),
+            Attribute("macAddress", ["fa:16:3e:56:50:29"]),
+            Attribute("novaProjectName", [project]), Attribute("novaUserName", ["admin"]),
+            Attribute("novaUserRemoteAddress", ["192.168.122.97"]),
+        ]
     }
 
     @Test func simpleBindAsServiceAccount() throws {
@@ -41,8 +43,12 @@ struct DirectoryIntegrationTests {
         #expect(seen.first?.dn.lowercased() == dn.string.lowercased())
         #expect(seen.first?.attributes.mapValues(Set.init) == written)
 
-        try connection.modify(dn, [.replace("novaProjectName", ["demo"]), .add("macAddress", ["fa:16:3e:00:00:01"]),
-                                   .delete("novaUserRemoteAddress")])
+        try connection.modify(
+            dn,
+            [
+                .replace("novaProjectName", ["demo"]), .add("macAddress", ["fa:16:3e:00:00:01"]),
+                .delete("novaUserRemoteAddress"),
+            ])
         seen = try LDAPSearchTool.search(base: dn.string, scope: "base")
         var modified = written
         modified["novaprojectname"] = ["demo"]
@@ -50,8 +56,12 @@ struct DirectoryIntegrationTests {
         modified["novauserremoteaddress"] = nil
         #expect(seen.first?.attributes.mapValues(Set.init) == modified)
 
-        let found = try connection.search(base: container, filter: .and([.equality("objectClass", "novaInstance"),
-                                                                          .equality("novaInstanceUUID", uuid)]))
+        let found = try connection.search(
+            base: container,
+            filter: .and([
+                .equality("objectClass", "novaInstance"),
+                .equality("novaInstanceUUID", uuid),
+            ]))
         #expect(found.map(\.dn.string.localizedLowercase) == [dn.string.lowercased()])
         #expect(found.first?["novaprojectname"] == ["demo"])
 
@@ -96,8 +106,10 @@ struct DirectoryIntegrationTests {
         #expect(config.first?["nsslapd-sizelimit"] == ["2000"])
         #expect(TestDirectory.serviceDN.lowercased() != TestDirectory.adminDN.lowercased())
         var seen = Set<String>()
-        try connection.search(base: container, filter: .equality("objectClass", "novaInstance"),
-                              attributes: ["novaInstanceUUID"], pageSize: 500) { entry in
+        try connection.search(
+            base: container, filter: .equality("objectClass", "novaInstance"),
+            attributes: ["novaInstanceUUID"], pageSize: 500
+        ) { entry in
             seen.insert(entry["novaInstanceUUID"].first ?? "")
         }
         #expect(seen == Set(uuids))
@@ -120,12 +132,15 @@ struct DirectoryIntegrationTests {
     @Test func oneRefusedOperationDoesNotStopTheOthers() throws {
         let container = try TestDirectory.makeContainer("partial")
         let connection = try TestDirectory.serviceConnection()
-        let a = UUID().uuidString.lowercased(), b = UUID().uuidString.lowercased()
+        let a = UUID().uuidString.lowercased()
+        let b = UUID().uuidString.lowercased()
         var results: [Int: LDAPResultCode] = [:]
-        try connection.perform([.add(container.child("cn", a), Self.instanceAttributes(a)),
-                                .add(container.child("cn", a), Self.instanceAttributes(a)),
-                                .delete(container.child("cn", "absent")),  // 389-ds: 50, not 32, to an account that may not see it
-                                .add(container.child("cn", b), Self.instanceAttributes(b))]) { index, error in
+        try connection.perform([
+            .add(container.child("cn", a), Self.instanceAttributes(a)),
+            .add(container.child("cn", a), Self.instanceAttributes(a)),
+            .delete(container.child("cn", "absent")),  // 389-ds: 50, not 32, to an account that may not see it
+            .add(container.child("cn", b), Self.instanceAttributes(b)),
+        ]) { index, error in
             results[index] = error?.code ?? .success
         }
         #expect(results == [0: .success, 1: .entryAlreadyExists, 2: .insufficientAccessRights, 3: .success])
@@ -156,8 +171,9 @@ struct DirectoryIntegrationTests {
 
     @Test func badCredentials() throws {
         #expect {
-            _ = try LDAPConnection.connect(LDAPConnection.Configuration(uris: [TestDirectory.uri]),
-                                           credentials: .simple(dn: TestDirectory.serviceDN, password: Password("wrong-password")))
+            _ = try LDAPConnection.connect(
+                LDAPConnection.Configuration(uris: [TestDirectory.uri]),
+                credentials: .simple(dn: TestDirectory.serviceDN, password: Password("wrong-password")))
         } throws: { error in
             let error = error as! LDAPError
             return error.code == .invalidCredentials && !error.description.contains("wrong-password")
@@ -176,8 +192,10 @@ struct DirectoryIntegrationTests {
             return error.code == .noSuchObject && error.operation == "modify" && error.dn == missing.string
                 && error.matchedDN?.lowercased() == TestDirectory.baseDN.string.lowercased()
         }
-        do { try connection.delete(missing); Issue.record("delete of a missing entry succeeded") }
-        catch LDAPResultCode.noSuchObject {}
+        do {
+            try connection.delete(missing)
+            Issue.record("delete of a missing entry succeeded")
+        } catch LDAPResultCode.noSuchObject {}
     }
 
     @Test func alreadyExists() throws {
@@ -185,8 +203,11 @@ struct DirectoryIntegrationTests {
         let connection = try TestDirectory.serviceConnection()
         let uuid = UUID().uuidString.lowercased()
         try connection.add(container.child("cn", uuid), Self.instanceAttributes(uuid))
-        #expect(throws: LDAPError(code: .entryAlreadyExists, operation: "add", dn: container.child("cn", uuid).string,
-                                  diagnosticMessage: nil)) {
+        #expect(
+            throws: LDAPError(
+                code: .entryAlreadyExists, operation: "add", dn: container.child("cn", uuid).string,
+                diagnosticMessage: nil)
+        ) {
             try connection.add(container.child("cn", uuid), Self.instanceAttributes(uuid))
         }
     }
@@ -196,8 +217,12 @@ struct DirectoryIntegrationTests {
         let admin = try TestDirectory.adminConnection()
         // The auxiliary class's attribute without the class: refused.
         #expect {
-            try admin.add(container.child("cn", "plain"), [Attribute("objectClass", ["top", "person"]), Attribute("cn", ["plain"]),
-                                                           Attribute("sn", ["plain"]), Attribute("novaInstanceUUID", ["x"])])
+            try admin.add(
+                container.child("cn", "plain"),
+                [
+                    Attribute("objectClass", ["top", "person"]), Attribute("cn", ["plain"]),
+                    Attribute("sn", ["plain"]), Attribute("novaInstanceUUID", ["x"]),
+                ])
         } throws: { ($0 as? LDAPError)?.code == .objectClassViolation }
         // A second value of the single-valued key: refused.
         var attributes = Self.instanceAttributes("two")
@@ -212,8 +237,10 @@ struct DirectoryIntegrationTests {
         let port = try FreePort.closed()
         let start = ContinuousClock.now
         #expect {
-            _ = try LDAPConnection.connect(LDAPConnection.Configuration(uris: ["ldap://127.0.0.1:\(port)"], networkTimeout: .seconds(2), operationTimeout: .seconds(2)),
-                                           credentials: .simple(dn: "cn=x", password: Password("p")))
+            _ = try LDAPConnection.connect(
+                LDAPConnection.Configuration(
+                    uris: ["ldap://127.0.0.1:\(port)"], networkTimeout: .seconds(2), operationTimeout: .seconds(2)),
+                credentials: .simple(dn: "cn=x", password: Password("p")))
         } throws: { ($0 as? LDAPError)?.code == .serverDown }
         #expect(ContinuousClock.now - start < .seconds(2))
     }
@@ -224,9 +251,11 @@ struct DirectoryIntegrationTests {
         defer { listener.close() }
         let start = ContinuousClock.now
         #expect {
-            _ = try LDAPConnection.connect(LDAPConnection.Configuration(uris: ["ldap://127.0.0.1:\(listener.port)"],
-                                                                   networkTimeout: .seconds(1), operationTimeout: .seconds(1)),
-                                           credentials: .simple(dn: "cn=x", password: Password("p")))
+            _ = try LDAPConnection.connect(
+                LDAPConnection.Configuration(
+                    uris: ["ldap://127.0.0.1:\(listener.port)"],
+                    networkTimeout: .seconds(1), operationTimeout: .seconds(1)),
+                credentials: .simple(dn: "cn=x", password: Password("p")))
         } throws: { error in
             let code = (error as? LDAPError)?.code
             return code == .timeout || code == .serverDown

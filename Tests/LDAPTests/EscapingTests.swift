@@ -1,27 +1,32 @@
 import CLDAP
-@testable import LDAP
 import Testing
+
+@testable import LDAP
 
 @Suite("RFC 4514 DN escaping")
 struct DNEscapingTests {
-    @Test("RFC 4514 section 4 examples", arguments: [
-        ("James \"Jim\" Smith, III", #"James \"Jim\" Smith\, III"#),
-        ("Before\rAfter", #"Before\0dAfter"#),
-        ("Sales", "Sales"),
-        ("Lučić", "Lučić"),  // non-ASCII UTF-8 may stay as it is (RFC 4514 section 2.4)
-    ])
+    @Test(
+        "RFC 4514 section 4 examples",
+        arguments: [
+            ("James \"Jim\" Smith, III", #"James \"Jim\" Smith\, III"#),
+            ("Before\rAfter", #"Before\0dAfter"#),
+            ("Sales", "Sales"),
+            ("Lučić", "Lučić"),  // non-ASCII UTF-8 may stay as it is (RFC 4514 section 2.4)
+        ])
     func rfcExamples(value: String, escaped: String) {
         #expect(DistinguishedName.escape(value) == escaped)
     }
 
-    @Test("hostile values", arguments: [
-        (",", #"\,"#), ("+", #"\+"#), ("=", #"\="#), ("\"", #"\""#), ("\\", #"\\"#),
-        ("#start", ##"\#start"##), ("mid#dle", "mid#dle"), (" lead", #"\ lead"#), ("trail ", #"trail\ "#),
-        ("a b", "a b"), (" ", #"\ "#), ("<x>;", #"\<x\>\;"#), ("nul\u{0}byte", #"nul\00byte"#),
-        ("tab\tnl\n", #"tab\09nl\0a"#), ("del\u{7F}", #"del\7f"#),
-        ("x,ou=Services,dc=example,dc=com", #"x\,ou\=Services\,dc\=example\,dc\=com"#),
-        ("a+uid=admin", #"a\+uid\=admin"#),
-    ])
+    @Test(
+        "hostile values",
+        arguments: [
+            (",", #"\,"#), ("+", #"\+"#), ("=", #"\="#), ("\"", #"\""#), ("\\", #"\\"#),
+            ("#start", ##"\#start"##), ("mid#dle", "mid#dle"), (" lead", #"\ lead"#), ("trail ", #"trail\ "#),
+            ("a b", "a b"), (" ", #"\ "#), ("<x>;", #"\<x\>\;"#), ("nul\u{0}byte", #"nul\00byte"#),
+            ("tab\tnl\n", #"tab\09nl\0a"#), ("del\u{7F}", #"del\7f"#),
+            ("x,ou=Services,dc=example,dc=com", #"x\,ou\=Services\,dc\=example\,dc\=com"#),
+            ("a+uid=admin", #"a\+uid\=admin"#),
+        ])
     func hostile(value: String, escaped: String) {
         #expect(DistinguishedName.escape(value) == escaped)
     }
@@ -45,9 +50,13 @@ struct DNEscapingTests {
         } catch { Issue.record("wrong error \(error)") }
     }
 
-    @Test("attribute type names", arguments: [("cn", true), ("novaInstanceUUID", true), ("2.5.4.3", true),
-                                              ("a-b", true), ("", false), ("1cn", false), ("cn;binary", false),
-                                              ("cn=x", false), ("2.05.4", false), ("2.", false)])
+    @Test(
+        "attribute type names",
+        arguments: [
+            ("cn", true), ("novaInstanceUUID", true), ("2.5.4.3", true),
+            ("a-b", true), ("", false), ("1cn", false), ("cn;binary", false),
+            ("cn=x", false), ("2.05.4", false), ("2.", false),
+        ])
     func attributeTypes(name: String, valid: Bool) {
         #expect(DistinguishedName.isAttributeType(name) == valid)
     }
@@ -56,9 +65,13 @@ struct DNEscapingTests {
 /// Counts RDNs by a naive split that honours backslash escapes (test-only cross-check).
 enum RDNCount {
     static func of(_ dn: String) throws -> Int {
-        var count = 1, escaped = false
+        var count = 1
+        var escaped = false
         for c in dn.utf8 {
-            if escaped { escaped = false; continue }
+            if escaped {
+                escaped = false
+                continue
+            }
             if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: ",") { count += 1 }
         }
         return count
@@ -69,23 +82,27 @@ enum RDNCount {
 struct FilterEscapingTests {
     @Test("RFC 4515 section 4 examples")
     func rfcExamples() {
-        #expect(Filter.equality("o", "Parens R Us (for all your parenthetical needs)").description
+        #expect(
+            Filter.equality("o", "Parens R Us (for all your parenthetical needs)").description
                 == #"(o=Parens R Us \28for all your parenthetical needs\29)"#)
         #expect(Filter.substrings("cn", initial: nil, any: ["*"], final: nil).description == #"(cn=*\2a*)"#)
         #expect(Filter.equality("filename", #"C:\MyFile"#).description == #"(filename=C:\5cMyFile)"#)
         #expect(Filter.equality("bin", "\u{0}\u{0}\u{0}\u{4}").description == #"(bin=\00\00\00\04)"#)
         #expect(Filter.equality("sn", "Lučić").description == "(sn=Lučić)")
-        #expect(Filter.and([.equality("objectClass", "person"), .not(.present("mail"))]).description
+        #expect(
+            Filter.and([.equality("objectClass", "person"), .not(.present("mail"))]).description
                 == "(&(objectClass=person)(!(mail=*)))")
     }
 
-    @Test("values that would change a filter are neutralised", arguments: [
-        ("*", #"(cn=\2a)"#),
-        ("*)(objectClass=*", #"(cn=\2a\29\28objectClass=\2a)"#),
-        ("x)(|(cn=*", #"(cn=x\29\28|\28cn=\2a)"#),
-        ("\\2a", #"(cn=\5c2a)"#),
-        ("a\u{0}b", #"(cn=a\00b)"#),
-    ])
+    @Test(
+        "values that would change a filter are neutralised",
+        arguments: [
+            ("*", #"(cn=\2a)"#),
+            ("*)(objectClass=*", #"(cn=\2a\29\28objectClass=\2a)"#),
+            ("x)(|(cn=*", #"(cn=x\29\28|\28cn=\2a)"#),
+            ("\\2a", #"(cn=\5c2a)"#),
+            ("a\u{0}b", #"(cn=a\00b)"#),
+        ])
     func injection(value: String, rendered: String) {
         #expect(Filter.equality("cn", value).description == rendered)
     }

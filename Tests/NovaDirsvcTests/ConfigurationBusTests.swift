@@ -1,5 +1,6 @@
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 /// `[amqp]`: what the file says, the defaults Nova's own settings imply, and what is refused.
 @Suite struct ConfigurationBusTests {
@@ -25,22 +26,31 @@ import Testing
         let bus = try #require(try resolve("[amqp]\ntransport_url = rabbit://mq/\n").bus)
         #expect(bus.queueType == .quorum && bus.deliveryLimit == 20 && bus.deadLetterQueue == "nova-dirsvc.dead")
         #expect(bus.maxMessageBytes == 1 << 20 && !bus.declareExchange)
-        let classic = try #require(try resolve("[amqp]\ntransport_url = rabbit://mq/\nqueue = q\nqueue_type = Classic\n"
-                                               + "dead_letter_queue = parked\nmax_message_bytes = 8192\n").bus)
+        let classic = try #require(
+            try resolve(
+                "[amqp]\ntransport_url = rabbit://mq/\nqueue = q\nqueue_type = Classic\n"
+                    + "dead_letter_queue = parked\nmax_message_bytes = 8192\n"
+            ).bus)
         #expect(classic.queueType == .classic && classic.deadLetterQueue == "parked" && classic.maxMessageBytes == 8192)
     }
 
     @Test func settingsThatDoNothingAreSaid() throws {
-        let file = try ConfigurationFile.parse("[ldap]\nbase_dn = ou=x,dc=example\n[amqp]\ntransport_url = rabbit://mq/\n"
-                                               + "durable = true\nqueue_type = classic\ndelivery_limit = 5\n", path: "t.conf")
+        let file = try ConfigurationFile.parse(
+            "[ldap]\nbase_dn = ou=x,dc=example\n[amqp]\ntransport_url = rabbit://mq/\n"
+                + "durable = true\nqueue_type = classic\ndelivery_limit = 5\n", path: "t.conf")
         let warnings = try Configuration(Configuration.Settings().over(file.settings)).warnings
         #expect(warnings.contains { $0.contains("durable") && $0.contains("declare_exchange = true") })
         #expect(warnings.contains { $0.contains("delivery_limit") && $0.contains("quorum only") })
     }
 
     @Test func severalTopicsAndPrioritiesAreBoundEach() throws {
-        let bus = try #require(try resolve("[amqp]\ntransport_url = rabbit://mq/\ntopics = versioned_notifications, notifications\npriorities = info error\n").bus)
-        #expect(bus.routingKeys == ["versioned_notifications.info", "versioned_notifications.error", "notifications.info", "notifications.error"])
+        let bus = try #require(
+            try resolve("[amqp]\ntransport_url = rabbit://mq/\ntopics = versioned_notifications, notifications\npriorities = info error\n")
+                .bus)
+        #expect(
+            bus.routingKeys == [
+                "versioned_notifications.info", "versioned_notifications.error", "notifications.info", "notifications.error",
+            ])
     }
 
     @Test func refusals() throws {

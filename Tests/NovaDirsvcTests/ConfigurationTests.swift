@@ -1,7 +1,8 @@
 import Foundation
 import LDAP
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 @Suite("configuration")
 struct ConfigurationTests {
@@ -13,7 +14,8 @@ struct ConfigurationTests {
     }
 
     @Test func flagsOverEnvironmentOverFile() throws {
-        let file = try write("""
+        let file = try write(
+            """
             [DEFAULT]
             log_file = /tmp/from-file.log
             [ldap]
@@ -25,8 +27,9 @@ struct ConfigurationTests {
             """)
         var flags = Configuration.Settings()
         flags[.baseDN] = "ou=Flags,dc=example,dc=com"
-        let configuration = try Configuration.resolve(flags: flags, configFile: file,
-                                                      environment: ["NOVA_DIRSVC_BIND_DN": "cn=env", "NOVA_DIRSVC_TIMEOUT": "3"])
+        let configuration = try Configuration.resolve(
+            flags: flags, configFile: file,
+            environment: ["NOVA_DIRSVC_BIND_DN": "cn=env", "NOVA_DIRSVC_TIMEOUT": "3"])
         #expect(configuration.baseDN.string == "ou=Flags,dc=example,dc=com")
         #expect(configuration.bindDN == "cn=env")
         #expect(configuration.timeout == .seconds(3))
@@ -59,8 +62,13 @@ struct ConfigurationTests {
 
     @Test func passwordFile() throws {
         let good = try write("s3cret\n")
-        guard case .simple(let dn, let password) = try configuration(uri: "ldap://127.0.0.1:389", password: good).credentials(environment: [:])
-        else { Issue.record("not a simple bind"); return }
+        guard
+            case .simple(let dn, let password) = try configuration(uri: "ldap://127.0.0.1:389", password: good).credentials(environment: [:]
+            )
+        else {
+            Issue.record("not a simple bind")
+            return
+        }
         #expect(dn == "cn=svc")
         #expect("\(password)" == "<redacted>")
         let worldReadable = try write("s3cret", mode: 0o644)
@@ -115,10 +123,12 @@ struct ConfigurationFileTests {
     }
 
     @Test func unreadableFilesSayWhy() throws {
-        #expect { try Configuration.resolve(flags: .init(), configFile: "/nonexistent/x.conf", environment: [:]) }
-            throws: { "\($0)".hasSuffix("it does not exist") }
-        #expect { try Configuration.resolve(flags: .init(), configFile: NSTemporaryDirectory(), environment: [:]) }
-            throws: { "\($0)".hasSuffix("it is not a regular file") }
+        #expect { try Configuration.resolve(flags: .init(), configFile: "/nonexistent/x.conf", environment: [:]) } throws: {
+            "\($0)".hasSuffix("it does not exist")
+        }
+        #expect { try Configuration.resolve(flags: .init(), configFile: NSTemporaryDirectory(), environment: [:]) } throws: {
+            "\($0)".hasSuffix("it is not a regular file")
+        }
     }
 }
 
@@ -145,9 +155,18 @@ struct ExampleConfigurationTests {
         var blocks: [String] = []
         var current: [Substring]? = nil
         for line in lines {
-            if line.hasPrefix("    ["), line.hasSuffix("]") { current = [line.dropFirst(4)]; continue }
-            if current != nil, line.hasPrefix("    ") { current!.append(line.dropFirst(4)); continue }
-            if let block = current { blocks.append(block.joined(separator: "\n")); current = nil }
+            if line.hasPrefix("    ["), line.hasSuffix("]") {
+                current = [line.dropFirst(4)]
+                continue
+            }
+            if current != nil, line.hasPrefix("    ") {
+                current!.append(line.dropFirst(4))
+                continue
+            }
+            if let block = current {
+                blocks.append(block.joined(separator: "\n"))
+                current = nil
+            }
         }
         #expect(!blocks.isEmpty)
         for block in blocks {

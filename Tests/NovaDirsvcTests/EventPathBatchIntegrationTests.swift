@@ -1,13 +1,15 @@
 import Foundation
 import LDAP
-@testable import NovaDirsvc
-import Testing
 import TestSupport
+import Testing
+
+@testable import NovaDirsvc
 
 /// `EventPath.submit(batch:)` (the service's path) against the test 389-ds: the same outcomes
 /// as one `submit` after another, in order per instance, with the first adds pipelined.
-@Suite("event path batches against 389-ds",
-       .enabled(if: TestDirectory.isAvailable, Comment(rawValue: TestDirectory.skipMessage)))
+@Suite(
+    "event path batches against 389-ds",
+    .enabled(if: TestDirectory.isAvailable, Comment(rawValue: TestDirectory.skipMessage)))
 struct EventPathBatchIntegrationTests {
     let container: DistinguishedName
     let configuration: Configuration
@@ -35,21 +37,25 @@ struct EventPathBatchIntegrationTests {
         let path = EventPath(configuration: configuration, warn: { _ in })
         let session = DirectorySession(configuration: configuration)
         defer { session.close() }
-        let a = record(), b = record(), c = record(), existing = record()
+        let a = record()
+        let b = record()
+        let c = record()
+        let existing = record()
         _ = try path.submit(.register(existing), through: session, deadline: .now + .seconds(5))
         var renamed = a
         renamed.projectName = "second"
         let foreign = UUID().uuidString.lowercased()
         let admin = try TestDirectory.adminConnection()
         defer { admin.close() }
-        try admin.add(try DistinguishedName(validating: "cn=\(foreign),\(container.string)"),
-                      [Attribute("objectClass", ["top", "person"]), Attribute("cn", [foreign]), Attribute("sn", ["x"])])
+        try admin.add(
+            try DistinguishedName(validating: "cn=\(foreign),\(container.string)"),
+            [Attribute("objectClass", ["top", "person"]), Attribute("cn", [foreign]), Attribute("sn", ["x"])])
         let batch: [InstanceEvent] = [
-            .register(a), .register(b), .register(renamed),           // a twice: the second after the first
-            .unregister(instanceUUID: b.instanceUUID),                // b: added, then deleted
-            .register(existing),                                      // exists already: unchanged
-            .register(record()).withUUID(foreign),                    // not ours: kept in failed/
-            .update(c),                                               // absent: not created
+            .register(a), .register(b), .register(renamed),  // a twice: the second after the first
+            .unregister(instanceUUID: b.instanceUUID),  // b: added, then deleted
+            .register(existing),  // exists already: unchanged
+            .register(record()).withUUID(foreign),  // not ours: kept in failed/
+            .update(c),  // absent: not created
             .register(c),
         ]
         let results = path.submit(batch: batch.map { EventPath.BatchItem($0) }, through: session, deadline: .now + .seconds(10))
@@ -66,8 +72,9 @@ struct EventPathBatchIntegrationTests {
         let path = EventPath(configuration: unreachable, warn: { _ in })
         let session = DirectorySession(configuration: unreachable)
         let records = (0..<5).map { _ in record() }
-        let results = path.submit(batch: records.map { EventPath.BatchItem(.register($0)) }, through: session,
-                                  deadline: .now + .seconds(2))
+        let results = path.submit(
+            batch: records.map { EventPath.BatchItem(.register($0)) }, through: session,
+            deadline: .now + .seconds(2))
         #expect(outcomes(results) == Array(repeating: "queued", count: 5))
         let queued = try path.spool.pending().map { try path.spool.read($0).instanceUUID }
         #expect(queued == records.map(\.instanceUUID))
@@ -78,8 +85,12 @@ extension InstanceEvent {
     /// The same event for another instance.
     func withUUID(_ uuid: String) -> InstanceEvent {
         switch self {
-        case .register(var record): record.instanceUUID = uuid; return .register(record)
-        case .update(var record): record.instanceUUID = uuid; return .update(record)
+        case .register(var record):
+            record.instanceUUID = uuid
+            return .register(record)
+        case .update(var record):
+            record.instanceUUID = uuid
+            return .update(record)
         case .unregister: return .unregister(instanceUUID: uuid)
         }
     }

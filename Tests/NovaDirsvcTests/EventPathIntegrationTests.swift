@@ -1,13 +1,15 @@
 import Foundation
 import LDAP
-@testable import NovaDirsvc
-import Testing
 import TestSupport
+import Testing
+
+@testable import NovaDirsvc
 
 /// The event path, the registrar and the reconciler in-process against the test 389-ds (as the
 /// least-privilege service account), each result checked with ldapsearch.
-@Suite("event path, registrar and reconciler against 389-ds",
-       .enabled(if: TestDirectory.isAvailable, Comment(rawValue: TestDirectory.skipMessage)))
+@Suite(
+    "event path, registrar and reconciler against 389-ds",
+    .enabled(if: TestDirectory.isAvailable, Comment(rawValue: TestDirectory.skipMessage)))
 struct EventPathIntegrationTests {
     let container: DistinguishedName
     let spoolFolder: String
@@ -22,8 +24,9 @@ struct EventPathIntegrationTests {
     func record(_ project: String = "admin") -> InstanceRecord { .forTests(project: project) }
 
     func entries() throws -> [String: LDAPSearchTool.Entry] {
-        Dictionary(uniqueKeysWithValues: try LDAPSearchTool.search(base: container.string, scope: "one")
-            .map { ($0["novaInstanceUUID"].first ?? "", $0) })
+        Dictionary(
+            uniqueKeysWithValues: try LDAPSearchTool.search(base: container.string, scope: "one")
+                .map { ($0["novaInstanceUUID"].first ?? "", $0) })
     }
 
     func submit(_ event: InstanceEvent, _ path: EventPath, _ session: DirectorySession) throws -> EventPath.Outcome {
@@ -35,17 +38,28 @@ struct EventPathIntegrationTests {
         let session = DirectorySession(configuration: configuration)  // held, as the service will
         defer { session.close() }
         let r = record()
-        guard case .applied(.added) = try submit(.register(r), path, session) else { Issue.record("not added"); return }
-        guard case .applied(.unchanged) = try submit(.register(r), path, session) else { Issue.record("not unchanged"); return }
+        guard case .applied(.added) = try submit(.register(r), path, session) else {
+            Issue.record("not added")
+            return
+        }
+        guard case .applied(.unchanged) = try submit(.register(r), path, session) else {
+            Issue.record("not unchanged")
+            return
+        }
         var changed = r
         changed.projectName = "demo"
-        guard case .applied(.updated) = try submit(.register(changed), path, session) else { Issue.record("not updated"); return }
+        guard case .applied(.updated) = try submit(.register(changed), path, session) else {
+            Issue.record("not updated")
+            return
+        }
         #expect(try entries()[r.instanceUUID]?["novaProjectName"] == ["demo"])
         guard case .applied(.deleted) = try submit(.unregister(instanceUUID: r.instanceUUID), path, session) else {
-            Issue.record("not deleted"); return
+            Issue.record("not deleted")
+            return
         }
         guard case .applied(.absent) = try submit(.unregister(instanceUUID: r.instanceUUID), path, session) else {
-            Issue.record("not absent"); return
+            Issue.record("not absent")
+            return
         }
         #expect(try entries().isEmpty)
     }
@@ -56,7 +70,10 @@ struct EventPathIntegrationTests {
         let queued = [record(), record()]
         for r in queued {
             let outcome = try submit(.register(r), EventPath(configuration: down, warn: { _ in }), DirectorySession(configuration: down))
-            guard case .queued = outcome else { Issue.record("not queued: \(outcome)"); return }
+            guard case .queued = outcome else {
+                Issue.record("not queued: \(outcome)")
+                return
+            }
         }
         #expect(try Spool(directory: spoolFolder).pending().count == 2)
         let summary = try EventPath(configuration: configuration, warn: { _ in })
@@ -69,8 +86,12 @@ struct EventPathIntegrationTests {
         let uuid = UUID().uuidString.lowercased()
         let admin = try TestDirectory.adminConnection()
         defer { admin.close() }
-        try admin.add(container.child("cn", uuid), [Attribute("objectClass", ["top", "person"]),
-                                                    Attribute("cn", [uuid]), Attribute("sn", ["not ours"])])
+        try admin.add(
+            container.child("cn", uuid),
+            [
+                Attribute("objectClass", ["top", "person"]),
+                Attribute("cn", [uuid]), Attribute("sn", ["not ours"]),
+            ])
         let path = EventPath(configuration: configuration, warn: { _ in })
         #expect { try submit(.unregister(instanceUUID: uuid), path, DirectorySession(configuration: configuration)) } throws: {
             ($0 as? EventNotAppliedError)?.error is ForeignEntryError
@@ -84,16 +105,20 @@ struct EventPathIntegrationTests {
         let connection = try Directory.connect(configuration, deadline: .now + .seconds(5))
         defer { connection.close() }
         let registrar = Registrar(connection: connection, mapping: EntryMapping(baseDN: container))
-        let keep = record(), change = record(), stale = record()
+        let keep = record()
+        let change = record()
+        let stale = record()
         for r in [keep, change, stale] { _ = try registrar.register(r) }
         // an entry whose novaInstanceUUID does not match its DN: never touched by reconcile
         let admin = try TestDirectory.adminConnection()
         defer { admin.close() }
         let odd = UUID().uuidString.lowercased()
         let oddRecord = record()
-        try admin.add(container.child("cn", odd), EntryMapping(baseDN: container).attributes(for: oddRecord).map {
-            $0.name == "cn" || $0.name == "sn" ? Attribute($0.name, [odd]) : $0
-        })
+        try admin.add(
+            container.child("cn", odd),
+            EntryMapping(baseDN: container).attributes(for: oddRecord).map {
+                $0.name == "cn" || $0.name == "sn" ? Attribute($0.name, [odd]) : $0
+            })
         var changed = change
         changed.userName = "bob"
         let added = record()

@@ -1,5 +1,6 @@
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 @Suite("Nova's clock")
 struct EventTimeTests {
@@ -18,8 +19,10 @@ struct EventTimeTests {
         #expect(try #require(EventTime(oslo: "2025-12-31 23:59:59.999999")) < time)
     }
 
-    @Test(arguments: ["", "yesterday", "2026-13-01 00:00:00", "2026-12-01 24:00:00", "2026-12-01 09:41", "2026/12/01 09:41:39",
-                      "2026-12-01 09:41:39.", "2026-12-01 09:41:39.12345678901", "2026-12-01 09:41:39x"])
+    @Test(arguments: [
+        "", "yesterday", "2026-13-01 00:00:00", "2026-12-01 24:00:00", "2026-12-01 09:41", "2026/12/01 09:41:39",
+        "2026-12-01 09:41:39.", "2026-12-01 09:41:39.12345678901", "2026-12-01 09:41:39x",
+    ])
     func whatIsNotATimestamp(_ text: String) {
         #expect(EventTime(oslo: text) == nil)
     }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 /// A bounded random-input test of the event parser: random bytes, mutated real notifications,
 /// and random JSON trees built from the real field names. Every input must either decode into
@@ -19,14 +20,18 @@ struct FuzzTests {
         }
     }
 
-    static let keys = ["instance_uuid", "image_uuid", "mac_address", "project_name", "user_name", "user_remote_address",
-                       "hostname", "ip_addresses", "event_type", "payload", "nova_object.data", "uuid", "ip_addresses",
-                       "mac", "address", "oslo.version", "oslo.message", "instance_id", "fixed_ips", "vif_mac",
-                       "_context_project_name", "_context_remote_address", "tenant_id", "image_meta", "base_image_ref"]
-    static let strings = ["instance.create.end", "instance.delete.end", "compute.instance.create.end", "2.0",
-                          "2cb805cf-debe-43ae-a555-28a4a5d84694", "fa:16:3e:56:50:29", "192.168.122.97", "::1", "",
-                          "*)(cn=*", "a,b=c+d", "\u{0}", "\u{7F}\u{1B}[31m", String(repeating: "x", count: 300), "Lučić",
-                          "{\"instance_uuid\": 1}", "-1", "\\", "\""]
+    static let keys = [
+        "instance_uuid", "image_uuid", "mac_address", "project_name", "user_name", "user_remote_address",
+        "hostname", "ip_addresses", "event_type", "payload", "nova_object.data", "uuid", "ip_addresses",
+        "mac", "address", "oslo.version", "oslo.message", "instance_id", "fixed_ips", "vif_mac",
+        "_context_project_name", "_context_remote_address", "tenant_id", "image_meta", "base_image_ref",
+    ]
+    static let strings = [
+        "instance.create.end", "instance.delete.end", "compute.instance.create.end", "2.0",
+        "2cb805cf-debe-43ae-a555-28a4a5d84694", "fa:16:3e:56:50:29", "192.168.122.97", "::1", "",
+        "*)(cn=*", "a,b=c+d", "\u{0}", "\u{7F}\u{1B}[31m", String(repeating: "x", count: 300), "Lučić",
+        "{\"instance_uuid\": 1}", "-1", "\\", "\"",
+    ]
 
     func check(_ data: Data, as action: EventDecoder.Action) {
         do {
@@ -68,17 +73,20 @@ struct FuzzTests {
 
     @Test func mutatedNotifications() throws {
         var rng = SplitMix64(state: 2)
-        let seeds = try ["instance-create-end.json", "instance-create-end.oslo-envelope.json", "instance-delete-end.json",
-                         "compute-instance-create-end.legacy.json", "record.json"].map { Array(try fixture($0)) }
+        let seeds = try [
+            "instance-create-end.json", "instance-create-end.oslo-envelope.json", "instance-delete-end.json",
+            "compute-instance-create-end.legacy.json", "record.json",
+        ].map { Array(try fixture($0)) }
         for _ in 0..<3000 {
             var bytes = seeds.randomElement(using: &rng)!
             for _ in 0..<Int.random(in: 1...4, using: &rng) {
                 switch Int.random(in: 0..<4, using: &rng) {
-                case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &rng)))   // truncate
+                case 0: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &rng)))  // truncate
                 case 1 where !bytes.isEmpty: bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
                 case 2 where !bytes.isEmpty:
-                    bytes.insert(contentsOf: Array("\"\\u0000\",[{}]:".utf8).shuffled(using: &rng).prefix(3),
-                                 at: Int.random(in: 0..<bytes.count, using: &rng))
+                    bytes.insert(
+                        contentsOf: Array("\"\\u0000\",[{}]:".utf8).shuffled(using: &rng).prefix(3),
+                        at: Int.random(in: 0..<bytes.count, using: &rng))
                 default: if !bytes.isEmpty { bytes.remove(at: Int.random(in: 0..<bytes.count, using: &rng)) }
                 }
             }
@@ -118,13 +126,17 @@ struct FuzzTests {
                 instanceUUID: uuid(), imageUUID: Bool.random(using: &rng) ? uuid() : nil,
                 macAddresses: (0..<Int.random(in: 1...3, using: &rng)).map { _ in mac() },
                 projectName: names.randomElement(using: &rng)!, userName: names.randomElement(using: &rng)!,
-                userRemoteAddress: Bool.random(using: &rng) ? "192.0.2.\(Int.random(in: 1...254, using: &rng))" : "2001:db8::\(String(Int.random(in: 1...0xfff, using: &rng), radix: 16))",
+                userRemoteAddress: Bool.random(using: &rng)
+                    ? "192.0.2.\(Int.random(in: 1...254, using: &rng))"
+                    : "2001:db8::\(String(Int.random(in: 1...0xfff, using: &rng), radix: 16))",
                 hostname: Bool.random(using: &rng) ? "host-\(hex(4))" : nil,
                 ipAddresses: Bool.random(using: &rng) ? ["10.0.\(Int.random(in: 0...255, using: &rng)).1"] : nil)
-            var dict: [String: Any] = ["instance_uuid": Bool.random(using: &rng) ? expected.instanceUUID.uppercased() : expected.instanceUUID,
-                                       "image_uuid": expected.imageUUID ?? "", "mac_address": expected.macAddresses!,
-                                       "project_name": expected.projectName!, "user_name": expected.userName!,
-                                       "user_remote_address": expected.userRemoteAddress!]
+            var dict: [String: Any] = [
+                "instance_uuid": Bool.random(using: &rng) ? expected.instanceUUID.uppercased() : expected.instanceUUID,
+                "image_uuid": expected.imageUUID ?? "", "mac_address": expected.macAddresses!,
+                "project_name": expected.projectName!, "user_name": expected.userName!,
+                "user_remote_address": expected.userRemoteAddress!,
+            ]
             if let hostname = expected.hostname { dict["hostname"] = hostname }
             if let ips = expected.ipAddresses { dict["ip_addresses"] = ips }
             let decoded = try EventDecoder.decode(JSONSerialization.data(withJSONObject: dict), for: .register)

@@ -1,6 +1,7 @@
 import Foundation
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 /// The ledger of writes a server took without answering (the settling itself runs against two
 /// real suppliers: Tests/cli/test_replication.py).
@@ -14,9 +15,12 @@ struct InDoubtLedgerTests {
         let ledger = InDoubtLedger(spoolDirectory: folder)
         #expect(ledger.isEmpty)
         try ledger.update { $0["2cb805cf-debe-43ae-a555-28a4a5d84694"] = .init(server: "ldap://a", since: 1) }
-        try ledger.update { $0["2cb805cf-debe-43ae-a555-28a4a5d84694"] = $0["2cb805cf-debe-43ae-a555-28a4a5d84694"] ?? .init(server: "ldap://b", since: 2) }
+        try ledger.update {
+            $0["2cb805cf-debe-43ae-a555-28a4a5d84694"] = $0["2cb805cf-debe-43ae-a555-28a4a5d84694"] ?? .init(server: "ldap://b", since: 2)
+        }
         #expect(!ledger.isEmpty)
-        #expect(InDoubtLedger(spoolDirectory: folder).load() == ["2cb805cf-debe-43ae-a555-28a4a5d84694": .init(server: "ldap://a", since: 1)])
+        #expect(
+            InDoubtLedger(spoolDirectory: folder).load() == ["2cb805cf-debe-43ae-a555-28a4a5d84694": .init(server: "ldap://a", since: 1)])
         try ledger.update { $0 = [:] }
         #expect(ledger.isEmpty)
         #expect(ledger.load().isEmpty)

@@ -1,15 +1,21 @@
 import Foundation
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 @Suite("JSON parser")
 struct JSONParserTests {
     func parse(_ text: String) throws -> JSONValue { try JSONValue.parse(Data(text.utf8)) }
 
     @Test func valuesOfEveryKind() throws {
-        #expect(try parse(#" {"a": [1, -2.5e3, true, false, null, "x\"\\\/\b\f\n\r\t\u00fc\ud83d\ude00"]} "#)
-                == .object(["a": .array([.number(1), .number(-2500), .bool(true), .bool(false), .null,
-                                         .string("x\"\\/\u{08}\u{0C}\n\r\tü😀")])]))
+        #expect(
+            try parse(#" {"a": [1, -2.5e3, true, false, null, "x\"\\\/\b\f\n\r\t\u00fc\ud83d\ude00"]} "#)
+                == .object([
+                    "a": .array([
+                        .number(1), .number(-2500), .bool(true), .bool(false), .null,
+                        .string("x\"\\/\u{08}\u{0C}\n\r\tü😀"),
+                    ])
+                ]))
         #expect(try parse("[]") == .array([]))
         #expect(try parse("{}") == .object([:]))
         #expect(try parse("\"é\"") == .string("é"))

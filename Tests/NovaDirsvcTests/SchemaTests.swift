@@ -1,17 +1,20 @@
 import Foundation
 import LDAP
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 @Suite("schema files")
 struct SchemaFileTests {
     static let schemaFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("schema")
 
-    @Test("schema/ holds exactly what NovaSchema renders (one source of truth)", arguments: [
-        ("98nova-dirsvc.ldif", NovaSchema.ldif389ds), ("nova-dirsvc.389ds-online.ldif", NovaSchema.ldif389dsOnline),
-        ("nova-dirsvc.openldap.ldif", NovaSchema.ldifOpenLDAP),
-    ])
+    @Test(
+        "schema/ holds exactly what NovaSchema renders (one source of truth)",
+        arguments: [
+            ("98nova-dirsvc.ldif", NovaSchema.ldif389ds), ("nova-dirsvc.389ds-online.ldif", NovaSchema.ldif389dsOnline),
+            ("nova-dirsvc.openldap.ldif", NovaSchema.ldifOpenLDAP),
+        ])
     func filesMatch(file: String, rendered: String) throws {
         let text = try String(contentsOf: Self.schemaFolder.appendingPathComponent(file), encoding: .utf8)
         #expect(text == rendered, "regenerate with: nova-dirsvc schema --format ... > schema/\(file)")

@@ -1,6 +1,7 @@
 import Foundation
-@testable import NovaDirsvc
 import Testing
+
+@testable import NovaDirsvc
 
 /// A bounded random-input test of the event parser: random bytes, mutated real notifications,
 /// and random JSON trees built from the real field names. Every input must either decode into
@@ -15,8 +16,9 @@ struct SpoolTests {
     @Test func enqueueReadInOrderAndQuarantine() throws {
         let spool = temporarySpool()
         defer { try? FileManager.default.removeItem(atPath: spool.directory) }
-        let record = InstanceRecord(instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", macAddresses: ["fa:16:3e:56:50:29"],
-                                    projectName: "a \"quoted\" name")
+        let record = InstanceRecord(
+            instanceUUID: "2cb805cf-debe-43ae-a555-28a4a5d84694", macAddresses: ["fa:16:3e:56:50:29"],
+            projectName: "a \"quoted\" name")
         let first = try spool.enqueue(.register(record))
         let second = try spool.enqueue(.unregister(instanceUUID: record.instanceUUID))
         #expect(try spool.pending() == [first, second])
@@ -73,7 +75,8 @@ struct SpoolTests {
         // without times, as the CLI's events are
         func collapse(_ events: [InstanceEvent]) -> [InstanceEvent] { EventPath.collapse(events.map { ($0, nil) }).map(\.0) }
         #expect(collapse([.register(a), gone]) == [gone])
-        #expect(collapse([.register(a), .register(b)])
+        #expect(
+            collapse([.register(a), .register(b)])
                 == [.register(InstanceRecord(instanceUUID: a.instanceUUID, projectName: "two", userName: "u", hostname: "h"))])
         #expect(collapse([.register(a), gone, .register(b)]) == [gone, .register(b)])
         #expect(collapse([gone, gone]) == [gone])

@@ -1,7 +1,8 @@
 import Foundation
 import LDAP
-@testable import NovaDirsvc
 import TestSupport
+
+@testable import NovaDirsvc
 
 extension Configuration {
     /// The settings of the in-process integration tests: the test 389-ds as the
@@ -22,8 +23,9 @@ extension Configuration {
 extension InstanceRecord {
     /// A register record for a fresh instance.
     static func forTests(project: String = "admin") -> InstanceRecord {
-        InstanceRecord(instanceUUID: UUID().uuidString.lowercased(), imageUUID: "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
-                       macAddresses: ["fa:16:3e:56:50:29"], projectName: project, userName: "admin",
-                       userRemoteAddress: "192.168.122.97")
+        InstanceRecord(
+            instanceUUID: UUID().uuidString.lowercased(), imageUUID: "035c2bc7-f2be-4607-afcf-c3b6237e9fe5",
+            macAddresses: ["fa:16:3e:56:50:29"], projectName: project, userName: "admin",
+            userRemoteAddress: "192.168.122.97")
     }
 }

@@ -1,10 +1,12 @@
-@testable import Serve
 import Testing
+
+@testable import Serve
 
 @Suite struct BackoffTests {
     @Test func doublesUpToTheMaximumAndStartsOverAfterASuccess() {
         var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
-        #expect((0..<6).map { _ in backoff.next() } == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)])
+        #expect(
+            (0..<6).map { _ in backoff.next() } == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)])
         backoff.reset()
         #expect(backoff.next() == .milliseconds(500))
     }

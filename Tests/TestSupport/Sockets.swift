@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct SocketFailure: Error {}
@@ -17,7 +17,10 @@ private func loopbackSocket(listen: Bool) throws -> (fd: Int32, port: Int) {
             bind(fd, sa, length) == 0 && (!listen || Glibc.listen(fd, 16) == 0) && getsockname(fd, sa, &length) == 0
         }
     }
-    guard ok else { Glibc.close(fd); throw SocketFailure() }
+    guard ok else {
+        Glibc.close(fd)
+        throw SocketFailure()
+    }
     return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
@@ -36,6 +39,11 @@ public final class SilentListener {
     private var fd: Int32
     public let port: Int
     public init() throws { (fd, port) = try loopbackSocket(listen: true) }
-    public func close() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
+    public func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
     deinit { close() }
 }

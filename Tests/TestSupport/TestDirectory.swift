@@ -33,14 +33,16 @@ public enum TestDirectory {
 
     /// A connection bound as the least-privilege service account over ldap://127.0.0.1.
     public static func serviceConnection(timeout: Duration = .seconds(10)) throws -> LDAPConnection {
-        try LDAPConnection.connect(LDAPConnection.Configuration(uris: [uri], operationTimeout: timeout),
-                                   credentials: .simple(dn: serviceDN, password: password(servicePasswordFile)))
+        try LDAPConnection.connect(
+            LDAPConnection.Configuration(uris: [uri], operationTimeout: timeout),
+            credentials: .simple(dn: serviceDN, password: password(servicePasswordFile)))
     }
 
     /// A connection bound as cn=Directory Manager through SASL EXTERNAL over ldapi.
     public static func adminConnection() throws -> LDAPConnection {
-        try LDAPConnection.connect(LDAPConnection.Configuration(uris: [ldapiURI]),
-                                   credentials: .sasl(mechanism: "EXTERNAL"))
+        try LDAPConnection.connect(
+            LDAPConnection.Configuration(uris: [ldapiURI]),
+            credentials: .sasl(mechanism: "EXTERNAL"))
     }
 
     /// Creates a fresh container `ou=<name>-<random>` under the instances base DN (as the
@@ -49,8 +51,12 @@ public enum TestDirectory {
         let dn = baseDN.child("ou", "\(name)-\(UUID().uuidString.prefix(8).lowercased())")
         let admin = try adminConnection()
         defer { admin.close() }
-        try admin.add(dn, [Attribute("objectClass", ["top", "organizationalUnit"]),
-                           Attribute("ou", [dn.string.split(separator: ",")[0].dropFirst(3).description])])
+        try admin.add(
+            dn,
+            [
+                Attribute("objectClass", ["top", "organizationalUnit"]),
+                Attribute("ou", [dn.string.split(separator: ",")[0].dropFirst(3).description]),
+            ])
         return dn
     }
 }
@@ -66,19 +72,27 @@ public enum LDAPSearchTool {
     }
 
     /// Runs `ldapsearch -LLL` as Directory Manager over ldapi and parses its LDIF output.
-    public static func search(base: String, scope: String = "sub", filter: String = "(objectClass=*)",
-                              attributes: [String] = ["*"]) throws -> [Entry] {
-        let output = try run("/usr/bin/ldapsearch",
-                             ["-LLL", "-o", "ldif-wrap=no", "-Q", "-Y", "EXTERNAL", "-H", TestDirectory.ldapiURI,
-                              "-b", base, "-s", scope, filter] + attributes)
+    public static func search(
+        base: String, scope: String = "sub", filter: String = "(objectClass=*)",
+        attributes: [String] = ["*"]
+    ) throws -> [Entry] {
+        let output = try run(
+            "/usr/bin/ldapsearch",
+            [
+                "-LLL", "-o", "ldif-wrap=no", "-Q", "-Y", "EXTERNAL", "-H", TestDirectory.ldapiURI,
+                "-b", base, "-s", scope, filter,
+            ] + attributes)
         return parseLDIF(output)
     }
 
     /// Counts entries with a paged search (`-E pr=1000/noprompt`) that prints only DNs.
     public static func count(base: String, filter: String) throws -> Int {
-        let output = try run("/usr/bin/ldapsearch",
-                             ["-LLL", "-o", "ldif-wrap=no", "-Q", "-Y", "EXTERNAL", "-H", TestDirectory.ldapiURI,
-                              "-E", "pr=1000/noprompt", "-b", base, filter, "1.1"])
+        let output = try run(
+            "/usr/bin/ldapsearch",
+            [
+                "-LLL", "-o", "ldif-wrap=no", "-Q", "-Y", "EXTERNAL", "-H", TestDirectory.ldapiURI,
+                "-E", "pr=1000/noprompt", "-b", base, filter, "1.1",
+            ])
         return output.split(separator: "\n").filter { $0.hasPrefix("dn:") }.count
     }
 
@@ -115,7 +129,8 @@ public enum LDAPSearchTool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
