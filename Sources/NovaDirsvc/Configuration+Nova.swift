@@ -4,19 +4,23 @@
 ///
 ///     [nova]
 ///     auth_url = https://keystone.example.com:5000/v3
-///     auth_type = v3applicationcredential       # or password
+///     # or password: username, user_domain_name, password_file, project_name, project_domain_name
+///     # (password and application_credential_secret may be in this file itself only when it is
+///     # not readable by others)
+///     auth_type = v3applicationcredential
 ///     application_credential_id = 0a1b...
 ///     application_credential_secret_file = /etc/nova-dirsvc/nova-secret
-///     # auth_type = password: username, user_domain_name, password_file, project_name,
-///     # project_domain_name (password and application_credential_secret may be in this file
-///     # itself only when it is not readable by others)
 ///     region_name = RegionOne
-///     interface = internal                       # public (keystoneauth's default), internal, admin
-///     cafile = /etc/pki/tls/certs/ca-bundle.crt  # TLS is verified; insecure = true turns it off
+///     # public (keystoneauth's default), internal, admin
+///     interface = internal
+///     # TLS is verified; insecure = true turns that off
+///     cafile = /etc/pki/tls/certs/ca-bundle.crt
 ///     page_size = 1000
-///     timeout = 60                               # seconds, each request
-///     reconcile_interval = 3600                  # serve reconciles by itself (0 or unset: never)
-///     reconcile_grace = 600                      # its --grace
+///     # seconds, each request
+///     timeout = 60
+///     # serve reconciles by itself (0 or unset: never), with this --grace
+///     reconcile_interval = 3600
+///     reconcile_grace = 600
 ///
 /// Only text is parsed here (the domain knows no HTTP); the CLI builds the Keystone request.
 extension Configuration {
