@@ -43,7 +43,7 @@ public struct ComputeServers {
                 .refused,
                 "Nova (\(shown)) refused to list the servers of every project (403): the account needs "
                     + "the reader role with system scope or the admin role, as the policy "
-                    + "os_compute_api:servers:detail:get_all_tenants asks (see README, \"A read-only Nova account\")")
+                    + "os_compute_api:servers:detail:get_all_tenants asks (see docs/reconcile.md, \"A read-only Nova account\")")
         case 404, 406:
             throw OpenStackError(
                 .settings,

@@ -78,7 +78,7 @@ struct ReconcileCommand: ParsableCommand {
         if fromNova {
             guard let nova = configuration.nova else {
                 throw ConfigurationError(
-                    "--from-nova: no [nova] auth_url in the configuration file (see README, \"Reconcile from Nova's API\")")
+                    "--from-nova: no [nova] auth_url in the configuration file (see docs/reconcile.md)")
             }
             list = try NovaServerList.fetch(nova)
             warn(

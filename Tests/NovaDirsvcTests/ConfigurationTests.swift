@@ -146,12 +146,19 @@ struct ExampleConfigurationTests {
         #expect(file.settings[.httpListen] == "127.0.0.1:8849")
     }
 
-    /// Every INI block the README shows (indented, starting with a [section] line) parses, with
-    /// known keys only: an operator copies them.
+    /// Every INI block the README and the docs show (indented, starting with a [section] line)
+    /// parses, with known keys only: an operator copies them.
     @Test func theREADMEsBlocksParse() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("README.md").path
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let docs = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.map { "docs/" + $0 }
+        var lines: [Substring] = []
+        for page in ["README.md"] + docs.sorted() {
+            lines +=
+                try String(contentsOfFile: root.appendingPathComponent(page).path, encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false) + [""]
+        }
         var blocks: [String] = []
         var current: [Substring]? = nil
         for line in lines {
