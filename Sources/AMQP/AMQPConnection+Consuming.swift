@@ -6,25 +6,25 @@ import Glibc
 /// amqp_consume_message would assemble it in memory first).
 extension AMQPConnection {
     /// A message taken from a queue; acknowledge it with `ack(_:)` once it is safe.
-    public struct Delivery: Sendable {
-        public let deliveryTag: UInt64
-        public let redelivered: Bool
-        public let exchange: String
-        public let routingKey: String
-        public let messageID: String?
-        public let contentType: String?
-        public let contentEncoding: String?
+    package struct Delivery: Sendable {
+        package let deliveryTag: UInt64
+        package let redelivered: Bool
+        package let exchange: String
+        package let routingKey: String
+        package let messageID: String?
+        package let contentType: String?
+        package let contentEncoding: String?
         /// The headers whose values are text or whole numbers (numbers in decimal): kombu's
         /// `compression`, a quorum queue's `x-delivery-count`, ...
-        public let headers: [String: String]
+        package let headers: [String: String]
         /// The body, or its first `maxBodyBytes` when it is larger (`isTruncated`).
-        public let body: [UInt8]
+        package let body: [UInt8]
         /// The body's whole size, as the broker announced it.
-        public let size: Int
+        package let size: Int
 
-        public var isTruncated: Bool { body.count < size }
+        package var isTruncated: Bool { body.count < size }
 
-        public init(
+        package init(
             deliveryTag: UInt64, redelivered: Bool = false, exchange: String = "", routingKey: String = "",
             messageID: String? = nil, contentType: String? = nil, contentEncoding: String? = nil,
             headers: [String: String] = [:], body: [UInt8], size: Int? = nil
@@ -44,7 +44,7 @@ extension AMQPConnection {
 
     /// The next message, waiting up to `timeout`; nil when none came in that time (or a frame
     /// that is not a delivery came and was acted on). Of a body, at most `maxBodyBytes` are kept.
-    public func next(timeout: Duration, maxBodyBytes: Int = .max) throws -> Delivery? {
+    package func next(timeout: Duration, maxBodyBytes: Int = .max) throws -> Delivery? {
         let state = try handle("receive")
         amqp_maybe_release_buffers(state)
         var frame = amqp_frame_t()

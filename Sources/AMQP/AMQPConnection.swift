@@ -7,24 +7,24 @@ import Glibc
 /// Not thread-safe: use one connection from one thread at a time. The process should ignore
 /// SIGPIPE (as the nova-dirsvc executable does): a broker that goes away mid-write would
 /// otherwise kill it.
-public final class AMQPConnection {
+package final class AMQPConnection {
     /// Where and how to connect.
-    public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
-        public var virtualHost: String
-        public var user: String
+    package struct Configuration: Sendable {
+        package var host: String
+        package var port: Int
+        package var virtualHost: String
+        package var user: String
         /// Sent in the login and nowhere else (not in errors, not in descriptions).
-        public var password: Secret
-        public var connectTimeout: Duration
+        package var password: Secret
+        package var connectTimeout: Duration
         /// AMQP heartbeat in seconds (0: none).
-        public var heartbeat: Int
+        package var heartbeat: Int
         /// TLS (amqps): the broker's certificate is verified, its name included, against
         /// `caCertificateFile` (or the system's CA store when nil). Never unverified.
-        public var tls: Bool
-        public var caCertificateFile: String?
+        package var tls: Bool
+        package var caCertificateFile: String?
 
-        public init(
+        package init(
             host: String, port: Int = 5672, virtualHost: String = "/", user: String = "guest",
             password: Secret = Secret("guest"), connectTimeout: Duration = .seconds(5), heartbeat: Int = 60,
             tls: Bool = false, caCertificateFile: String? = nil
@@ -42,7 +42,7 @@ public final class AMQPConnection {
     }
 
     var state: amqp_connection_state_t?
-    public let configuration: Configuration
+    package let configuration: Configuration
     let channel: amqp_channel_t = 1
 
     private init(_ configuration: Configuration) {
@@ -50,7 +50,7 @@ public final class AMQPConnection {
     }
 
     /// Connects (within `connectTimeout`), logs in with PLAIN, opens the channel.
-    public static func connect(_ configuration: Configuration) throws -> AMQPConnection {
+    package static func connect(_ configuration: Configuration) throws -> AMQPConnection {
         let connection = AMQPConnection(configuration)
         guard let state = amqp_new_connection() else {
             throw AMQPError(.library, operation: "connect", message: "cannot allocate a connection")
@@ -97,7 +97,7 @@ public final class AMQPConnection {
     deinit { close() }
 
     /// Closes the channel and the connection, and frees them. Safe to call more than once.
-    public func close() {
+    package func close() {
         guard let state else { return }
         _ = amqp_channel_close(state, channel, Int32(AMQP_REPLY_SUCCESS))
         _ = amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
@@ -115,7 +115,7 @@ public final class AMQPConnection {
     /// Whether the exchange exists (a passive declare: it is neither created nor changed, its
     /// properties are not compared). A missing exchange is `.refused(code: 404)`, and the broker
     /// then closes the channel: this connection is of no more use.
-    public func checkExchange(_ name: String) throws {
+    package func checkExchange(_ name: String) throws {
         let state = try handle("look up exchange")
         withBytes(name, "topic") { b in
             _ = amqp_exchange_declare(state, channel, b[0], b[1], 1, 0, 0, 0, amqp_empty_table)
@@ -125,7 +125,7 @@ public final class AMQPConnection {
 
     /// Declares a topic (or other) exchange; one that exists with other properties (durable or
     /// auto-deleted or not) is refused by the broker with 406, named as such.
-    public func declareExchange(_ name: String, type: String = "topic", durable: Bool, autoDelete: Bool = false) throws {
+    package func declareExchange(_ name: String, type: String = "topic", durable: Bool, autoDelete: Bool = false) throws {
         let state = try handle("declare exchange")
         withBytes(name, type) { b in
             _ = amqp_exchange_declare(state, channel, b[0], b[1], 0, durable ? 1 : 0, autoDelete ? 1 : 0, 0, amqp_empty_table)
@@ -136,7 +136,7 @@ public final class AMQPConnection {
     /// Declares a queue of this service's own (not exclusive, not auto-deleted: it outlives
     /// the consumer, so messages sent while it is away wait for it), with `arguments` such as
     /// `x-queue-type`. One that exists with other properties or arguments is refused with 406.
-    public func declareQueue(_ name: String, durable: Bool, arguments: [QueueArgument] = []) throws {
+    package func declareQueue(_ name: String, durable: Bool, arguments: [QueueArgument] = []) throws {
         let state = try handle("declare queue")
         withBytes(name) { b in
             QueueArgument.withTable(arguments) { table in
@@ -151,7 +151,7 @@ public final class AMQPConnection {
     /// compared). A missing queue is `.refused(code: 404)`, after which this connection is of no
     /// more use.
     @discardableResult
-    public func checkQueue(_ name: String) throws -> (messages: Int, consumers: Int) {
+    package func checkQueue(_ name: String) throws -> (messages: Int, consumers: Int) {
         let state = try handle("look up queue")
         let ok = withBytes(name) { b in amqp_queue_declare(state, channel, b[0], 1, 0, 0, 0, amqp_empty_table) }
         try check(amqp_get_rpc_reply(state), "look up queue \(name)")
@@ -159,14 +159,14 @@ public final class AMQPConnection {
         return (Int(ok.pointee.message_count), Int(ok.pointee.consumer_count))
     }
 
-    public func bindQueue(_ queue: String, exchange: String, routingKey: String) throws {
+    package func bindQueue(_ queue: String, exchange: String, routingKey: String) throws {
         let state = try handle("bind queue")
         withBytes(queue, exchange, routingKey) { b in _ = amqp_queue_bind(state, channel, b[0], b[1], b[2], amqp_empty_table) }
         try check(amqp_get_rpc_reply(state), "bind queue \(queue) to \(exchange) with \(routingKey)")
     }
 
     /// How many messages the broker sends before they are acknowledged.
-    public func setPrefetch(_ count: UInt16) throws {
+    package func setPrefetch(_ count: UInt16) throws {
         let state = try handle("set prefetch")
         _ = amqp_basic_qos(state, channel, 0, count, 0)
         try check(amqp_get_rpc_reply(state), "set prefetch \(count)")
@@ -175,7 +175,7 @@ public final class AMQPConnection {
     // MARK: - Messages
 
     /// Starts consuming from `queue` with acknowledgements.
-    public func consume(_ queue: String) throws {
+    package func consume(_ queue: String) throws {
         let state = try handle("consume")
         withBytes(queue) { b in _ = amqp_basic_consume(state, channel, b[0], amqp_empty_bytes, 0, 0, 0, amqp_empty_table) }
         try check(amqp_get_rpc_reply(state), "consume from \(queue)")
@@ -183,7 +183,7 @@ public final class AMQPConnection {
 
     /// Acknowledges one message (with `upTo`: it and every earlier one not yet acknowledged, in
     /// one frame): the broker forgets it.
-    public func ack(_ deliveryTag: UInt64, upTo: Bool = false) throws {
+    package func ack(_ deliveryTag: UInt64, upTo: Bool = false) throws {
         let state = try handle("acknowledge")
         let status = amqp_basic_ack(state, channel, deliveryTag, upTo ? 1 : 0)
         if status != AMQP_STATUS_OK.rawValue {
@@ -194,7 +194,7 @@ public final class AMQPConnection {
     /// Hands a message back: `requeue` puts it back in the queue (a quorum queue counts the
     /// delivery, and past its delivery limit dead-letters it); otherwise the queue drops it, or
     /// dead-letters it when it has a dead-letter exchange.
-    public func reject(_ deliveryTag: UInt64, requeue: Bool) throws {
+    package func reject(_ deliveryTag: UInt64, requeue: Bool) throws {
         let state = try handle("reject")
         let status = amqp_basic_nack(state, channel, deliveryTag, 0, requeue ? 1 : 0)
         if status != AMQP_STATUS_OK.rawValue {
@@ -203,7 +203,7 @@ public final class AMQPConnection {
     }
 
     /// Publishes a persistent message (used by tests and tools; the service only consumes).
-    public func publish(exchange: String, routingKey: String, body: [UInt8]) throws {
+    package func publish(exchange: String, routingKey: String, body: [UInt8]) throws {
         let state = try handle("publish")
         var properties = amqp_basic_properties_t()
         properties._flags = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG)
@@ -291,9 +291,9 @@ public final class AMQPConnection {
 
 /// A secret (a broker password): its description is redacted, so it can be put in any value
 /// that gets printed or logged.
-public struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct Secret: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
+    package init(_ value: String) { self.value = value }
+    package var description: String { "<redacted>" }
+    package var debugDescription: String { "<redacted>" }
 }

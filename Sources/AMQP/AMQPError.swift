@@ -1,7 +1,7 @@
 /// A failed AMQP operation: what failed, and why, as rabbitmq-c or the broker said it. Never
 /// holds a password.
-public struct AMQPError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct AMQPError: Error, Sendable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// No connection, or it was lost (the broker stopped, the network went): retry later.
         case connection
         /// No answer in time.
@@ -12,20 +12,20 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         /// rabbitmq-c refused (a bad parameter, a frame it cannot read).
         case library
     }
-    public let kind: Kind
-    public let operation: String
-    public let message: String
+    package let kind: Kind
+    package let operation: String
+    package let message: String
 
-    public init(_ kind: Kind, operation: String, message: String) {
+    package init(_ kind: Kind, operation: String, message: String) {
         self.kind = kind
         self.operation = operation
         self.message = message
     }
 
     /// True when the broker said the credentials are wrong (403 on login).
-    public var isAccessRefused: Bool { kind == .refused(code: 403) }
+    package var isAccessRefused: Bool { kind == .refused(code: 403) }
 
-    public var description: String {
+    package var description: String {
         switch kind {
         case .refused(let code): return "AMQP \(operation) refused by the broker (\(code)): \(message)"
         case .timeout: return "AMQP \(operation): no answer in time: \(message)"

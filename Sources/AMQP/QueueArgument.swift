@@ -3,21 +3,21 @@ import Glibc
 
 /// One `x-` argument of a queue declare (`x-queue-type: quorum`, `x-delivery-limit: 20`, ...),
 /// as the broker compares them: a queue that exists with other arguments is refused with 406.
-public struct QueueArgument: Sendable, Equatable, CustomStringConvertible {
-    public enum Value: Sendable, Equatable {
+package struct QueueArgument: Sendable, Equatable, CustomStringConvertible {
+    package enum Value: Sendable, Equatable {
         case string(String)
         case integer(Int64)
         case boolean(Bool)
     }
-    public let key: String
-    public let value: Value
+    package let key: String
+    package let value: Value
 
-    public init(_ key: String, _ value: Value) {
+    package init(_ key: String, _ value: Value) {
         self.key = key
         self.value = value
     }
 
-    public var description: String {
+    package var description: String {
         switch value {
         case .string(let text): return "\(key): \(text)"
         case .integer(let number): return "\(key): \(number)"

@@ -2,23 +2,23 @@
 /// `rabbit://USER:PASS@HOST1:5672,USER:PASS@HOST2:5672/VHOST` (several hosts: failover, tried in
 /// order). User, password and virtual host are percent-decoded; a host without credentials
 /// takes the first host's; the port defaults to 5672; an empty virtual host is "/".
-public struct TransportURL: Sendable, CustomStringConvertible {
-    public struct Host: Sendable {
-        public var host: String
-        public var port: Int
-        public var user: String
-        public var password: Secret
+package struct TransportURL: Sendable, CustomStringConvertible {
+    package struct Host: Sendable {
+        package var host: String
+        package var port: Int
+        package var user: String
+        package var password: Secret
     }
-    public var hosts: [Host]
-    public var virtualHost: String
+    package var hosts: [Host]
+    package var virtualHost: String
     /// amqps:// or `?ssl=1`: TLS was asked for.
-    public var tls: Bool
+    package var tls: Bool
 
-    public struct Invalid: Error, CustomStringConvertible {
-        public let description: String
+    package struct Invalid: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         guard let schemeEnd = text.firstRange(of: "://") else {
             throw Invalid(description: "transport_url: not a URL (rabbit://USER:PASS@HOST:PORT/VHOST)")
         }
@@ -73,13 +73,13 @@ public struct TransportURL: Sendable, CustomStringConvertible {
     }
 
     /// The URL without passwords, for messages and logs.
-    public var description: String {
+    package var description: String {
         let list = hosts.map { "\($0.user):<redacted>@\($0.host):\($0.port)" }.joined(separator: ",")
         return "\(tls ? "amqps" : "rabbit")://\(list)/\(virtualHost == "/" ? "" : virtualHost)"
     }
 
     /// One connection configuration a host, in order.
-    public func configurations(
+    package func configurations(
         connectTimeout: Duration, heartbeat: Int = 60, tls: Bool = false,
         caCertificateFile: String? = nil
     ) -> [AMQPConnection.Configuration] {

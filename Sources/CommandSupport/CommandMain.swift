@@ -5,8 +5,8 @@ import NovaDirsvc
 /// The one exit path of both executables (`nova-dirsvc` and `nova-dirsvc-serve`): every command
 /// throws what went wrong, and this maps it to the documented status (as swift-argument-parser's
 /// own `main()` does with `exit(withError:)`, plus `ExitStatus` for the domain's errors).
-public enum CommandMain {
-    public static func run(_ root: any ParsableCommand.Type) -> Never {
+package enum CommandMain {
+    package static func run(_ root: any ParsableCommand.Type) -> Never {
         // libldap writes to its socket with write(2): if the server dies mid-request, the
         // default SIGPIPE would kill the process before it could queue the event. Ignored,
         // the write fails with EPIPE and the error path (spool, exit 75) runs.
@@ -41,6 +41,6 @@ public enum CommandMain {
 }
 
 /// A line on standard error, prefixed with the program's name.
-public func warn(_ message: String) {
+package func warn(_ message: String) {
     POSIX.write(2, "nova-dirsvc: \(message)\n")
 }

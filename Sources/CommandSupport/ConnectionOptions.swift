@@ -3,54 +3,54 @@ import NovaDirsvc
 
 /// The connection options every command that talks to the directory takes (the CLI's and
 /// `nova-dirsvc serve`'s).
-public struct ConnectionOptions: ParsableArguments {
-    public init() {}
+package struct ConnectionOptions: ParsableArguments {
+    package init() {}
 
     @Option(help: ArgumentHelp("Configuration file (INI).", valueName: "path"))
-    public var config: String?
+    package var config: String?
 
     @Option(help: ArgumentHelp("LDAP URI (ldap://, ldaps://, ldapi://); repeat to list servers tried in order.", valueName: "uri"))
-    public var uri: [String] = []
+    package var uri: [String] = []
 
     @Option(name: .customLong("bind-dn"), help: ArgumentHelp("DN for a simple bind.", valueName: "dn"))
-    public var bindDN: String?
+    package var bindDN: String?
 
     @Option(
         help: ArgumentHelp("File holding the bind password (not readable by other users). Or set NOVA_DIRSVC_PASSWORD.", valueName: "path"))
-    public var passwordFile: String?
+    package var passwordFile: String?
 
     @Option(
         name: .customLong("base-dn"),
         help: ArgumentHelp("The container of instance entries, e.g. ou=Instances,dc=example,dc=com.", valueName: "dn"))
-    public var baseDN: String?
+    package var baseDN: String?
 
     @Option(help: ArgumentHelp("PEM file of the CA certificate(s) that sign the server's certificate.", valueName: "path"))
-    public var caCert: String?
+    package var caCert: String?
 
     @Flag(help: "Issue StartTLS on ldap:// (a failure is an error, never a plaintext fallback).")
-    public var startTLS = false
+    package var startTLS = false
 
     @Option(
         help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
-    public var saslMech: String?
+    package var saslMech: String?
 
     @Option(help: ArgumentHelp("Time budget in seconds for connecting and each operation (default 5).", valueName: "seconds"))
-    public var timeout: Double?
+    package var timeout: Double?
 
     @Option(help: ArgumentHelp("Event log (JSON lines) (default \(Configuration.defaultLogFile)).", valueName: "path"))
-    public var logFile: String?
+    package var logFile: String?
 
     @Option(
         help: ArgumentHelp("Where events wait while the directory is unavailable (default \(Spool.defaultDirectory)).", valueName: "path"))
-    public var spoolDir: String?
+    package var spoolDir: String?
 
     @Flag(help: "Allow a simple bind over unencrypted ldap:// to a host other than loopback.")
-    public var allowInsecureBind = false
+    package var allowInsecureBind = false
 
     @Flag(help: "Do not verify the server's TLS certificate. Insecure: for testing only.")
-    public var insecureNoTLSVerify = false
+    package var insecureNoTLSVerify = false
 
-    public func resolve(strict: Bool = false) throws -> Configuration {
+    package func resolve(strict: Bool = false) throws -> Configuration {
         var flags = Configuration.Settings()
         flags[.uri] = uri.isEmpty ? nil : uri.joined(separator: " ")
         flags[.bindDN] = bindDN

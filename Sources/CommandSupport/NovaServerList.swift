@@ -12,8 +12,8 @@ import OpenStack
 /// by page, each page decoded into records as it arrives (never all pages held at once). Any
 /// failure before the last page ends it with nothing returned: an incomplete list must never
 /// reach the comparison (it would look like deleted instances).
-public enum NovaServerList {
-    public static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList
+package enum NovaServerList {
+    package static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList
     {
         var transferSettings = HTTPTransfer.Configuration()
         transferSettings.caFile = settings.caFile
@@ -67,7 +67,7 @@ public enum NovaServerList {
 /// Keystone's and Nova's refusals by their documented exit status: credentials or policy 77,
 /// unreachable or failing 69, settings 64.
 extension OpenStackError: ExitStatusProviding {
-    public var exitStatus: ExitStatus {
+    package var exitStatus: ExitStatus {
         switch kind {
         case .refused: return .noPermission
         case .transport, .tls, .badResponse: return .unavailable

@@ -4,9 +4,9 @@ import CCompression
 /// which puts the method's content type in the message's `compression` header). Every method
 /// kombu registers is decoded; the output is bounded (`limit`), so a small message that would
 /// inflate to gigabytes is refused after `limit` bytes, never held.
-public enum Decompression {
+package enum Decompression {
     /// kombu's methods, by the content type it puts in the header.
-    public enum Method: String, CaseIterable, Sendable {
+    package enum Method: String, CaseIterable, Sendable {
         case zlib = "application/x-gzip"
         case bzip2 = "application/x-bz2"
         case lzma = "application/x-lzma"
@@ -15,7 +15,7 @@ public enum Decompression {
 
         /// The method a `compression` header names: kombu sends the content type; its aliases
         /// (`gzip`, `zlib`, `bzip2`, `xz`, ...) are taken too.
-        public init?(header: String) {
+        package init?(header: String) {
             let name = header.lowercased()
             if let method = Method(rawValue: name) {
                 self = method
@@ -32,7 +32,7 @@ public enum Decompression {
         }
     }
 
-    public enum Failure: Error, Sendable, CustomStringConvertible {
+    package enum Failure: Error, Sendable, CustomStringConvertible {
         /// The header names a method none of the libraries decodes.
         case unknownMethod(String)
         /// The output would be more than the limit.
@@ -40,7 +40,7 @@ public enum Decompression {
         /// Not valid data of the method, or cut short.
         case damaged(Method, String)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .unknownMethod(let name):
                 return "compressed with \"\(name)\", which nova-dirsvc cannot decode (it decodes "
@@ -54,13 +54,13 @@ public enum Decompression {
     }
 
     /// `input` decoded with the method named by a `compression` header, at most `limit` bytes.
-    public static func decompress(_ input: [UInt8], header: String, limit: Int) throws(Failure) -> [UInt8] {
+    package static func decompress(_ input: [UInt8], header: String, limit: Int) throws(Failure) -> [UInt8] {
         guard let method = Method(header: header) else { throw .unknownMethod(header) }
         return try decompress(input, method: method, limit: limit)
     }
 
     /// `input` decoded with `method`, at most `limit` bytes.
-    public static func decompress(_ input: [UInt8], method: Method, limit: Int) throws(Failure) -> [UInt8] {
+    package static func decompress(_ input: [UInt8], method: Method, limit: Int) throws(Failure) -> [UInt8] {
         var output = Output(method: method, limit: limit)
         let problem: String? = input.withUnsafeBufferPointer { source in
             switch method {

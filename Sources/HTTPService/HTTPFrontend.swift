@@ -28,7 +28,7 @@ import Synchronization
 /// SIGHUP (`prepare`, then `commit`): the event path and the base DN, the read sessions, the
 /// token, the Basic users and the TLS certificate are replaced together; a change of `listen`
 /// or `max_in_flight` takes a restart (refused).
-public final class HTTPFrontend: @unchecked Sendable {
+package final class HTTPFrontend: @unchecked Sendable {
     let settings: Configuration.HTTP
     let writer: DirectoryWriter
     let counters: ServeCounters
@@ -46,10 +46,10 @@ public final class HTTPFrontend: @unchecked Sendable {
     private let current: Mutex<Current>
     private let tls: TLSContextBox?
     /// The port it listens on once started (the configured one, or the one the system chose for 0).
-    public var boundPort: Int? { port.withLock { $0 } }
+    package var boundPort: Int? { port.withLock { $0 } }
     private let port = Mutex<Int?>(nil)
 
-    public init(
+    package init(
         configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters,
         say: @escaping @Sendable (String) -> Void
     ) throws {
@@ -75,13 +75,13 @@ public final class HTTPFrontend: @unchecked Sendable {
     var credentials: (token: String?, users: BasicUsers?) { current.withLock { ($0.token, $0.users) } }
 
     /// A reloaded configuration, checked: what `commit` puts in place.
-    public struct Reload: @unchecked Sendable {
+    package struct Reload: @unchecked Sendable {
         let current: Current
         let tls: NIOSSLContext?
     }
 
     /// Builds what a new configuration needs, changing nothing; throws what does not hold.
-    public func prepare(_ configuration: Configuration) throws -> Reload {
+    package func prepare(_ configuration: Configuration) throws -> Reload {
         guard let fresh = configuration.http else { throw ConfigurationError("[http]: removing the HTTP side takes a restart") }
         guard fresh.host == settings.host, fresh.port == settings.port else {
             throw ConfigurationError(
@@ -94,7 +94,7 @@ public final class HTTPFrontend: @unchecked Sendable {
 
     /// Puts a prepared configuration in place: the next request uses it (those in hand finish
     /// with the old one); the old read connections are closed once given back.
-    public func commit(_ reload: Reload) {
+    package func commit(_ reload: Reload) {
         let old = current.withLock { value in
             defer { value = reload.current }
             return value
@@ -105,7 +105,7 @@ public final class HTTPFrontend: @unchecked Sendable {
 
     /// `serve --check-config`: the token and users files readable (and not by others), the TLS
     /// certificate and key usable. Says what the HTTP side will be.
-    public static func check(_ configuration: Configuration) throws -> String? {
+    package static func check(_ configuration: Configuration) throws -> String? {
         guard let settings = configuration.http else { return nil }
         let token = try settings.token()
         let users = try settings.basicAuthFile.map { try BasicUsers(file: $0) }
@@ -227,7 +227,7 @@ final class SessionPool: @unchecked Sendable {
 extension HTTPFrontend: Service {
     /// Listens until graceful shutdown, then finishes the requests in hand. A listen address
     /// that cannot be bound ends the group (64, in words).
-    public func run() async throws {
+    package func run() async throws {
         workers.start()
         let router = Router()
         addRoutes(to: router)
@@ -255,10 +255,10 @@ extension HTTPFrontend: Service {
     }
 
     /// The writer's time for one batch off the bus, for /metrics.
-    public func recordBusBatch(took duration: Duration) { metrics.operation("bus-batch", took: duration) }
+    package func recordBusBatch(took duration: Duration) { metrics.operation("bus-batch", took: duration) }
 
     /// A scheduled reconcile's outcome, for /metrics.
-    public func recordReconcile(outcome: String) { metrics.reconcile(outcome: outcome) }
+    package func recordReconcile(outcome: String) { metrics.reconcile(outcome: outcome) }
 }
 
 /// The listener's TLS context, replaced on SIGHUP (a renewed certificate): each new connection

@@ -5,13 +5,13 @@ import CLDAP
 /// Build DNs only from parts: `DistinguishedName(validating:)` for a configured DN (a base DN),
 /// then `child(_:_:)` with a raw attribute value, which is escaped, so no value can add an RDN,
 /// a multi-valued RDN, or climb to another part of the tree.
-public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
+package struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
     /// The DN in RFC 4514 string form, as given (for a validated DN) or as built.
-    public let string: String
+    package let string: String
 
     /// Validates `string` with libldap's own DN parser (`ldap_str2dn`, LDAPv3 syntax).
     /// Throws `invalidDNSyntax` for anything that is not a DN. The empty DN (the root) is valid.
-    public init(validating string: String) throws {
+    package init(validating string: String) throws {
         var dn: LDAPDN? = nil
         let rc = ldap_str2dn(string, &dn, UInt32(LDAP_DN_FORMAT_LDAPV3))
         defer { if let dn { ldap_dnfree(dn) } }
@@ -27,7 +27,7 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
 
     /// The DN `attribute=value,self`, with `value` escaped as RFC 4514 requires.
     /// `attribute` must be an attribute type name (letters, digits, hyphens) or an OID.
-    public func child(_ attribute: String, _ value: String) -> DistinguishedName {
+    package func child(_ attribute: String, _ value: String) -> DistinguishedName {
         precondition(Self.isAttributeType(attribute), "not an attribute type: \(attribute)")
         let rdn = "\(attribute)=\(Self.escape(value))"
         return DistinguishedName(uncheckedString: string.isEmpty ? rdn : "\(rdn),\(string)")
@@ -35,7 +35,7 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether `name` is a valid attribute description without options: a `descr`
     /// (ALPHA *(ALPHA / DIGIT / "-")) or a numeric OID (RFC 4512 section 1.4).
-    public static func isAttributeType(_ name: String) -> Bool {
+    package static func isAttributeType(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard let first = bytes.first else { return false }
         func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A }
@@ -56,7 +56,7 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
     /// Escaped with a backslash: `"` `+` `,` `;` `<` `>` `\` and `=` everywhere, `#` and space
     /// at the start, space at the end. Escaped as `\hh`: NUL, other control characters and DEL.
     /// Other characters, including non-ASCII UTF-8, are kept as they are (RFC 4514 allows it).
-    public static func escape(_ value: String) -> String {
+    package static func escape(_ value: String) -> String {
         let bytes = Array(value.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 8)
@@ -77,7 +77,7 @@ public struct DistinguishedName: Hashable, Sendable, CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
-    public var description: String { string }
+    package var description: String { string }
 }
 
 /// `\hh` with lowercase hex digits.

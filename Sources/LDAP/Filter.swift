@@ -3,7 +3,7 @@
 ///     let filter = Filter.and([.equality("objectClass", "novaInstance"),
 ///                              .equality("novaInstanceUUID", uuid)])
 ///     filter.description  // (&(objectClass=novaInstance)(novaInstanceUUID=...))
-public indirect enum Filter: Hashable, Sendable, CustomStringConvertible {
+package indirect enum Filter: Hashable, Sendable, CustomStringConvertible {
     case and([Filter])
     case or([Filter])
     case not(Filter)
@@ -17,7 +17,7 @@ public indirect enum Filter: Hashable, Sendable, CustomStringConvertible {
     case greaterOrEqual(String, String)
     case lessOrEqual(String, String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .and(let filters): return "(&" + filters.map(\.description).joined() + ")"
         case .or(let filters): return "(|" + filters.map(\.description).joined() + ")"
@@ -42,7 +42,7 @@ public indirect enum Filter: Hashable, Sendable, CustomStringConvertible {
     /// and NUL become `\2a` `\28` `\29` `\5c` `\00`; other control characters and DEL are
     /// escaped as `\hh` too (allowed, and readable). Everything else, including non-ASCII
     /// UTF-8, is kept as it is.
-    public static func escape(_ value: String) -> String {
+    package static func escape(_ value: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(value.utf8.count + 8)
         for b in value.utf8 {

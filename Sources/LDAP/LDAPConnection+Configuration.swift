@@ -1,23 +1,23 @@
 extension LDAPConnection {
     /// Where and how to connect.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// ldap://, ldaps:// or ldapi:// URIs, tried in order by libldap when connecting.
         /// Empty: libldap's default (URI in ldap.conf / LDAPURI).
-        public var uris: [String]
+        package var uris: [String]
         /// How long to wait for a TCP connection to be established (per URI).
-        public var networkTimeout: Duration
+        package var networkTimeout: Duration
         /// How long to wait for the answer to any one request (bind, StartTLS, each message).
-        public var operationTimeout: Duration
+        package var operationTimeout: Duration
         /// Issue StartTLS (RFC 4513) after connecting over ldap://; failure is an error, never a
         /// fallback to plaintext.
-        public var startTLS: Bool
+        package var startTLS: Bool
         /// PEM file with the CA certificate(s) to trust. nil: libldap's default (TLS_CACERT in
         /// ldap.conf, LDAPTLS_CACERT).
-        public var caCertificateFile: String?
+        package var caCertificateFile: String?
         /// Certificate verification; `.demand` unless the operator explicitly turned it off.
-        public var certificateVerification: CertificateVerification
+        package var certificateVerification: CertificateVerification
 
-        public init(
+        package init(
             uris: [String], networkTimeout: Duration = .seconds(5), operationTimeout: Duration = .seconds(10),
             startTLS: Bool = false, caCertificateFile: String? = nil,
             certificateVerification: CertificateVerification = .demand

@@ -5,7 +5,7 @@ extension LDAPConnection {
     /// and calls `body` with each entry as it arrives, so a search returns every matching
     /// entry even where the server's size limit is lower, and memory holds one page at most.
     /// If `body` throws, the search is abandoned and the error rethrown.
-    public func search(
+    package func search(
         base: DistinguishedName, scope: SearchScope = .subtree, filter: Filter,
         attributes: [String] = [], pageSize: Int = 1000,
         _ body: (Entry) throws -> Void
@@ -76,7 +76,7 @@ extension LDAPConnection {
     }
 
     /// Searches and returns every entry (paged, as `search(base:scope:filter:attributes:pageSize:_:)`).
-    public func search(
+    package func search(
         base: DistinguishedName, scope: SearchScope = .subtree, filter: Filter,
         attributes: [String] = [], pageSize: Int = 1000
     ) throws -> [Entry] {
@@ -88,7 +88,7 @@ extension LDAPConnection {
     }
 
     /// Reads one entry by DN, or nil when there is none (or it does not match `filter`).
-    public func read(
+    package func read(
         _ dn: DistinguishedName, filter: Filter = .present("objectClass"),
         attributes: [String] = []
     ) throws -> Entry? {

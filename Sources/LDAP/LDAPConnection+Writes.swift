@@ -2,17 +2,17 @@ import CLDAP
 
 extension LDAPConnection {
     /// Adds an entry.
-    public func add(_ dn: DistinguishedName, _ attributes: [Attribute]) throws {
+    package func add(_ dn: DistinguishedName, _ attributes: [Attribute]) throws {
         try perform([.add(dn, attributes)], window: 1) { _, error in if let error { throw error } }
     }
 
     /// Modifies an entry.
-    public func modify(_ dn: DistinguishedName, _ modifications: [Modification]) throws {
+    package func modify(_ dn: DistinguishedName, _ modifications: [Modification]) throws {
         try perform([.modify(dn, modifications)], window: 1) { _, error in if let error { throw error } }
     }
 
     /// Deletes an entry.
-    public func delete(_ dn: DistinguishedName) throws {
+    package func delete(_ dn: DistinguishedName) throws {
         try perform([.delete(dn)], window: 1) { _, error in if let error { throw error } }
     }
 
@@ -28,7 +28,7 @@ extension LDAPConnection {
     /// threads), so two operations on the same DN are never outstanding together: the second
     /// is sent only after the first one's result arrived. Per entry, the order of `operations`
     /// is the order applied.
-    public func perform<Operations: Sequence<WriteOperation>>(
+    package func perform<Operations: Sequence<WriteOperation>>(
         _ operations: Operations, window: Int = 64,
         completion: (_ index: Int, _ error: LDAPError?) throws -> Void
     ) throws {

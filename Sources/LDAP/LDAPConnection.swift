@@ -17,17 +17,17 @@ import Glibc
 /// The process should ignore SIGPIPE (`signal(SIGPIPE, SIG_IGN)`, as the nova-dirsvc
 /// executable does): libldap writes to its socket with write(2), and a server that dies
 /// mid-request would otherwise kill the process instead of failing the operation.
-public final class LDAPConnection {
+package final class LDAPConnection {
     var ld: OpaquePointer?
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// No blocking call waits past this instant (nil: only the per-request timeouts apply).
-    public private(set) var deadline: ContinuousClock.Instant?
+    package private(set) var deadline: ContinuousClock.Instant?
     /// The socket libldap connected, for the watchdog (lives as long as the handle).
     private let socketWatch: UnsafeMutablePointer<cldap_socket_watch>
 
     /// Creates the handle and sets its options. Does not touch the network: the first
     /// operation (usually `bind`) connects. Use `LDAPConnection.connect` for the usual path.
-    public init(_ configuration: Configuration, deadline: ContinuousClock.Instant? = nil) throws {
+    package init(_ configuration: Configuration, deadline: ContinuousClock.Instant? = nil) throws {
         self.configuration = configuration
         self.deadline = deadline
         socketWatch = .allocate(capacity: 1)
@@ -71,7 +71,7 @@ public final class LDAPConnection {
     /// Connects (and for ldaps:// completes the TLS handshake), issues StartTLS if configured,
     /// and binds, all before `deadline`. The connection then has no deadline of its own: give
     /// each later piece of work one with `withDeadline`.
-    public static func connect(
+    package static func connect(
         _ configuration: Configuration, credentials: Credentials,
         deadline: ContinuousClock.Instant? = nil
     ) throws -> LDAPConnection {
@@ -89,14 +89,14 @@ public final class LDAPConnection {
     }
 
     /// Unbinds and frees the handle. Safe to call more than once.
-    public func close() {
+    package func close() {
         if let ld { ldap_unbind_ext(ld, nil, nil) }
         ld = nil
     }
 
     /// Runs `body` with `deadline` as this connection's deadline, then restores the previous
     /// one (a resident service holds one connection and gives each batch its own budget).
-    public func withDeadline<T>(_ deadline: ContinuousClock.Instant?, _ body: () throws -> T) rethrows -> T {
+    package func withDeadline<T>(_ deadline: ContinuousClock.Instant?, _ body: () throws -> T) rethrows -> T {
         let previous = self.deadline
         self.deadline = deadline
         defer { self.deadline = previous }
@@ -146,7 +146,7 @@ public final class LDAPConnection {
 
     /// Opens the network connection now (libldap otherwise connects on the first request),
     /// so that an unreachable server fails here even when no bind follows.
-    public func open() throws {
+    package func open() throws {
         let ld = try handle("connect")
         try guarded("connect") {
             let rc = TLSDiagnostics.capturing(configuration.usesTLS) { ldap_connect(ld) }
@@ -155,7 +155,7 @@ public final class LDAPConnection {
     }
 
     /// StartTLS (RFC 4511 extended operation), verifying the certificate as configured.
-    public func startTLS() throws {
+    package func startTLS() throws {
         let ld = try handle("StartTLS")
         try guarded("StartTLS") {
             try setOption(LDAP_OPT_TIMEOUT, Self.timeval(try wait(configuration.operationTimeout, "StartTLS")))
@@ -165,7 +165,7 @@ public final class LDAPConnection {
     }
 
     /// Binds with the given credentials.
-    public func bind(_ credentials: Credentials) throws {
+    package func bind(_ credentials: Credentials) throws {
         let ld = try handle("bind")
         try guarded("bind") {
             try setOption(LDAP_OPT_TIMEOUT, Self.timeval(try wait(configuration.operationTimeout, "bind")))
@@ -194,7 +194,7 @@ public final class LDAPConnection {
     }
 
     /// The authorization identity of this connection (RFC 4532 "Who am I?"), e.g. `dn:cn=...`.
-    public func whoAmI() throws -> String {
+    package func whoAmI() throws -> String {
         let ld = try handle("whoami")
         return try guarded("whoami") {
             var authzid: UnsafeMutablePointer<berval>? = nil

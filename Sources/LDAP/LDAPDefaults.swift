@@ -2,11 +2,11 @@ import CLDAP
 
 /// libldap's own defaults, read the way libldap reads them (ldap.conf, ~/.ldaprc, LDAPURI,
 /// LDAPBASE, ...), so a program honours the same settings as ldapsearch.
-public enum LDAPDefaults {
+package enum LDAPDefaults {
     /// BASE: the default search base, if configured.
-    public static var baseDN: String? { string(LDAP_OPT_DEFBASE) }
+    package static var baseDN: String? { string(LDAP_OPT_DEFBASE) }
     /// URI: the default server URIs (space-separated), if configured.
-    public static var uris: [String] { string(LDAP_OPT_URI)?.split(separator: " ").map(String.init) ?? [] }
+    package static var uris: [String] { string(LDAP_OPT_URI)?.split(separator: " ").map(String.init) ?? [] }
 
     /// A global string option (ldap.conf / environment), or nil.
     static func string(_ option: Int32) -> String? {

@@ -3,19 +3,19 @@
 ///
 /// Built only from what the server or libldap said and from the DN; it never holds a
 /// password or any attribute value, so it is safe to print and to log.
-public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The result code (server) or libldap's client-side code.
-    public var code: LDAPResultCode
+    package var code: LDAPResultCode
     /// The server's diagnostic message (or libldap's), if any.
-    public var diagnosticMessage: String?
+    package var diagnosticMessage: String?
     /// The matched DN the server returned for a `noSuchObject`, if any.
-    public var matchedDN: String?
+    package var matchedDN: String?
     /// The operation that failed, e.g. `add`, `bind`, `search`.
-    public var operation: String
+    package var operation: String
     /// The DN the operation was about, if any.
-    public var dn: String?
+    package var dn: String?
 
-    public init(
+    package init(
         code: LDAPResultCode, operation: String, dn: String? = nil,
         diagnosticMessage: String? = nil, matchedDN: String? = nil
     ) {
@@ -26,7 +26,7 @@ public struct LDAPError: Error, Sendable, Equatable, CustomStringConvertible {
         self.matchedDN = matchedDN.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    public var description: String {
+    package var description: String {
         var text = "LDAP \(operation)"
         if let dn { text += " \"\(dn)\"" }
         text += " failed: \(code)"

@@ -5,70 +5,70 @@
 ///
 ///     do { try connection.delete(dn) }
 ///     catch LDAPResultCode.noSuchObject { /* already gone */ }
-public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
     init(_ rawValue: Int32) { self.rawValue = rawValue }
 
     // Server result codes (RFC 4511, RFC 4526 and friends).
-    public static let success = Self(0)
-    public static let operationsError = Self(1)
-    public static let protocolError = Self(2)
-    public static let timeLimitExceeded = Self(3)
-    public static let sizeLimitExceeded = Self(4)
-    public static let compareFalse = Self(5)
-    public static let compareTrue = Self(6)
-    public static let authMethodNotSupported = Self(7)
-    public static let strongerAuthRequired = Self(8)
-    public static let referral = Self(10)
-    public static let adminLimitExceeded = Self(11)
-    public static let unavailableCriticalExtension = Self(12)
-    public static let confidentialityRequired = Self(13)
-    public static let saslBindInProgress = Self(14)
-    public static let noSuchAttribute = Self(16)
-    public static let undefinedAttributeType = Self(17)
-    public static let inappropriateMatching = Self(18)
-    public static let constraintViolation = Self(19)
-    public static let attributeOrValueExists = Self(20)
-    public static let invalidAttributeSyntax = Self(21)
-    public static let noSuchObject = Self(32)
-    public static let aliasProblem = Self(33)
-    public static let invalidDNSyntax = Self(34)
-    public static let aliasDereferencingProblem = Self(36)
-    public static let inappropriateAuthentication = Self(48)
-    public static let invalidCredentials = Self(49)
-    public static let insufficientAccessRights = Self(50)
-    public static let busy = Self(51)
-    public static let unavailable = Self(52)
-    public static let unwillingToPerform = Self(53)
-    public static let loopDetect = Self(54)
-    public static let namingViolation = Self(64)
-    public static let objectClassViolation = Self(65)
-    public static let notAllowedOnNonLeaf = Self(66)
-    public static let notAllowedOnRDN = Self(67)
-    public static let entryAlreadyExists = Self(68)
-    public static let objectClassModsProhibited = Self(69)
-    public static let affectsMultipleDSAs = Self(71)
-    public static let other = Self(80)
+    package static let success = Self(0)
+    package static let operationsError = Self(1)
+    package static let protocolError = Self(2)
+    package static let timeLimitExceeded = Self(3)
+    package static let sizeLimitExceeded = Self(4)
+    package static let compareFalse = Self(5)
+    package static let compareTrue = Self(6)
+    package static let authMethodNotSupported = Self(7)
+    package static let strongerAuthRequired = Self(8)
+    package static let referral = Self(10)
+    package static let adminLimitExceeded = Self(11)
+    package static let unavailableCriticalExtension = Self(12)
+    package static let confidentialityRequired = Self(13)
+    package static let saslBindInProgress = Self(14)
+    package static let noSuchAttribute = Self(16)
+    package static let undefinedAttributeType = Self(17)
+    package static let inappropriateMatching = Self(18)
+    package static let constraintViolation = Self(19)
+    package static let attributeOrValueExists = Self(20)
+    package static let invalidAttributeSyntax = Self(21)
+    package static let noSuchObject = Self(32)
+    package static let aliasProblem = Self(33)
+    package static let invalidDNSyntax = Self(34)
+    package static let aliasDereferencingProblem = Self(36)
+    package static let inappropriateAuthentication = Self(48)
+    package static let invalidCredentials = Self(49)
+    package static let insufficientAccessRights = Self(50)
+    package static let busy = Self(51)
+    package static let unavailable = Self(52)
+    package static let unwillingToPerform = Self(53)
+    package static let loopDetect = Self(54)
+    package static let namingViolation = Self(64)
+    package static let objectClassViolation = Self(65)
+    package static let notAllowedOnNonLeaf = Self(66)
+    package static let notAllowedOnRDN = Self(67)
+    package static let entryAlreadyExists = Self(68)
+    package static let objectClassModsProhibited = Self(69)
+    package static let affectsMultipleDSAs = Self(71)
+    package static let other = Self(80)
 
     // libldap's client-side codes (never sent by a server).
-    public static let serverDown = Self(-1)
-    public static let localError = Self(-2)
-    public static let encodingError = Self(-3)
-    public static let decodingError = Self(-4)
-    public static let timeout = Self(-5)
-    public static let authUnknown = Self(-6)
-    public static let filterError = Self(-7)
-    public static let userCancelled = Self(-8)
-    public static let paramError = Self(-9)
-    public static let noMemory = Self(-10)
-    public static let connectError = Self(-11)
-    public static let notSupported = Self(-12)
-    public static let controlNotFound = Self(-13)
-    public static let noResultsReturned = Self(-14)
-    public static let moreResultsToReturn = Self(-15)
-    public static let clientLoop = Self(-16)
-    public static let referralLimitExceeded = Self(-17)
+    package static let serverDown = Self(-1)
+    package static let localError = Self(-2)
+    package static let encodingError = Self(-3)
+    package static let decodingError = Self(-4)
+    package static let timeout = Self(-5)
+    package static let authUnknown = Self(-6)
+    package static let filterError = Self(-7)
+    package static let userCancelled = Self(-8)
+    package static let paramError = Self(-9)
+    package static let noMemory = Self(-10)
+    package static let connectError = Self(-11)
+    package static let notSupported = Self(-12)
+    package static let controlNotFound = Self(-13)
+    package static let noResultsReturned = Self(-14)
+    package static let moreResultsToReturn = Self(-15)
+    package static let clientLoop = Self(-16)
+    package static let referralLimitExceeded = Self(-17)
 
     private static let names: [Int32: String] = [
         0: "success", 1: "operationsError", 2: "protocolError", 3: "timeLimitExceeded",
@@ -90,16 +90,16 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
     ]
 
     /// The Swift name and the number, e.g. `noSuchObject (32)`.
-    public var description: String { "\(Self.names[rawValue] ?? "resultCode") (\(rawValue))" }
+    package var description: String { "\(Self.names[rawValue] ?? "resultCode") (\(rawValue))" }
 
     /// True for the codes that mean the directory could not be reached or did not answer in
     /// time (as opposed to an answer that refused the operation).
-    public var isUnavailable: Bool {
+    package var isUnavailable: Bool {
         [.serverDown, .connectError, .timeout, .busy, .unavailable].contains(self)
     }
 
     /// True for the codes that mean the bind was refused or the identity may not do this.
-    public var isAuthorizationFailure: Bool {
+    package var isAuthorizationFailure: Bool {
         [
             .invalidCredentials, .inappropriateAuthentication, .insufficientAccessRights,
             .authMethodNotSupported, .strongerAuthRequired, .confidentialityRequired,
@@ -108,7 +108,7 @@ public struct LDAPResultCode: RawRepresentable, Hashable, Sendable, CustomString
     }
 
     /// Matches an `LDAPError` with this code in a `catch` clause.
-    public static func ~= (code: LDAPResultCode, error: any Error) -> Bool {
+    package static func ~= (code: LDAPResultCode, error: any Error) -> Bool {
         (error as? LDAPError)?.code == code
     }
 }

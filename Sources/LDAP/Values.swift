@@ -1,40 +1,40 @@
 /// An attribute and its values, as sent in an add request or read from an entry.
-public struct Attribute: Hashable, Sendable {
-    public var name: String
-    public var values: [String]
-    public init(_ name: String, _ values: [String]) {
+package struct Attribute: Hashable, Sendable {
+    package var name: String
+    package var values: [String]
+    package init(_ name: String, _ values: [String]) {
         self.name = name
         self.values = values
     }
 }
 
 /// One change of a modify request (RFC 4511 section 4.6).
-public struct Modification: Hashable, Sendable {
+package struct Modification: Hashable, Sendable {
     /// The kinds of change, named as in LDIF (RFC 2849).
-    public enum Kind: String, Hashable, Sendable { case add, delete, replace }
-    public var kind: Kind
-    public var attribute: String
+    package enum Kind: String, Hashable, Sendable { case add, delete, replace }
+    package var kind: Kind
+    package var attribute: String
     /// For `.delete`, no values means: delete the whole attribute.
     /// For `.replace`, no values means: remove the attribute if present.
-    public var values: [String]
+    package var values: [String]
 
-    public init(_ kind: Kind, _ attribute: String, _ values: [String]) {
+    package init(_ kind: Kind, _ attribute: String, _ values: [String]) {
         self.kind = kind
         self.attribute = attribute
         self.values = values
     }
-    public static func add(_ attribute: String, _ values: [String]) -> Self { .init(.add, attribute, values) }
-    public static func replace(_ attribute: String, _ values: [String]) -> Self { .init(.replace, attribute, values) }
-    public static func delete(_ attribute: String, _ values: [String] = []) -> Self { .init(.delete, attribute, values) }
+    package static func add(_ attribute: String, _ values: [String]) -> Self { .init(.add, attribute, values) }
+    package static func replace(_ attribute: String, _ values: [String]) -> Self { .init(.replace, attribute, values) }
+    package static func delete(_ attribute: String, _ values: [String] = []) -> Self { .init(.delete, attribute, values) }
 }
 
 /// A write to the directory, for `LDAPConnection.perform(_:window:completion:)`.
-public enum WriteOperation: Hashable, Sendable {
+package enum WriteOperation: Hashable, Sendable {
     case add(DistinguishedName, [Attribute])
     case modify(DistinguishedName, [Modification])
     case delete(DistinguishedName)
 
-    public var dn: DistinguishedName {
+    package var dn: DistinguishedName {
         switch self {
         case .add(let dn, _), .modify(let dn, _), .delete(let dn): return dn
         }
@@ -49,39 +49,39 @@ public enum WriteOperation: Hashable, Sendable {
 }
 
 /// An entry read by a search, copied out of libldap's memory.
-public struct Entry: Hashable, Sendable {
-    public let dn: DistinguishedName
+package struct Entry: Hashable, Sendable {
+    package let dn: DistinguishedName
     /// Attributes in the order the server sent them, names as the server spelled them.
-    public let attributes: [Attribute]
+    package let attributes: [Attribute]
 
-    public init(dn: DistinguishedName, attributes: [Attribute]) {
+    package init(dn: DistinguishedName, attributes: [Attribute]) {
         self.dn = dn
         self.attributes = attributes
     }
 
     /// The values of `name` (compared case-insensitively, as LDAP attribute names are),
     /// or an empty array.
-    public subscript(_ name: String) -> [String] {
+    package subscript(_ name: String) -> [String] {
         let lowered = name.lowercased()
         return attributes.first { $0.name.lowercased() == lowered }?.values ?? []
     }
 }
 
 /// The scope of a search.
-public enum SearchScope: Sendable {
+package enum SearchScope: Sendable {
     case base, oneLevel, subtree
 }
 
 /// A password, kept out of descriptions, logs and errors.
-public struct Password: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+package struct Password: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
+    package init(_ value: String) { self.value = value }
+    package var description: String { "<redacted>" }
+    package var debugDescription: String { "<redacted>" }
 }
 
 /// How to authenticate after connecting.
-public enum Credentials: Sendable {
+package enum Credentials: Sendable {
     /// No bind.
     case anonymous
     /// A simple bind with a DN and a password.
@@ -93,7 +93,7 @@ public enum Credentials: Sendable {
 }
 
 /// Whether and how the server's TLS certificate is checked.
-public enum CertificateVerification: Sendable {
+package enum CertificateVerification: Sendable {
     /// Require a certificate that chains to a trusted CA and names the host (the default).
     case demand
     /// Do not check the certificate. Only for an operator who asks for it in so many words.

@@ -20,55 +20,55 @@
 ///
 /// Only text is parsed here (the domain knows no AMQP); `serve` parses the URL itself.
 extension Configuration {
-    public struct Bus: Sendable {
+    package struct Bus: Sendable {
         /// Where the transport URL is: the text itself (it may hold passwords: never print it),
         /// or a file (read when connecting, refused when other users can read it).
-        public enum TransportURLSource: Sendable {
+        package enum TransportURLSource: Sendable {
             case text(String)
             case file(String)
         }
-        public var transportURL: TransportURLSource
+        package var transportURL: TransportURLSource
         /// The topic exchange Nova publishes to (its `control_exchange`).
-        public var exchange = "nova"
-        public var topics = ["versioned_notifications"]
-        public var priorities = ["info"]
+        package var exchange = "nova"
+        package var topics = ["versioned_notifications"]
+        package var priorities = ["info"]
         /// The service's own queue, bound to every `<topic>.<priority>`.
-        public var queue = "nova-dirsvc"
+        package var queue = "nova-dirsvc"
         /// What kind of queue `queue` (and `deadLetterQueue`) are declared as.
-        public var queueType = QueueType.quorum
+        package var queueType = QueueType.quorum
         /// Quorum queues: how many times a message is delivered before the broker moves it to
         /// the dead-letter queue (a message that can be neither applied nor kept does not block
         /// the queue for ever).
-        public var deliveryLimit = 20
+        package var deliveryLimit = 20
         /// Where the broker moves what `queue` dead-letters (default `<queue>.dead`).
-        public var deadLetterQueue: String { deadLetterQueueName ?? queue + ".dead" }
+        package var deadLetterQueue: String { deadLetterQueueName ?? queue + ".dead" }
         var deadLetterQueueName: String?
         /// A message larger than this (on the wire, or once decompressed) is not taken whole:
         /// its first bytes are kept in failed/ with the reason.
-        public var maxMessageBytes = 1 << 20
+        package var maxMessageBytes = 1 << 20
         /// RabbitMQ's single active consumer on `queue`: of several serves on the queue, one
         /// receives, in order; the others are hot standbys that take over when it goes. Off:
         /// competing consumers, which share the work but not the order.
-        public var singleActiveConsumer = true
+        package var singleActiveConsumer = true
         /// Declare Nova's exchange (with `exchangeDurable`, `exchangeAutoDelete`) instead of only
         /// looking it up. Off by default: a declare with properties other than Nova's makes
         /// every Nova publish fail with 406.
-        public var declareExchange = false
+        package var declareExchange = false
         /// The exchange's properties when `declareExchange`: as oslo.messaging declares it,
         /// durable when nova.conf's `amqp_durable_queues` or `rabbit_quorum_queue` is true,
         /// auto-deleted when `amqp_auto_delete` is.
-        public var exchangeDurable = false
-        public var exchangeAutoDelete = false
+        package var exchangeDurable = false
+        package var exchangeAutoDelete = false
         /// Messages taken before they are acknowledged: the most written at once.
-        public var prefetch = 64
-        public var tls = false
-        public var caCertificateFile: String?
+        package var prefetch = 64
+        package var tls = false
+        package var caCertificateFile: String?
         /// AMQP heartbeat in seconds (0: none).
-        public var heartbeat = 30
+        package var heartbeat = 30
 
-        public static let defaultPrefetch = 64
+        package static let defaultPrefetch = 64
 
-        public enum QueueType: String, Sendable, CaseIterable {
+        package enum QueueType: String, Sendable, CaseIterable {
             /// Replicated on a majority of the cluster's nodes (Raft): survives a node's loss.
             case quorum
             /// On one node: lost (with what is in it) while that node is down.
@@ -81,10 +81,10 @@ extension Configuration {
         static let osloPriorities = ["audit", "critical", "debug", "error", "info", "sample", "warn", "warning"]
 
         /// The routing keys the queue is bound with: `versioned_notifications.info`, ...
-        public var routingKeys: [String] { topics.flatMap { topic in priorities.map { "\(topic).\($0)" } } }
+        package var routingKeys: [String] { topics.flatMap { topic in priorities.map { "\(topic).\($0)" } } }
 
         /// The transport URL's text (read from its file when it is in one).
-        public func transportURLText() throws -> String {
+        package func transportURLText() throws -> String {
             switch transportURL {
             case .text(let text): return text
             case .file(let path): return try Configuration.readPasswordFile(path, what: "transport URL file")

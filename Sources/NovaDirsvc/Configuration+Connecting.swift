@@ -16,7 +16,7 @@ extension Configuration {
     /// The writes a server took without answering (beside the spool).
     var inDoubtLedger: InDoubtLedger { InDoubtLedger(spoolDirectory: spoolDirectory) }
 
-    public var connectionConfiguration: LDAPConnection.Configuration {
+    package var connectionConfiguration: LDAPConnection.Configuration {
         LDAPConnection.Configuration(
             uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
             caCertificateFile: caCertificateFile,
@@ -25,7 +25,7 @@ extension Configuration {
 
     /// The credentials: SASL if a mechanism is set, else a simple bind if a bind DN is set
     /// (password from the password file or NOVA_DIRSVC_PASSWORD), else anonymous.
-    public func credentials(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Credentials {
+    package func credentials(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Credentials {
         if let saslMechanism { return .sasl(mechanism: saslMechanism.uppercased()) }
         guard let bindDN else { return .anonymous }
         let password: String
@@ -86,7 +86,7 @@ extension Configuration {
     }
 
     /// `readPasswordFile` for the other layers (the HTTP side's token and users).
-    public static func readSecretFile(_ path: String, what: String) throws -> String {
+    package static func readSecretFile(_ path: String, what: String) throws -> String {
         var info = stat()
         if let problem = POSIX.fileProblem(path) { throw ConfigurationError("cannot read the \(what) \(path): \(problem)") }
         guard stat(path, &info) == 0 else { throw ConfigurationError("cannot read the \(what) \(path): \(POSIX.errorText)") }
@@ -110,7 +110,7 @@ extension Configuration {
 }
 
 /// A usage or configuration problem (exit status 64).
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct ConfigurationError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -8,26 +8,26 @@
 ///     # tls_key = /etc/pki/tls/private/nova-dirsvc.key
 ///     max_in_flight = 64                  # more at once: 503 with Retry-After
 extension Configuration {
-    public struct HTTP: Sendable {
-        public var host: String
-        public var port: Int
+    package struct HTTP: Sendable {
+        package var host: String
+        package var port: Int
         /// The file holding the token every route but /healthz asks for (read at start,
         /// refused when readable by others).
-        public var tokenFile: String?
+        package var tokenFile: String?
         /// HTTP Basic users (`user:crypt-hash` a line), read at start, refused when readable by others.
-        public var basicAuthFile: String?
-        public var tlsCertificateFile: String?
-        public var tlsKeyFile: String?
-        public var allowInsecureListen = false
+        package var basicAuthFile: String?
+        package var tlsCertificateFile: String?
+        package var tlsKeyFile: String?
+        package var allowInsecureListen = false
         /// Requests being worked on at once; one more is answered 503 at once.
-        public var maxInFlight = 64
+        package var maxInFlight = 64
         /// The largest request body.
-        public static let maxBodySize = 1 << 20
+        package static let maxBodySize = 1 << 20
 
-        public var tls: Bool { tlsCertificateFile != nil }
+        package var tls: Bool { tlsCertificateFile != nil }
 
         /// The token (read from its file, one trailing newline dropped).
-        public func token() throws -> String? {
+        package func token() throws -> String? {
             guard let tokenFile else { return nil }
             let token = try Configuration.readPasswordFile(tokenFile, what: "HTTP token file")
             // a client sends it in a header: a line ending, a space or a control character in it

@@ -24,48 +24,48 @@
 ///
 /// Only text is parsed here (the domain knows no HTTP); the CLI builds the Keystone request.
 extension Configuration {
-    public struct Nova: Sendable {
-        public enum AuthType: String, Sendable, CaseIterable {
+    package struct Nova: Sendable {
+        package enum AuthType: String, Sendable, CaseIterable {
             case password
             case applicationCredential = "v3applicationcredential"
         }
-        public enum Secret: Sendable {
+        package enum Secret: Sendable {
             case text(String)
             case file(String)
         }
 
-        public var authURL: String
-        public var authType: AuthType
-        public var username: String?
-        public var userID: String?
-        public var userDomainName: String?
-        public var userDomainID: String?
-        public var password: Secret?
-        public var projectName: String?
-        public var projectID: String?
-        public var projectDomainName: String?
-        public var projectDomainID: String?
-        public var applicationCredentialID: String?
-        public var applicationCredentialName: String?
-        public var applicationCredentialSecret: Secret?
-        public var regionName: String?
-        public var interface = "public"
-        public var caFile: String?
+        package var authURL: String
+        package var authType: AuthType
+        package var username: String?
+        package var userID: String?
+        package var userDomainName: String?
+        package var userDomainID: String?
+        package var password: Secret?
+        package var projectName: String?
+        package var projectID: String?
+        package var projectDomainName: String?
+        package var projectDomainID: String?
+        package var applicationCredentialID: String?
+        package var applicationCredentialName: String?
+        package var applicationCredentialSecret: Secret?
+        package var regionName: String?
+        package var interface = "public"
+        package var caFile: String?
         /// keystoneauth's `insecure`: TLS not verified. Only when the operator says so.
-        public var insecure = false
+        package var insecure = false
         /// Servers asked for per page of /servers/detail (Nova answers with at most its max_limit).
-        public var pageSize = 1000
+        package var pageSize = 1000
         /// For each request to Keystone or Nova (keystoneauth's `timeout`).
-        public var timeout: Duration = .seconds(60)
+        package var timeout: Duration = .seconds(60)
         /// serve reconciles from Nova's API every so often (one serve per round: `ReconcileLease`);
         /// nil: never.
-        public var reconcileInterval: Duration?
+        package var reconcileInterval: Duration?
         /// The scheduled reconcile's `--grace`: an entry created or modified this recently is
         /// never deleted.
-        public var reconcileGrace: Double = 600
+        package var reconcileGrace: Double = 600
 
         /// The secret (password or application credential secret), read now.
-        public func secret() throws -> String {
+        package func secret() throws -> String {
             let source: Secret? = authType == .password ? password : applicationCredentialSecret
             switch source {
             case .text(let text): return text

@@ -25,47 +25,47 @@ import LDAP
 /// Every setting is one case of `Key`: its name in the file, its environment variable and its
 /// flag all derive from it, and each source is read into the same `Settings` (text, with where
 /// it came from), merged, then parsed once here.
-public struct Configuration: Sendable {
-    public var uris: [String]
-    public var bindDN: String?
-    public var passwordFile: String?
-    public var baseDN: DistinguishedName
-    public var caCertificateFile: String?
-    public var startTLS: Bool
-    public var saslMechanism: String?
+package struct Configuration: Sendable {
+    package var uris: [String]
+    package var bindDN: String?
+    package var passwordFile: String?
+    package var baseDN: DistinguishedName
+    package var caCertificateFile: String?
+    package var startTLS: Bool
+    package var saslMechanism: String?
     /// The time budget of one command's directory work (all URIs together).
-    public var timeout: Duration
-    public var logFile: String?
-    public var allowInsecureBind: Bool
-    public var verifyTLS: Bool
+    package var timeout: Duration
+    package var logFile: String?
+    package var allowInsecureBind: Bool
+    package var verifyTLS: Bool
     /// Where events wait when the directory is unavailable.
-    public var spoolDirectory: String
+    package var spoolDirectory: String
     /// How long a server that failed is passed over (several URIs; see `ServerHealth`).
-    public var serverBackoff: Duration = .seconds(30)
+    package var serverBackoff: Duration = .seconds(30)
     /// How long after a failover the servers before the one that answered must go without a
     /// failure before nova-dirsvc fails back to them.
-    public var failbackSettle: Duration = .seconds(60)
+    package var failbackSettle: Duration = .seconds(60)
     /// The message bus `nova-dirsvc serve` follows (`[amqp]`); nil when no transport URL is set.
-    public var bus: Bus?
+    package var bus: Bus?
     /// The HTTP side of `nova-dirsvc serve` (`[http]`); nil when no `listen` is set.
-    public var http: HTTP?
+    package var http: HTTP?
     /// Nova's API through Keystone (`[nova]`), for `reconcile --from-nova`; nil when `auth_url` is not set.
-    public var nova: Nova?
+    package var nova: Nova?
     /// What was odd but not wrong (an unknown key or section in the file), for the caller to show.
-    public var warnings: [String] = []
+    package var warnings: [String] = []
 
-    public static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
-    public static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
-    public static let defaultTimeout = 5.0
+    package static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
+    package static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
+    package static let defaultTimeout = 5.0
     /// A flush's budget, in multiples of `timeout` (so 60 s by default).
-    public static let flushBudgetFactor = 12
+    package static let flushBudgetFactor = 12
 
     /// The time budget of a `flush`: what it leaves when this runs out stays queued.
-    public var flushBudget: Duration { timeout * Self.flushBudgetFactor }
+    package var flushBudget: Duration { timeout * Self.flushBudgetFactor }
 
     /// Every setting. The directory's keys live in `[ldap]` (or `[DEFAULT]`) under their raw
     /// value; the bus's (`amqp_*`, see `Configuration+Bus.swift`) in `[amqp]` without the prefix.
-    public enum Key: String, CaseIterable, Sendable {
+    package enum Key: String, CaseIterable, Sendable {
         case uri
         case bindDN = "bind_dn"
         case passwordFile = "password_file"
@@ -132,14 +132,14 @@ public struct Configuration: Sendable {
 
         /// `[ldap]` (also `[DEFAULT]`), `[amqp]`, `[http]`, `[nova]`: the keys of the last three
         /// carry the section as a prefix (`amqp_transport_url` is `transport_url` in `[amqp]`).
-        public enum Section: String, Sendable, CaseIterable { case ldap, amqp, http, nova }
+        package enum Section: String, Sendable, CaseIterable { case ldap, amqp, http, nova }
 
         /// The section of the file it belongs in.
-        public var section: Section {
+        package var section: Section {
             Section.allCases.first { $0 != .ldap && rawValue.hasPrefix($0.rawValue + "_") } ?? .ldap
         }
         /// Its name inside its section: `amqp_transport_url` -> `transport_url`.
-        public var name: String { section == .ldap ? rawValue : String(rawValue.dropFirst(section.rawValue.count + 1)) }
+        package var name: String { section == .ldap ? rawValue : String(rawValue.dropFirst(section.rawValue.count + 1)) }
         /// The key named `name` in `section`.
         init?(section: Section, name: String) {
             self.init(rawValue: section == .ldap ? name : section.rawValue + "_" + name)
@@ -147,19 +147,19 @@ public struct Configuration: Sendable {
         }
 
         /// `uri` -> `NOVA_DIRSVC_URI`; `amqp_transport_url` -> `NOVA_DIRSVC_AMQP_TRANSPORT_URL`.
-        public var environmentVariable: String { "NOVA_DIRSVC_" + rawValue.uppercased() }
+        package var environmentVariable: String { "NOVA_DIRSVC_" + rawValue.uppercased() }
         /// `bind_dn` -> `--bind-dn` (the bus's settings have no flags: a transport URL holds a password).
-        public var flag: String { "--" + rawValue.replacing("_", with: "-") }
+        package var flag: String { "--" + rawValue.replacing("_", with: "-") }
     }
 
     /// One source's settings as text, each with where it came from; a key not set is absent.
-    public struct Settings: Sendable {
+    package struct Settings: Sendable {
         var values: [Key: (text: String, source: String)] = [:]
         let source: @Sendable (Key) -> String
 
-        public init(source: @escaping @Sendable (Key) -> String = { $0.flag }) { self.source = source }
+        package init(source: @escaping @Sendable (Key) -> String = { $0.flag }) { self.source = source }
 
-        public subscript(key: Key) -> String? {
+        package subscript(key: Key) -> String? {
             get { values[key]?.text }
             set { values[key] = newValue.map { ($0, source(key)) } }
         }
@@ -175,7 +175,7 @@ public struct Configuration: Sendable {
     /// Resolves the configuration. `configFile`: the --config flag (a missing file is then an
     /// error); otherwise NOVA_DIRSVC_CONFIG or the default path, which may be absent.
     /// `strict`: an unknown key or section in the file is an error, not a warning (`check-config`).
-    public static func resolve(
+    package static func resolve(
         flags: Settings, configFile: String?, strict: Bool = false,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> Configuration {

@@ -9,23 +9,23 @@ import LDAP
 /// lack of an answer, they are tried once more after a short pause if the budget allows (a
 /// supplier that is restarting). A refusal that is not about availability (bad credentials,
 /// TLS verification) ends the attempt at once: another supplier would say the same.
-public enum Directory {
+package enum Directory {
     /// A bound connection to the first URI that answers, before `deadline`.
-    public static func connect(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> LDAPConnection {
+    package static func connect(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> LDAPConnection {
         try connectReporting(configuration, deadline: deadline).connection
     }
 
     /// A connection, the server it is to, and the servers passed over on the way (with why).
-    public struct Connected {
-        public let connection: LDAPConnection
-        public let uri: String
-        public let passedOver: [String]
+    package struct Connected {
+        package let connection: LDAPConnection
+        package let uri: String
+        package let passedOver: [String]
     }
 
     /// `connect`, saying which server answered and which were passed over. With several URIs,
     /// what one process learns (a server failed; the one a failover went to) is shared with the
     /// others through `ServerHealth`, beside the spool.
-    public static func connectReporting(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Connected {
+    package static func connectReporting(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Connected {
         try configuration.checkFiles()
         let credentials = try configuration.credentials()
         let health = configuration.uris.count > 1 ? configuration.serverHealth : nil
@@ -70,13 +70,13 @@ public enum Directory {
     }
 
     /// What `check`: found: the server that answered and who the bind made us.
-    public struct Check: Sendable {
-        public let uri: String
-        public let identity: String
+    package struct Check: Sendable {
+        package let uri: String
+        package let identity: String
     }
 
     /// Connects, binds and reads the base DN, writing nothing (`nova-dirsvc check-config`).
-    public static func check(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Check {
+    package static func check(_ configuration: Configuration, deadline: ContinuousClock.Instant) throws -> Check {
         if let problem = configuration.logFile.flatMap({ EventLog(path: $0).problem() }) {
             throw ConfigurationError("log_file: \(problem)")
         }
@@ -98,22 +98,22 @@ public enum Directory {
 
 /// A bound connection opened on first use and reopened after it failed: what the event path
 /// writes through. The CLI makes one per command; a resident service keeps one.
-public final class DirectorySession {
-    public let configuration: Configuration
+package final class DirectorySession {
+    package let configuration: Configuration
     private var connection: LDAPConnection?
     /// The server the connection is to, and those passed over when it was made.
-    public private(set) var server: String?
-    public private(set) var passedOver: [String] = []
+    package private(set) var server: String?
+    package private(set) var passedOver: [String] = []
 
     /// Instances whose write a server took without answering, in this session (by server).
     private var unanswered: [String: String] = [:]
 
-    public init(configuration: Configuration) { self.configuration = configuration }
+    package init(configuration: Configuration) { self.configuration = configuration }
 
     /// The connection, connecting if there is none: within `deadline`, and within the
     /// configured timeout (a flush's longer budget is for applying events, not for waiting
     /// on servers that do not answer).
-    public func connection(before deadline: ContinuousClock.Instant) throws -> LDAPConnection {
+    package func connection(before deadline: ContinuousClock.Instant) throws -> LDAPConnection {
         if let connection { return connection }
         let fresh = try Directory.connectReporting(configuration, deadline: min(deadline, .now + configuration.timeout))
         connection = fresh.connection
@@ -131,7 +131,7 @@ public final class DirectorySession {
     /// have applied those writes (and will replicate them once it is back): with several servers
     /// they are remembered as in doubt (`InDoubtLedger`), for `InDoubtResolver` and for the event
     /// log (`attribution`).
-    public func run<T>(
+    package func run<T>(
         before deadline: ContinuousClock.Instant, touching: [String] = [],
         _ body: (LDAPConnection) throws -> T
     ) throws -> T {
@@ -172,7 +172,7 @@ public final class DirectorySession {
     /// Who applied an event of `uuid` that had `outcome` here, for the event log: this session's
     /// server, unless a write of the instance went unanswered on another one and here the work
     /// was found done (`unchanged`, `absent`): that one applied it and replication brought it.
-    public func attribution(for uuid: String?, outcome: String) -> (server: String?, note: String?) {
+    package func attribution(for uuid: String?, outcome: String) -> (server: String?, note: String?) {
         guard let uuid = uuid?.lowercased(), let other = unanswered[uuid] else { return (server, nil) }
         guard ["added", "updated", "unchanged", "deleted", "absent"].contains(outcome) else { return (server, nil) }
         unanswered[uuid] = nil
@@ -191,7 +191,7 @@ public final class DirectorySession {
         return configuration.uris.filter { $0 != server }
     }
 
-    public func close() {
+    package func close() {
         connection?.close()
         connection = nil
     }

@@ -3,7 +3,7 @@ import LDAP
 /// What an error means for the event that met it: the rule that decides whether an event is
 /// queued, kept in `failed/`, or left where it is while the command fails. One place, used by
 /// the CLI and the service alike.
-public enum Disposition: Sendable, Equatable {
+package enum Disposition: Sendable, Equatable {
     /// The directory cannot take it now (down, hanging, busy, read-only, answering garbage):
     /// queue the event; the spool replays it later.
     case retryLater
@@ -15,7 +15,7 @@ public enum Disposition: Sendable, Equatable {
     /// content): it is kept in `failed/` with the reason and the others go on.
     case eventRefused
 
-    public init(for error: any Error) {
+    package init(for error: any Error) {
         switch error {
         case is ForeignEntryError, is InputError: self = .eventRefused
         case is ConfigurationError, is Spool.Failure, is BaseDNMissingError: self = .callerProblem
@@ -52,10 +52,10 @@ public enum Disposition: Sendable, Equatable {
 }
 
 /// The base DN does not exist on the server (a configuration problem: exit 64).
-public struct BaseDNMissingError: Error, CustomStringConvertible {
-    public let baseDN: String
-    public let serverSaid: String
-    public var description: String {
+package struct BaseDNMissingError: Error, CustomStringConvertible {
+    package let baseDN: String
+    package let serverSaid: String
+    package var description: String {
         "the base DN \"\(baseDN)\" does not exist on the directory server (\(serverSaid)): create it, or fix base_dn"
     }
 }

@@ -4,11 +4,11 @@ import LDAP
 ///
 /// Each instance is `cn=<instance_uuid>,<base DN>`: structural inetOrgPerson (cn and sn are the
 /// UUID), auxiliary ieee802Device (macAddress) and novaInstance (the rest; see schema/).
-public struct EntryMapping: Sendable {
-    public let baseDN: DistinguishedName
-    public init(baseDN: DistinguishedName) { self.baseDN = baseDN }
+package struct EntryMapping: Sendable {
+    package let baseDN: DistinguishedName
+    package init(baseDN: DistinguishedName) { self.baseDN = baseDN }
 
-    public static let objectClasses = [
+    package static let objectClasses = [
         "top", "person", "organizationalPerson", "inetOrgPerson", "ieee802Device", NovaSchema.objectClassName,
     ]
 
@@ -22,29 +22,29 @@ public struct EntryMapping: Sendable {
     }()
 
     /// The attributes `modifications` compares.
-    public static let managedAttributes = fields.map(\.attribute)
+    package static let managedAttributes = fields.map(\.attribute)
 
     /// The only filter nova-dirsvc uses to find its entries.
-    public static let managedFilter = Filter.equality("objectClass", NovaSchema.objectClassName)
+    package static let managedFilter = Filter.equality("objectClass", NovaSchema.objectClassName)
 
     /// What a deleted instance leaves (`NovaSchema.tombstoneClassName`).
-    public static let tombstoneFilter = Filter.equality("objectClass", NovaSchema.tombstoneClassName)
+    package static let tombstoneFilter = Filter.equality("objectClass", NovaSchema.tombstoneClassName)
 
     /// What marks a 389-ds replication conflict entry (and makes a search return it at all).
-    public static let conflictFilter = Filter.equality("objectClass", "ldapsubentry")
+    package static let conflictFilter = Filter.equality("objectClass", "ldapsubentry")
 
-    public func dn(for instanceUUID: String) -> DistinguishedName {
+    package func dn(for instanceUUID: String) -> DistinguishedName {
         baseDN.child("cn", instanceUUID)
     }
 
     /// Where a deleted instance's tombstone is: `novaDeletedInstanceUUID=<uuid>,<base DN>`,
     /// beside where its entry was (another RDN: never the entry's DN).
-    public func tombstoneDN(for instanceUUID: String) -> DistinguishedName {
+    package func tombstoneDN(for instanceUUID: String) -> DistinguishedName {
         baseDN.child(NovaSchema.deletedInstanceUUID, instanceUUID)
     }
 
     /// A tombstone: the UUID and the time of the delete.
-    public func tombstoneAttributes(for instanceUUID: String, time: EventTime) -> [Attribute] {
+    package func tombstoneAttributes(for instanceUUID: String, time: EventTime) -> [Attribute] {
         [
             Attribute("objectClass", ["top", NovaSchema.tombstoneClassName]), Attribute(NovaSchema.deletedInstanceUUID, [instanceUUID]),
             Attribute(NovaSchema.lastEventTime, [time.generalized]),
@@ -52,7 +52,7 @@ public struct EntryMapping: Sendable {
     }
 
     /// The entry for a new instance; with `time`, the time of the event that makes it.
-    public func attributes(for record: InstanceRecord, time: EventTime? = nil) -> [Attribute] {
+    package func attributes(for record: InstanceRecord, time: EventTime? = nil) -> [Attribute] {
         var attributes = [
             Attribute("objectClass", Self.objectClasses),
             Attribute("cn", [record.instanceUUID]), Attribute("sn", [record.instanceUUID]),
@@ -67,7 +67,7 @@ public struct EntryMapping: Sendable {
     /// The changes that bring `entry` to `record`: a replace for each attribute the record
     /// supplies whose values differ (as sets; the order of multi-valued attributes does not
     /// matter). Attributes the record does not supply are left alone. Empty: nothing to do.
-    public func modifications(from entry: Entry, to record: InstanceRecord) -> [Modification] {
+    package func modifications(from entry: Entry, to record: InstanceRecord) -> [Modification] {
         var changes: [Modification] = []
         for field in Self.fields {
             guard let wanted = field.values(record) else { continue }
@@ -82,13 +82,13 @@ public struct EntryMapping: Sendable {
     }
 
     /// The change that stamps `entry` with `time`, unless it carries it already.
-    public func timeModification(from entry: Entry, to time: EventTime?) -> Modification? {
+    package func timeModification(from entry: Entry, to time: EventTime?) -> Modification? {
         guard let time, entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)) != time else { return nil }
         return .replace(NovaSchema.lastEventTime, [time.generalized])
     }
 
     /// Whether an entry carries the novaInstance object class (only those are ever touched).
-    public static func isManaged(_ entry: Entry) -> Bool {
+    package static func isManaged(_ entry: Entry) -> Bool {
         entry["objectClass"].contains { $0.lowercased() == NovaSchema.objectClassName.lowercased() }
     }
 }

@@ -19,40 +19,40 @@
 /// values must be usable: only `instance_uuid` (it names the entry). Any other value that
 /// cannot be used (a malformed MAC address, a name with control characters, the wrong type)
 /// is left out and reported in `Decoded.dropped`: the instance still reaches the directory.
-public enum EventDecoder {
+package enum EventDecoder {
     /// Larger input is refused before parsing.
-    public static let maxInputSize = 1 << 20
+    package static let maxInputSize = 1 << 20
 
     /// What the caller asked for: `register` and `unregister` take their own events (and
     /// report the others as ignored); `any` (`nova-dirsvc apply`, the bus) decides from the
     /// event type.
-    public enum Action: String, Sendable {
+    package enum Action: String, Sendable {
         case register, unregister, any
     }
 
     /// What an input amounts to.
-    public struct Decoded: Sendable {
-        public enum Kind: Sendable {
+    package struct Decoded: Sendable {
+        package enum Kind: Sendable {
             /// An event to apply.
             case apply(InstanceEvent)
             /// A notification this action does not act on: acknowledged, logged, nothing written.
             case ignored(eventType: String, instanceUUID: String?)
         }
-        public var kind: Kind
+        package var kind: Kind
         /// Values left out because they could not be used, each naming the field and why.
-        public var dropped: [InputError] = []
+        package var dropped: [InputError] = []
         /// Where it came from, for the event log: a notification's event type and message id.
-        public var origin = EventOrigin()
+        package var origin = EventOrigin()
 
         /// The event to apply, or nil when ignored.
-        public var event: InstanceEvent? {
+        package var event: InstanceEvent? {
             if case .apply(let event) = kind { return event }
             return nil
         }
     }
 
     /// Where an event comes from.
-    public enum Input: Sendable {
+    package enum Input: Sendable {
         /// JSON bytes in any of the forms this decoder knows.
         case json(Data)
         /// A record from command-line flags (validated strictly: an operator typed it).
@@ -62,7 +62,7 @@ public enum EventDecoder {
     }
 
     /// Decodes and validates an event from any input.
-    public static func decode(_ input: Input, for action: Action) throws -> Decoded {
+    package static func decode(_ input: Input, for action: Action) throws -> Decoded {
         switch input {
         case .json(let data): return try decode(data, for: action)
         case .record(let record): return Decoded(kind: .apply(.register(try record.validated())))
@@ -71,7 +71,7 @@ public enum EventDecoder {
         }
     }
 
-    public static func decode(_ data: Data, for action: Action) throws -> Decoded {
+    package static func decode(_ data: Data, for action: Action) throws -> Decoded {
         guard data.count <= maxInputSize else {
             throw InputError(field: "event", reason: "larger than \(maxInputSize) bytes")
         }
@@ -88,7 +88,7 @@ public enum EventDecoder {
 
     /// Reads an event from a file, or standard input for "-": at most `maxInputSize` + 1
     /// bytes, so that larger input is refused as such without being read whole.
-    public static func read(path: String) throws -> Data {
+    package static func read(path: String) throws -> Data {
         guard let data = POSIX.read(path: path, limit: maxInputSize + 1) else {
             throw ConfigurationError("cannot read the event file \(path): \(POSIX.errorText)")
         }
@@ -181,13 +181,13 @@ public enum EventDecoder {
 }
 
 /// Where an event came from, as the event log shows it (escaped: it is the sender's text).
-public struct EventOrigin: Sendable, Equatable {
-    public var eventType: String?
-    public var messageID: String?
+package struct EventOrigin: Sendable, Equatable {
+    package var eventType: String?
+    package var messageID: String?
     /// When the event happened by Nova's clock (a notification's `timestamp`); nil for a
     /// record (the CLI, the hook, HTTP): such an event is applied without ordering.
-    public var time: EventTime?
-    public init(eventType: String? = nil, messageID: String? = nil, time: EventTime? = nil) {
+    package var time: EventTime?
+    package init(eventType: String? = nil, messageID: String? = nil, time: EventTime? = nil) {
         self.eventType = eventType.map { Validate.escaped(String($0.prefix(255))) }
         self.messageID = messageID.map { Validate.escaped(String($0.prefix(255))) }
         self.time = time

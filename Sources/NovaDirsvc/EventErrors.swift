@@ -1,12 +1,12 @@
 /// An event that was not applied, because of `error`, and where it is now (queued, kept in
 /// failed/). The exit status is `error`'s.
-public struct EventNotAppliedError: Error, CustomStringConvertible {
-    public let error: any Error
+package struct EventNotAppliedError: Error, CustomStringConvertible {
+    package let error: any Error
     /// Where the event is now, in words ("queued in ...", "kept in ...", "not kept: ...").
-    public let kept: String
+    package let kept: String
     /// Where the event is now: whether a message carrying it may be acknowledged.
-    public let state: State
-    public enum State: Sendable {
+    package let state: State
+    package enum State: Sendable {
         /// In the spool: applied by a later flush.
         case queued
         /// In failed/, with the reason beside it.
@@ -19,19 +19,19 @@ public struct EventNotAppliedError: Error, CustomStringConvertible {
         self.kept = kept
         self.state = state
     }
-    public var description: String { "\(error); the event was \(kept)" }
+    package var description: String { "\(error); the event was \(kept)" }
 }
 
 /// A queued event that the directory refused for good when another process drained the
 /// spool; it is in SPOOL/failed/ (exit 1).
-public struct SetAsideError: Error, CustomStringConvertible {
-    public let reason: String
-    public var description: String { "the event was refused when the spool was drained and set aside: \(reason)" }
+package struct SetAsideError: Error, CustomStringConvertible {
+    package let reason: String
+    package var description: String { "the event was refused when the spool was drained and set aside: \(reason)" }
 }
 
 /// The directory was unavailable and the spool could not take the event either (exit 69).
-public struct UnavailableError: Error, CustomStringConvertible {
-    public let directory: any Error
-    public let spool: any Error
-    public var description: String { "\(directory); and the event could not be queued: \(spool)" }
+package struct UnavailableError: Error, CustomStringConvertible {
+    package let directory: any Error
+    package let spool: any Error
+    package var description: String { "\(directory); and the event could not be queued: \(spool)" }
 }

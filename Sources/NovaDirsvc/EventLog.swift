@@ -13,13 +13,13 @@ import Glibc
 ///
 /// It holds the record and the outcome, never a password. A failure to log never loses the
 /// event: `append` reports it and the caller carries on.
-public struct EventLog: Sendable {
-    public let path: String
-    public init(path: String) { self.path = path }
+package struct EventLog: Sendable {
+    package let path: String
+    package init(path: String) { self.path = path }
 
     /// Appends one line; returns a description of the failure, or nil.
     @discardableResult
-    public func append(
+    package func append(
         action: String, instanceUUID: String?, record: InstanceRecord?, outcome: String,
         error: String? = nil, detail: String? = nil, warnings: [String] = [], server: String? = nil,
         passedOver: [String] = [], origin: EventOrigin = EventOrigin(), time: Date = Date()
@@ -45,7 +45,7 @@ public struct EventLog: Sendable {
 
     /// Why lines could not be appended (its folder missing, or not writable), or nil; creates
     /// nothing (for check-config).
-    public func problem() -> String? {
+    package func problem() -> String? {
         let cut = path.lastIndex(of: "/")
         let folder = cut.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         var info = stat()

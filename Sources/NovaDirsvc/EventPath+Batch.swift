@@ -4,10 +4,10 @@ import LDAP
 /// several requests outstanding on the one connection instead of one round trip each.
 extension EventPath {
     /// One event of a batch, with where it came from (for its log lines).
-    public struct BatchItem: Sendable {
-        public let event: InstanceEvent
-        public let origin: EventOrigin
-        public init(_ event: InstanceEvent, origin: EventOrigin = EventOrigin()) {
+    package struct BatchItem: Sendable {
+        package let event: InstanceEvent
+        package let origin: EventOrigin
+        package init(_ event: InstanceEvent, origin: EventOrigin = EventOrigin()) {
             self.event = event
             self.origin = origin
         }
@@ -22,7 +22,7 @@ extension EventPath {
     /// succeed (the entry exists: an update; a refusal: its disposition), then goes through
     /// `submit` in order. Once the directory was found unavailable, the rest are queued
     /// without trying it again, so a batch costs one time budget, not one per event.
-    public func submit(
+    package func submit(
         batch: [BatchItem], through session: DirectorySession,
         deadline: ContinuousClock.Instant
     ) -> [Result<Outcome, any Error>] {

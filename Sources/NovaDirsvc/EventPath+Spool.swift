@@ -12,7 +12,7 @@ extension EventPath {
     /// Replays the whole spool in order (`nova-dirsvc flush`) before `deadline`; what is left
     /// when the budget runs out stays queued. Throws when a problem on the caller's side
     /// stopped it (the queue is left as it was).
-    public func flush(through session: DirectorySession, deadline: ContinuousClock.Instant) throws -> FlushSummary {
+    package func flush(through session: DirectorySession, deadline: ContinuousClock.Instant) throws -> FlushSummary {
         spool.removeStaleTemporaries()
         var summary = FlushSummary()
         guard let lock = try spool.lock(wait: min(configuration.timeout, deadline - .now)) else {

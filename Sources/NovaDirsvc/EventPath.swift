@@ -20,23 +20,23 @@ import LDAP
 /// and an event is applied directly only when the spool is empty; otherwise it is queued
 /// behind the others and the spool is drained in order. So an unregister can never overtake
 /// its register, whether they run one after the other, in parallel, or beside a `flush`.
-public struct EventPath: Sendable {
-    public let configuration: Configuration
-    public let log: EventLog?
-    public let spool: Spool
+package struct EventPath: Sendable {
+    package let configuration: Configuration
+    package let log: EventLog?
+    package let spool: Spool
     /// Receives warnings that must not stop the event (an unwritable log, a damaged spool file).
-    public let warn: @Sendable (String) -> Void
+    package let warn: @Sendable (String) -> Void
     /// Where the event at hand came from (a notification's type and id), for its log lines.
-    public var origin = EventOrigin()
+    package var origin = EventOrigin()
 
     /// This path, logging its lines with `origin` (the service: one per message).
-    public func from(_ origin: EventOrigin) -> EventPath {
+    package func from(_ origin: EventOrigin) -> EventPath {
         var path = self
         path.origin = origin
         return path
     }
 
-    public init(configuration: Configuration, warn: @escaping @Sendable (String) -> Void) {
+    package init(configuration: Configuration, warn: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
         self.log = configuration.logFile.map(EventLog.init(path:))
         self.spool = Spool(directory: configuration.spoolDirectory)
@@ -44,7 +44,7 @@ public struct EventPath: Sendable {
     }
 
     /// What became of an event.
-    public enum Outcome: Sendable {
+    package enum Outcome: Sendable {
         /// Applied by this process.
         case applied(Registrar.Outcome)
         /// Queued, then applied from the spool (by this process or a concurrent one).
@@ -54,14 +54,14 @@ public struct EventPath: Sendable {
     }
 
     /// What a flush did.
-    public struct FlushSummary: Sendable {
-        public var applied = 0
+    package struct FlushSummary: Sendable {
+        package var applied = 0
         /// Events still queued.
-        public var remaining = 0
+        package var remaining = 0
         /// Events moved to `failed/` (refused for good, or damaged files).
-        public var setAside = 0
+        package var setAside = 0
         /// Why the drain stopped before the spool was empty, if it did.
-        public var stopReason: String?
+        package var stopReason: String?
     }
 
     // MARK: - One event
@@ -69,7 +69,7 @@ public struct EventPath: Sendable {
     /// Decodes and validates an event; bad input is logged as rejected and thrown (65). Values
     /// left out (unusable but not needed) are warned about and logged with the instance's UUID;
     /// an ignored notification is logged with its event type.
-    public func decode(_ input: EventDecoder.Input, as action: EventDecoder.Action) throws -> EventDecoder.Decoded {
+    package func decode(_ input: EventDecoder.Input, as action: EventDecoder.Action) throws -> EventDecoder.Decoded {
         let decoded: EventDecoder.Decoded
         do {
             decoded = try EventDecoder.decode(input, for: action)
@@ -85,7 +85,7 @@ public struct EventPath: Sendable {
     /// value) is kept as it came in `failed/`, with the reason beside it, and logged once;
     /// the error thrown says where it is. Only when even that fails is it not kept
     /// (`Spool.Failure`: the caller must not acknowledge the message).
-    public func decodeKeepingRejected(_ message: Data, origin: EventOrigin) throws -> EventDecoder.Decoded {
+    package func decodeKeepingRejected(_ message: Data, origin: EventOrigin) throws -> EventDecoder.Decoded {
         let decoded: EventDecoder.Decoded
         do {
             decoded = try EventDecoder.decode(.json(message), for: .any)
@@ -104,7 +104,7 @@ public struct EventPath: Sendable {
     /// unknown method) in `failed/` as it came, with `error` as the reason beside it, logs it,
     /// and throws where it is (`EventNotAppliedError`, `.setAside`). Only when even that fails
     /// is it not kept (`Spool.Failure`: the caller must not acknowledge the message).
-    public func keepUnreadable(_ message: [UInt8], origin: EventOrigin, because error: any Error) throws -> Never {
+    package func keepUnreadable(_ message: [UInt8], origin: EventOrigin, because error: any Error) throws -> Never {
         let kept = try spool.setAside(message: message, reason: "\(error)")
         from(origin).record(nil, action: "any", outcome: "failed", error: error, detail: "kept in \(kept)")
         throw EventNotAppliedError(error: error, kept: "kept in \(kept)", state: .setAside)
@@ -128,7 +128,7 @@ public struct EventPath: Sendable {
     /// event was refused (it is then kept in failed/), when a problem on the caller's side
     /// stopped it (it is then queued), or when the directory was unavailable and the spool
     /// could not take it either (`UnavailableError`, 69).
-    public func submit(
+    package func submit(
         _ event: InstanceEvent, through session: DirectorySession,
         deadline: ContinuousClock.Instant
     ) throws -> Outcome {
@@ -283,7 +283,7 @@ public struct EventPath: Sendable {
 
     /// Queues an event without trying the directory (the service, while the directory is
     /// known to be unavailable): behind what is in the spool, applied by the next drain.
-    public func queue(_ event: InstanceEvent, because reason: String) throws -> Outcome {
+    package func queue(_ event: InstanceEvent, because reason: String) throws -> Outcome {
         do {
             _ = try enqueue(event, because: reason)
         } catch {

@@ -2,20 +2,20 @@
 /// instance (an event older than the newest one applied is stale). Nova stamps every
 /// notification (oslo.messaging's `timestamp`, "2026-12-01 09:41:39.666844", UTC); the entry
 /// keeps the time of the last event applied in `novaLastEventTime` (LDAP GeneralizedTime).
-public struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible {
+package struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Microseconds since 1970-01-01 00:00:00 UTC.
-    public let microseconds: Int64
+    package let microseconds: Int64
 
-    public init(microseconds: Int64) { self.microseconds = microseconds }
+    package init(microseconds: Int64) { self.microseconds = microseconds }
 
     /// Before every time (what an entry without `novaLastEventTime` is compared as).
-    public static let distantPast = EventTime(microseconds: .min)
+    package static let distantPast = EventTime(microseconds: .min)
 
-    public static func < (a: EventTime, b: EventTime) -> Bool { a.microseconds < b.microseconds }
+    package static func < (a: EventTime, b: EventTime) -> Bool { a.microseconds < b.microseconds }
 
     /// oslo.messaging's form, "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC; a "T" and a trailing "Z"
     /// taken too); nil for anything else.
-    public init?(oslo text: String) {
+    package init?(oslo text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 19, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
             bytes[10] == UInt8(ascii: " ") || bytes[10] == UInt8(ascii: "T"),
@@ -28,7 +28,7 @@ public struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// LDAP GeneralizedTime as this tool writes it, "YYYYMMDDHHMMSS[.f...]Z"; nil otherwise.
-    public init?(generalized text: String) {
+    package init?(generalized text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count >= 15, bytes.last == UInt8(ascii: "Z") else { return nil }
         self.init(digits: Array(bytes[0..<14]), fraction: bytes[14..<(bytes.count - 1)])
@@ -54,14 +54,14 @@ public struct EventTime: Comparable, Hashable, Sendable, CustomStringConvertible
     }
 
     /// "20261201094139.666844Z": how `novaLastEventTime` holds it.
-    public var generalized: String {
+    package var generalized: String {
         let (civil, seconds, micros) = parts
         return pad(civil.year, 4) + pad(civil.month, 2) + pad(civil.day, 2) + pad(seconds / 3600, 2)
             + pad(seconds / 60 % 60, 2) + pad(seconds % 60, 2) + "." + pad(micros, 6) + "Z"
     }
 
     /// RFC 3339, "2026-12-01T09:41:39.666844Z" (the event log's form).
-    public var description: String {
+    package var description: String {
         let (civil, seconds, micros) = parts
         return pad(civil.year, 4) + "-" + pad(civil.month, 2) + "-" + pad(civil.day, 2) + "T" + pad(seconds / 3600, 2) + ":"
             + pad(seconds / 60 % 60, 2) + ":" + pad(seconds % 60, 2) + "." + pad(micros, 6) + "Z"

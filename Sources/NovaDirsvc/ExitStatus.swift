@@ -1,7 +1,7 @@
 import LDAP
 
 /// The documented exit statuses (BSD sysexits), one per kind of outcome.
-public enum ExitStatus: Int32, Sendable {
+package enum ExitStatus: Int32, Sendable {
     /// Done (also: unregister of an instance that was not registered).
     case success = 0
     /// Anything else: a server refusal other than the ones below, an unexpected failure.
@@ -21,7 +21,7 @@ public enum ExitStatus: Int32, Sendable {
     case noPermission = 77
 
     /// The status for an error thrown by the domain or the LDAP layer.
-    public init(for error: any Error) {
+    package init(for error: any Error) {
         switch error {
         case let error as any ExitStatusProviding: self = error.exitStatus
         case let error as EventNotAppliedError: self.init(for: error.error)
@@ -48,6 +48,6 @@ public enum ExitStatus: Int32, Sendable {
 
 /// An error of a layer the domain does not know (the broker's) that says its own status; the
 /// mapping stays in one place per layer.
-public protocol ExitStatusProviding: Error {
+package protocol ExitStatusProviding: Error {
     var exitStatus: ExitStatus { get }
 }

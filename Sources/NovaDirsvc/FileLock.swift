@@ -2,7 +2,7 @@ import Glibc
 
 /// An flock(2) lock on a file, held until `release()` (or the process ends: a crash never
 /// leaves it held).
-public final class FileLock {
+package final class FileLock {
     struct Busy: Error {}
     private var fd: Int32
 
@@ -20,7 +20,7 @@ public final class FileLock {
         }
     }
 
-    public func release() {
+    package func release() {
         if fd >= 0 {
             flock(fd, LOCK_UN)
             close(fd)

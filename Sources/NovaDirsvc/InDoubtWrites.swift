@@ -88,39 +88,39 @@ struct InDoubtLedger {
 /// - otherwise replication has not caught up: looked at again later (after `patience`, left to
 ///   reconcile, with a warning).
 /// Each settled or resolved instance gets an event log line naming the server that applied it.
-public struct InDoubtResolver {
-    public let configuration: Configuration
+package struct InDoubtResolver {
+    package let configuration: Configuration
     let log: EventLog?
     let warn: (String) -> Void
     /// How long servers may disagree about an instance before it is left to reconcile.
     static let patience: Double = 86_400
 
-    public init(configuration: Configuration, warn: @escaping (String) -> Void) {
+    package init(configuration: Configuration, warn: @escaping (String) -> Void) {
         self.configuration = configuration
         self.log = configuration.logFile.map { EventLog(path: $0) }
         self.warn = warn
     }
 
-    public struct Report: Sendable, Equatable {
+    package struct Report: Sendable, Equatable {
         /// In agreement on every server: no longer in doubt.
-        public var settled = 0
+        package var settled = 0
         /// Replication conflicts resolved (looked at again next time).
-        public var resolved = 0
+        package var resolved = 0
         /// Still disagreeing (replication has not caught up).
-        public var waiting = 0
+        package var waiting = 0
         /// Left to reconcile after `patience`.
-        public var expired = 0
+        package var expired = 0
         /// The server not answering, when that stopped the round.
-        public var waitingFor: String?
-        public var isEmpty: Bool { settled + resolved + waiting + expired == 0 && waitingFor == nil }
+        package var waitingFor: String?
+        package var isEmpty: Bool { settled + resolved + waiting + expired == 0 && waitingFor == nil }
     }
 
     /// Whether anything is in doubt.
-    public var hasWork: Bool { configuration.uris.count > 1 && !configuration.inDoubtLedger.isEmpty }
+    package var hasWork: Bool { configuration.uris.count > 1 && !configuration.inDoubtLedger.isEmpty }
 
     /// One round, before `deadline`. Throws what stopped it (a server refusing a read or a write
     /// for a reason other than availability); the ledger then keeps every instance.
-    public func settle(deadline: ContinuousClock.Instant) throws -> Report {
+    package func settle(deadline: ContinuousClock.Instant) throws -> Report {
         let ledger = configuration.inDoubtLedger
         let items = ledger.load()
         var report = Report()

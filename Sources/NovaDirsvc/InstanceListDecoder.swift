@@ -21,9 +21,9 @@
 /// refused: an incomplete list would look like deleted instances. A server listed with status
 /// `DELETED` (`?deleted=true`, `changes-since`) is not live; one with status `UNKNOWN` (a cell
 /// that is down, v2.69) is neither written nor deleted.
-public enum InstanceListDecoder {
+package enum InstanceListDecoder {
     /// Reads the list from a file, or standard input for "-".
-    public static func readInput(path: String) throws -> Data {
+    package static func readInput(path: String) throws -> Data {
         guard let data = POSIX.read(path: path) else {
             throw ConfigurationError("cannot read the instance list \(path): \(POSIX.fileProblem(path) ?? POSIX.errorText)")
         }
@@ -31,18 +31,18 @@ public enum InstanceListDecoder {
     }
 
     /// What the lists say.
-    public struct InstanceList: Sendable {
+    package struct InstanceList: Sendable {
         /// The live instances.
-        public var records: [InstanceRecord] = []
+        package var records: [InstanceRecord] = []
         /// Servers Nova lists as DELETED: not live (an entry of theirs goes like any absent one).
-        public var deleted: [String] = []
+        package var deleted: [String] = []
         /// Servers in a cell that is down (status UNKNOWN): their entries are left as they are.
-        public var unreachable: [String] = []
+        package var unreachable: [String] = []
     }
 
     /// The instances of every document in `inputs`; refused when one instance appears twice
     /// (which would it be?) or a page links to one that was not given.
-    public static func decode(_ inputs: [Data]) throws -> InstanceList {
+    package static func decode(_ inputs: [Data]) throws -> InstanceList {
         var accumulator = Accumulator()
         for data in inputs {
             let ranges: [Range<Int>]
@@ -58,16 +58,16 @@ public enum InstanceListDecoder {
 
     /// The documents of a list, one at a time (the pages of `/servers/detail` as they arrive
     /// from Nova's API: each is decoded into records and let go, never all held at once).
-    public struct Accumulator {
+    package struct Accumulator {
         private var list = InstanceList()
         private var documents = 0
         private var lastPageLinksOn: String?
 
-        public init() {}
+        package init() {}
 
         /// Adds one document; returns the next link of a `/servers/detail` page that has one.
         @discardableResult
-        public mutating func add(document data: Data) throws -> String? {
+        package mutating func add(document data: Data) throws -> String? {
             documents += 1
             let page = try decodeDocument(data)
             list.records += page.list.records
@@ -79,7 +79,7 @@ public enum InstanceListDecoder {
 
         /// The list; refused when it is empty, when the last page links to another, or when an
         /// instance appears twice.
-        public func finish() throws -> InstanceList {
+        package func finish() throws -> InstanceList {
             guard documents > 0 else { throw InputError(field: "instances", reason: "empty input") }
             if let next = lastPageLinksOn {
                 let query = next.split(separator: "?", maxSplits: 1).last.map(String.init) ?? next

@@ -91,7 +91,7 @@ extension InstanceRecord {
     /// Validates every field and returns the normalised record, or throws an `InputError`
     /// naming the first bad field. (Which fields must be present is the input form's rule:
     /// see `EventDecoder` and the `register` flags.)
-    public func validated() throws -> InstanceRecord {
+    package func validated() throws -> InstanceRecord {
         var record = self
         record.instanceUUID = try Validate.uuid(instanceUUID, field: Self.keyName)
         for field in Self.fields { field.set(try field.validated(self), on: &record) }
@@ -101,7 +101,7 @@ extension InstanceRecord {
     /// The record with every value that cannot be used left out, and why each was: the rule
     /// for input from Nova, where one odd value must not keep the instance out of the
     /// directory. (The UUID is checked by the caller: without it there is no entry.)
-    public func validatedDroppingUnusable() -> (InstanceRecord, [InputError]) {
+    package func validatedDroppingUnusable() -> (InstanceRecord, [InputError]) {
         var record = self
         var dropped: [InputError] = []
         for field in Self.fields {
@@ -118,7 +118,7 @@ extension InstanceRecord {
     }
 
     /// The record as the original plugin's DICT (a JSON object), for the event log and the spool.
-    public var json: JSONValue {
+    package var json: JSONValue {
         var dict: [String: JSONValue] = [Self.keyName: .string(instanceUUID)]
         for field in Self.fields {
             if let values = field.values(of: self) { dict[field.key] = field.json(values) }

@@ -9,24 +9,24 @@ import Glibc
 /// The record of one Nova instance (the "DICT" the original plugin logged), validated and
 /// normalised. A field that is nil was not supplied by the source of the record: it is never
 /// written, and never removed from an existing entry.
-public struct InstanceRecord: Hashable, Sendable {
+package struct InstanceRecord: Hashable, Sendable {
     /// The key: a UUID, lowercased.
-    public var instanceUUID: String
+    package var instanceUUID: String
     /// The Glance image's UUID; nil for a boot-from-volume instance or when unknown.
-    public var imageUUID: String?
+    package var imageUUID: String?
     /// MAC addresses, lowercase, colon-separated, in the order given.
-    public var macAddresses: [String]?
-    public var projectName: String?
-    public var userName: String?
+    package var macAddresses: [String]?
+    package var projectName: String?
+    package var userName: String?
     /// The address the create request came from (IPv4 or IPv6).
-    public var userRemoteAddress: String?
-    public var hostname: String?
-    public var ipAddresses: [String]?
+    package var userRemoteAddress: String?
+    package var hostname: String?
+    package var ipAddresses: [String]?
     /// Keystone IDs, when the source has IDs rather than names (notifications, the Nova API).
-    public var projectID: String?
-    public var userID: String?
+    package var projectID: String?
+    package var userID: String?
 
-    public init(
+    package init(
         instanceUUID: String, imageUUID: String? = nil, macAddresses: [String]? = nil,
         projectName: String? = nil, userName: String? = nil, userRemoteAddress: String? = nil,
         hostname: String? = nil, ipAddresses: [String]? = nil, projectID: String? = nil, userID: String? = nil
@@ -45,7 +45,7 @@ public struct InstanceRecord: Hashable, Sendable {
 }
 
 /// A register or an unregister, from whichever input form.
-public enum InstanceEvent: Hashable, Sendable {
+package enum InstanceEvent: Hashable, Sendable {
     /// Add the entry, or bring it up to date with what the record supplies.
     case register(InstanceRecord)
     /// Delete the entry.
@@ -54,13 +54,13 @@ public enum InstanceEvent: Hashable, Sendable {
     /// not created (an update may arrive after the delete).
     case update(InstanceRecord)
 
-    public var instanceUUID: String {
+    package var instanceUUID: String {
         switch self {
         case .register(let record), .update(let record): return record.instanceUUID
         case .unregister(let uuid): return uuid
         }
     }
-    public var action: String {
+    package var action: String {
         switch self {
         case .register: return "register"
         case .unregister: return "unregister"
@@ -69,7 +69,7 @@ public enum InstanceEvent: Hashable, Sendable {
     }
 
     /// The record, for register and update.
-    public var record: InstanceRecord? {
+    package var record: InstanceRecord? {
         switch self {
         case .register(let record), .update(let record): return record
         case .unregister: return nil
@@ -78,30 +78,30 @@ public enum InstanceEvent: Hashable, Sendable {
 }
 
 /// Bad input: which field, and why. Nothing has been written when this is thrown.
-public struct InputError: Error, Equatable, CustomStringConvertible {
-    public var field: String
-    public var reason: String
-    public init(field: String, reason: String) {
+package struct InputError: Error, Equatable, CustomStringConvertible {
+    package var field: String
+    package var reason: String
+    package init(field: String, reason: String) {
         self.field = field
         self.reason = reason
     }
-    public var description: String { "\(field): \(reason)" }
+    package var description: String { "\(field): \(reason)" }
 }
 
 /// Field validators. Each returns the normalised value or throws an `InputError`.
-public enum Validate {
+package enum Validate {
     static let maxLength = 255
 
     /// A value as an error message or a log line may show it: quoted, cut to 64 characters,
     /// with control, format and separator characters (bidi overrides, zero-width spaces, line
     /// separators) escaped as \u{...}, so that no input can rearrange or hide the text around it.
-    public static func quote(_ value: String) -> String {
+    package static func quote(_ value: String) -> String {
         let shown = escaped(String(String.UnicodeScalarView(value.unicodeScalars.prefix(64))))
         return "\"" + shown + (value.unicodeScalars.count > 64 ? "...\"" : "\"")
     }
 
     /// `value` with quotes, backslashes and invisible or reordering characters escaped.
-    public static func escaped(_ value: String) -> String {
+    package static func escaped(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars {
             if isInvisible(scalar) {
@@ -124,7 +124,7 @@ public enum Validate {
         }
     }
 
-    public static func uuid(_ value: String, field: String) throws -> String {
+    package static func uuid(_ value: String, field: String) throws -> String {
         let bytes = Array(value.utf8)
         let ok =
             bytes.count == 36

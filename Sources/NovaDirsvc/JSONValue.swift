@@ -10,7 +10,7 @@
 /// Why not JSONSerialization: it lives in the full Foundation, and linking that makes the
 /// binary ~3.5x larger and every process start (one per Nova event) measurably slower; see
 /// docs/benchmarks.md. Nothing in Sources/ imports the full Foundation for that reason.
-public enum JSONValue: Encodable, Hashable, Sendable {
+package enum JSONValue: Encodable, Hashable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -18,7 +18,7 @@ public enum JSONValue: Encodable, Hashable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -31,26 +31,26 @@ public enum JSONValue: Encodable, Hashable, Sendable {
     }
 
     /// Parses JSON text (any top-level value); see `JSONParser` for what is refused.
-    public static func parse(_ data: Data) throws -> JSONValue {
+    package static func parse(_ data: Data) throws -> JSONValue {
         try JSONParser.parse(data)
     }
 
     /// Compact JSON text with sorted keys (stable, one line).
-    public var text: String {
+    package var text: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
     /// Indented JSON text with sorted keys.
-    public var prettyText: String {
+    package var prettyText: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
-    public var string: String? { if case .string(let value) = self { value } else { nil } }
-    public var object: [String: JSONValue]? { if case .object(let value) = self { value } else { nil } }
+    package var string: String? { if case .string(let value) = self { value } else { nil } }
+    package var object: [String: JSONValue]? { if case .object(let value) = self { value } else { nil } }
 
-    public static func strings(_ values: [String]) -> JSONValue { .array(values.map(JSONValue.string)) }
+    package static func strings(_ values: [String]) -> JSONValue { .array(values.map(JSONValue.string)) }
 }

@@ -8,9 +8,9 @@ import LDAP
 
 /// Writes LDIF (RFC 2849): values that are not "safe strings" are base64-encoded (`attr::`),
 /// so any value, hostile or not, round-trips through ldapadd/ldapmodify unchanged.
-public enum LDIF {
+package enum LDIF {
     /// `name: value`, or `name:: base64` when the value needs it.
-    public static func line(_ name: String, _ value: String) -> String {
+    package static func line(_ name: String, _ value: String) -> String {
         isSafe(value) ? "\(name): \(value)" : "\(name):: \(Data(value.utf8).base64EncodedString())"
     }
 
@@ -24,7 +24,7 @@ public enum LDIF {
     }
 
     /// An entry as an LDIF content record.
-    public static func entry(_ entry: Entry) -> String {
+    package static func entry(_ entry: Entry) -> String {
         var text = line("dn", entry.dn.string) + "\n"
         for attribute in entry.attributes {
             for value in attribute.values { text += line(attribute.name, value) + "\n" }
@@ -33,7 +33,7 @@ public enum LDIF {
     }
 
     /// An entry as a JSON object: {"dn": ..., "attributes": {name: [values]}}.
-    public static func json(_ entry: Entry) -> JSONValue {
+    package static func json(_ entry: Entry) -> JSONValue {
         var attributes: [String: [String]] = [:]
         for attribute in entry.attributes { attributes[attribute.name, default: []] += attribute.values }
         return .object(["dn": .string(entry.dn.string), "attributes": .object(attributes.mapValues(JSONValue.strings))])

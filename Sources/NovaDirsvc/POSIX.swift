@@ -7,9 +7,9 @@ import Glibc
 #endif
 
 /// Small POSIX helpers (FoundationEssentials has no FileHandle).
-public enum POSIX {
+package enum POSIX {
     /// Reads a file descriptor to its end, or up to `limit` bytes.
-    public static func readAll(_ fd: Int32, limit: Int = .max) -> Data? {
+    package static func readAll(_ fd: Int32, limit: Int = .max) -> Data? {
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while data.count < limit {
@@ -25,7 +25,7 @@ public enum POSIX {
     }
 
     /// Reads a file, or standard input for "-", up to `limit` bytes.
-    public static func read(path: String, limit: Int = .max, followSymlinks: Bool = true) -> Data? {
+    package static func read(path: String, limit: Int = .max, followSymlinks: Bool = true) -> Data? {
         if path == "-" { return readAll(0, limit: limit) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | (followSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { return nil }
@@ -48,7 +48,7 @@ public enum POSIX {
     }
 
     /// Writes all of `text` to a file descriptor (standard output 1, standard error 2).
-    public static func write(_ fd: Int32, _ text: String) {
+    package static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
@@ -64,7 +64,7 @@ public enum POSIX {
     static var errorText: String { String(cString: strerror(errno)) }
 
     /// Why a file cannot be used, from stat(2): missing, no permission, not a regular file.
-    public static func fileProblem(_ path: String) -> String? {
+    package static func fileProblem(_ path: String) -> String? {
         var info = stat()
         guard stat(path, &info) == 0 else {
             return errno == ENOENT ? "it does not exist" : errno == EACCES ? "permission denied" : errorText

@@ -8,17 +8,17 @@ import LDAP
 
 /// Prints a reconcile plan, one change at a time to `write` (never the whole text in memory):
 /// as an LDIF change file that `ldapmodify -f` applies as it is, or as JSON.
-public struct PlanPrinter {
+package struct PlanPrinter {
     let mapping: EntryMapping
     let write: (String) -> Void
 
-    public init(mapping: EntryMapping, write: @escaping (String) -> Void) {
+    package init(mapping: EntryMapping, write: @escaping (String) -> Void) {
         self.mapping = mapping
         self.write = write
     }
 
     /// LDIF change records (RFC 2849): changetype add / modify / delete.
-    public func ldif(_ plan: ReconcilePlan) {
+    package func ldif(_ plan: ReconcilePlan) {
         write(
             "# nova-dirsvc reconcile: \(plan.additions) to add, \(plan.modifications) to modify, \(plan.deletions) to delete, "
                 + "\(plan.conflicts.count) replication conflict entries to remove\n")
@@ -47,7 +47,7 @@ public struct PlanPrinter {
     }
 
     /// A JSON array of {"action", "dn", "instance_uuid", and "attributes" (add) or "changes" (modify)}.
-    public func json(_ plan: ReconcilePlan) {
+    package func json(_ plan: ReconcilePlan) {
         write("[")
         for (i, change) in plan.changes.enumerated() {
             var item: [String: JSONValue] = ["dn": .string(change.dn.string)]

@@ -8,11 +8,11 @@ import LDAP
 /// that time from a value that has passed to the end of its round, in one modify that deletes
 /// the old value and adds the new one: of two serves at once, the second's delete finds the
 /// value gone and fails (LDAP applies a modify's changes all or none), so it skips the round.
-public enum ReconcileLease {
-    public static let uuid = "00000000-0000-0000-0000-000000000000"
+package enum ReconcileLease {
+    package static let uuid = "00000000-0000-0000-0000-000000000000"
 
     /// Claims the round until `until` when no claim runs past `now`; whether it did.
-    public static func claim(_ connection: LDAPConnection, mapping: EntryMapping, now: EventTime, until: EventTime) throws -> Bool {
+    package static func claim(_ connection: LDAPConnection, mapping: EntryMapping, now: EventTime, until: EventTime) throws -> Bool {
         let dn = mapping.tombstoneDN(for: uuid)
         if let entry = try connection.read(dn, filter: EntryMapping.tombstoneFilter, attributes: [NovaSchema.lastEventTime]) {
             let held = entry[NovaSchema.lastEventTime]

@@ -7,7 +7,7 @@ import LDAP
 #endif
 
 /// One change of a reconcile plan.
-public enum PlannedChange: Sendable {
+package enum PlannedChange: Sendable {
     case add(DistinguishedName, InstanceRecord)
     case modify(DistinguishedName, instanceUUID: String, [Modification])
     case delete(DistinguishedName, instanceUUID: String)
@@ -16,7 +16,7 @@ public enum PlannedChange: Sendable {
     /// entry is made right by the rest of the plan, and this copy goes.
     case deleteConflict(DistinguishedName, instanceUUID: String)
 
-    public var dn: DistinguishedName {
+    package var dn: DistinguishedName {
         switch self {
         case .add(let dn, _), .modify(let dn, _, _), .delete(let dn, _), .deleteConflict(let dn, _): return dn
         }
@@ -24,61 +24,61 @@ public enum PlannedChange: Sendable {
 }
 
 /// What reconcile would do: computed once, then printed (dry run), checked, or applied.
-public struct ReconcilePlan: Sendable {
-    public var changes: [PlannedChange] = []
+package struct ReconcilePlan: Sendable {
+    package var changes: [PlannedChange] = []
     /// Managed entries read from the directory.
-    public var managedCount = 0
-    public var unchanged = 0
+    package var managedCount = 0
+    package var unchanged = 0
     /// Entries that are not in the input but were created or modified within the grace period.
-    public var keptByGrace: [DistinguishedName] = []
+    package var keptByGrace: [DistinguishedName] = []
     /// Managed entries under the base DN whose novaInstanceUUID does not match their DN: left alone.
-    public var skipped: [DistinguishedName] = []
+    package var skipped: [DistinguishedName] = []
     /// Entries of instances Nova could not report on (a cell that is down): not touched.
-    public var leftAlone: [DistinguishedName] = []
+    package var leftAlone: [DistinguishedName] = []
     /// Why the plan must not be applied (too many deletions), if it must not: a dry run still
     /// shows it, `--check` still reports its drift, a real run refuses it (65).
-    public var refusal: InputError?
+    package var refusal: InputError?
     /// Tombstones of deleted instances older than `Limits.tombstoneTTL`: removed when the plan
     /// is applied (not drift: the instances stay deleted).
-    public var expiredTombstones: [DistinguishedName] = []
+    package var expiredTombstones: [DistinguishedName] = []
 
-    public var additions: Int { changes.count { if case .add = $0 { true } else { false } } }
-    public var modifications: Int { changes.count { if case .modify = $0 { true } else { false } } }
-    public var deletions: Int { changes.count { if case .delete = $0 { true } else { false } } }
+    package var additions: Int { changes.count { if case .add = $0 { true } else { false } } }
+    package var modifications: Int { changes.count { if case .modify = $0 { true } else { false } } }
+    package var deletions: Int { changes.count { if case .delete = $0 { true } else { false } } }
     /// Replication conflict entries found (and to be removed).
-    public var conflicts: [DistinguishedName] { changes.compactMap { if case .deleteConflict(let dn, _) = $0 { dn } else { nil } } }
-    public var hasDrift: Bool { !changes.isEmpty }
+    package var conflicts: [DistinguishedName] { changes.compactMap { if case .deleteConflict(let dn, _) = $0 { dn } else { nil } } }
+    package var hasDrift: Bool { !changes.isEmpty }
 }
 
 /// Brings the directory in line with Nova's list of live instances.
-public struct Reconciler {
-    public let connection: LDAPConnection
-    public let mapping: EntryMapping
+package struct Reconciler {
+    package let connection: LDAPConnection
+    package let mapping: EntryMapping
 
-    public init(connection: LDAPConnection, mapping: EntryMapping) {
+    package init(connection: LDAPConnection, mapping: EntryMapping) {
         self.connection = connection
         self.mapping = mapping
     }
 
     /// Safety settings.
-    public struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// Refuse when deletions would exceed this fraction of the managed entries...
-        public var maxDeleteRatio: Double = 0.1
+        package var maxDeleteRatio: Double = 0.1
         /// ...unless this is set.
-        public var allowMassDelete = false
+        package var allowMassDelete = false
         /// Never delete an entry created or modified less than this many seconds ago.
-        public var grace: Double = 600
+        package var grace: Double = 600
         /// How long (seconds, by Nova's clock) a deleted instance's tombstone refuses late
         /// creates before reconcile removes it: a week, longer than a notification can wait in
         /// a queue while serve is down.
-        public var tombstoneTTL: Double = 7 * 86400
-        public init() {}
+        package var tombstoneTTL: Double = 7 * 86400
+        package init() {}
     }
 
     /// Reads every managed entry (paged, one level under the base DN, novaInstance only) and
     /// computes the plan (with `refusal` set when it deletes too much). Memory: the input records and the plan; directory entries are
     /// compared as they stream in and not kept.
-    public func plan(
+    package func plan(
         live records: [InstanceRecord], leaveAlone: Set<String> = [], limits: Limits,
         now: Date = Date()
     ) throws -> ReconcilePlan {
@@ -158,11 +158,11 @@ public struct Reconciler {
     }
 
     /// The outcome of applying a plan.
-    public struct Summary: Sendable {
-        public var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0, conflictsRemoved = 0, tombstonesExpired = 0
-        public var failures: [(dn: String, error: LDAPError)] = []
-        public var elapsed: Duration = .zero
-        public var description: String {
+    package struct Summary: Sendable {
+        package var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0, conflictsRemoved = 0, tombstonesExpired = 0
+        package var failures: [(dn: String, error: LDAPError)] = []
+        package var elapsed: Duration = .zero
+        package var description: String {
             "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
                 + "kept (grace) \(keptByGrace), replication conflicts removed \(conflictsRemoved), "
                 + "expired tombstones removed \(tombstonesExpired), failed \(failures.count), elapsed \(elapsed)"
@@ -171,7 +171,7 @@ public struct Reconciler {
 
     /// Applies the plan with up to `window` operations outstanding on the connection. A failed
     /// entry does not stop the run: it is in the summary with its DN and error.
-    public func apply(
+    package func apply(
         _ plan: ReconcilePlan, window: Int = 64,
         progress: ((_ done: Int, _ total: Int) -> Void)? = nil
     ) throws -> Summary {

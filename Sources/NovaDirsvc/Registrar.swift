@@ -2,20 +2,20 @@ import LDAP
 
 /// Writes register and unregister events to the directory, idempotently, touching only
 /// entries that carry the novaInstance object class.
-public struct Registrar {
-    public let connection: LDAPConnection
-    public let mapping: EntryMapping
+package struct Registrar {
+    package let connection: LDAPConnection
+    package let mapping: EntryMapping
     /// Told what went wrong beside the event without stopping it (a tombstone not written).
-    public var warn: ((String) -> Void)?
+    package var warn: ((String) -> Void)?
 
-    public init(connection: LDAPConnection, mapping: EntryMapping, warn: ((String) -> Void)? = nil) {
+    package init(connection: LDAPConnection, mapping: EntryMapping, warn: ((String) -> Void)? = nil) {
         self.connection = connection
         self.mapping = mapping
         self.warn = warn
     }
 
     /// What an event did.
-    public enum Outcome: String, Sendable {
+    package enum Outcome: String, Sendable {
         /// register: a new entry.
         case added
         /// register: the entry existed and the changed attributes were replaced.
@@ -38,7 +38,7 @@ public struct Registrar {
     /// instance back) and leaves a tombstone with the newest delete time. One event's look-ups
     /// are reads by DN (a batch's, one search: `tombstones`). Without `time` (a record from the
     /// CLI, the hook, HTTP), as it comes.
-    public func apply(_ event: InstanceEvent, time: EventTime? = nil) throws -> Outcome {
+    package func apply(_ event: InstanceEvent, time: EventTime? = nil) throws -> Outcome {
         switch event {
         case .register(let record): return try register(record, time: time)
         case .update(let record): return try update(record, time: time)
@@ -62,7 +62,7 @@ public struct Registrar {
     }
 
     /// The time of an instance's delete, from its tombstone; nil when it has none.
-    public func tombstoneTime(_ uuid: String) throws -> EventTime? {
+    package func tombstoneTime(_ uuid: String) throws -> EventTime? {
         try connection.read(
             mapping.tombstoneDN(for: uuid), filter: EntryMapping.tombstoneFilter,
             attributes: [NovaSchema.lastEventTime])?[NovaSchema.lastEventTime].first
@@ -72,7 +72,7 @@ public struct Registrar {
     /// The delete times of those of `uuids` that have a tombstone (keys lowercased), in one
     /// one-level search: objectClass is indexed (389-ds and OpenLDAP index it by default), so
     /// only the tombstones are looked through, not the instances.
-    public func tombstones(_ uuids: [String]) throws -> [String: EventTime] {
+    package func tombstones(_ uuids: [String]) throws -> [String: EventTime] {
         guard !uuids.isEmpty else { return [:] }
         let keys = uuids.map { Filter.equality(NovaSchema.deletedInstanceUUID, $0) }
         var found: [String: EventTime] = [:]
@@ -125,7 +125,7 @@ public struct Registrar {
 
     /// Adds the entry, or brings an existing one up to date (only the changed attributes).
     /// A new instance costs one add: the common case is as quick as `ldapadd`.
-    public func register(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
+    package func register(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
         let dn = mapping.dn(for: record.instanceUUID)
         var tombstone: EventTime? = nil
         if let time {
@@ -174,7 +174,7 @@ public struct Registrar {
 
     /// Brings an existing entry up to date with what the record supplies (only the changed
     /// attributes); an absent entry is left absent.
-    public func update(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
+    package func update(_ record: InstanceRecord, time: EventTime? = nil) throws -> Outcome {
         let dn = mapping.dn(for: record.instanceUUID)
         guard let entry = try readOwned(dn, attributes: Self.readAttributes) else { return try absent() }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
@@ -188,7 +188,7 @@ public struct Registrar {
     /// RFC 4528, would make the check atomic with the delete, but 389-ds does not implement
     /// it; in a least-privilege deployment the service account's ACI, whose targetfilter is
     /// (objectClass=novaInstance), enforces the same rule on the server side.)
-    public func unregister(_ instanceUUID: String) throws -> Outcome {
+    package func unregister(_ instanceUUID: String) throws -> Outcome {
         let dn = mapping.dn(for: instanceUUID)
         guard let entry = try readOwned(dn, attributes: ["objectClass"]) else { return try absent() }
         guard EntryMapping.isManaged(entry) else { throw ForeignEntryError(dn: dn.string) }
@@ -209,7 +209,7 @@ public struct Registrar {
 
     /// Throws `BaseDNMissingError` when the base DN cannot be read (it does not exist, or this
     /// account may not see it: the example ACI lets it read the containers).
-    public func checkBaseExists() throws {
+    package func checkBaseExists() throws {
         guard try connection.read(mapping.baseDN, attributes: ["objectClass"]) != nil else {
             throw BaseDNMissingError(baseDN: mapping.baseDN.string, serverSaid: "nothing found at the base DN")
         }
@@ -226,7 +226,7 @@ public struct Registrar {
     }
 
     /// The replication conflict entries of an instance (389-ds), which normal searches never show.
-    public func conflicts(_ instanceUUID: String) throws -> [DistinguishedName] {
+    package func conflicts(_ instanceUUID: String) throws -> [DistinguishedName] {
         try connection.search(
             base: mapping.baseDN, scope: .oneLevel,
             filter: .and([
@@ -238,7 +238,7 @@ public struct Registrar {
     }
 
     /// The entry of an instance, or nil.
-    public func show(_ instanceUUID: String) throws -> Entry? {
+    package func show(_ instanceUUID: String) throws -> Entry? {
         try connection.read(
             mapping.dn(for: instanceUUID), filter: EntryMapping.managedFilter,
             attributes: ["*", "createTimestamp", "modifyTimestamp"])
@@ -247,10 +247,10 @@ public struct Registrar {
 
 /// An entry exists at the instance's DN but is not nova-dirsvc's (no novaInstance object class,
 /// or not visible to this identity): it is left alone.
-public struct ForeignEntryError: Error, CustomStringConvertible {
-    public let dn: String
-    public init(dn: String) { self.dn = dn }
-    public var description: String {
+package struct ForeignEntryError: Error, CustomStringConvertible {
+    package let dn: String
+    package init(dn: String) { self.dn = dn }
+    package var description: String {
         "refusing to touch \"\(dn)\": an entry exists there without the novaInstance object class (or invisible to this account)"
     }
 }

@@ -5,22 +5,22 @@
 /// 5c8b14a0-a7e2-4ad5-aa99-e17cce0f5414, minted for this project (no registration needed, no
 /// one else's enterprise number used). `.1.n` are attribute types, `.2.n` object classes.
 /// schema/README.md says how to move them under an operator's own arc.
-public enum NovaSchema {
-    public static let baseOID = "2.25.123011123252204243935185339756047193108"
+package enum NovaSchema {
+    package static let baseOID = "2.25.123011123252204243935185339756047193108"
 
     /// An attribute type definition (RFC 4512 section 4.1.2).
-    public struct AttributeType: Sendable {
-        public let number: Int
-        public let name: String
-        public let description: String
-        public let equality: String
-        public var ordering: String? = nil
-        public let substrings: String?
-        public let syntax: String
-        public let singleValue: Bool
+    package struct AttributeType: Sendable {
+        package let number: Int
+        package let name: String
+        package let description: String
+        package let equality: String
+        package var ordering: String? = nil
+        package let substrings: String?
+        package let syntax: String
+        package let singleValue: Bool
 
-        public var oid: String { "\(NovaSchema.baseOID).1.\(number)" }
-        public var definition: String {
+        package var oid: String { "\(NovaSchema.baseOID).1.\(number)" }
+        package var definition: String {
             var text = "( \(oid) NAME '\(name)' DESC '\(description)' EQUALITY \(equality)"
             if let ordering { text += " ORDERING \(ordering)" }
             if let substrings { text += " SUBSTR \(substrings)" }
@@ -34,7 +34,7 @@ public enum NovaSchema {
     private static let directoryString = "1.3.6.1.4.1.1466.115.121.1.15"
     private static let generalizedTime = "1.3.6.1.4.1.1466.115.121.1.24"
 
-    public static let attributeTypes: [AttributeType] = [
+    package static let attributeTypes: [AttributeType] = [
         .init(
             number: 1, name: "novaInstanceUUID", description: "Nova instance UUID (the key of the entry)",
             equality: "caseIgnoreIA5Match", substrings: "caseIgnoreIA5SubstringsMatch", syntax: ia5, singleValue: true),
@@ -73,14 +73,14 @@ public enum NovaSchema {
 
     /// The key of a tombstone: not `novaInstanceUUID`, so that a search for an instance by its
     /// UUID never finds what a deleted one left.
-    public static let deletedInstanceUUID = "novaDeletedInstanceUUID"
+    package static let deletedInstanceUUID = "novaDeletedInstanceUUID"
 
     /// The attribute that orders an instance's events (`EventTime`).
-    public static let lastEventTime = "novaLastEventTime"
+    package static let lastEventTime = "novaLastEventTime"
 
     /// The AUXILIARY object class that marks an entry as managed by nova-dirsvc.
-    public static let objectClassName = "novaInstance"
-    public static var objectClassDefinition: String {
+    package static let objectClassName = "novaInstance"
+    package static var objectClassDefinition: String {
         let may = attributeTypes.dropFirst().map(\.name).filter { $0 != deletedInstanceUUID }.joined(separator: " $ ")
         return "( \(baseOID).2.1 NAME '\(objectClassName)' DESC 'An OpenStack Nova instance' SUP top AUXILIARY"
             + " MUST \(attributeTypes[0].name) MAY ( \(may) ) X-ORIGIN 'nova-dirsvc' )"
@@ -90,8 +90,8 @@ public enum NovaSchema {
     /// the delete, so that a late create (older by Nova's clock) is refused as stale.
     /// `novaDeletedInstanceUUID=<uuid>,<base DN>`, beside where the entry was; removed by
     /// reconcile once older than a week.
-    public static let tombstoneClassName = "novaInstanceTombstone"
-    public static var tombstoneClassDefinition: String {
+    package static let tombstoneClassName = "novaInstanceTombstone"
+    package static var tombstoneClassDefinition: String {
         "( \(baseOID).2.2 NAME '\(tombstoneClassName)' DESC 'What a deleted Nova instance leaves (its UUID and the time"
             + " of the delete)' SUP top STRUCTURAL MUST ( \(deletedInstanceUUID) $ \(lastEventTime) ) X-ORIGIN 'nova-dirsvc' )"
     }
@@ -117,7 +117,7 @@ public enum NovaSchema {
 
     /// 389 Directory Server: a `cn=schema` entry. Install it as a file in the instance's schema
     /// folder (`98nova-dirsvc.ldif`), or load it online with ldapmodify (`ldif389dsOnline`).
-    public static var ldif389ds: String {
+    package static var ldif389ds: String {
         render(
             "# 389-ds: copy to /etc/dirsrv/slapd-INSTANCE/schema/98nova-dirsvc.ldif and restart.",
             opening: "dn: cn=schema\nobjectClass: top\nobjectClass: ldapSubentry\nobjectClass: subschema\ncn: schema\n",
@@ -125,7 +125,7 @@ public enum NovaSchema {
     }
 
     /// 389 Directory Server, online: an ldapmodify change record on `cn=schema`.
-    public static var ldif389dsOnline: String {
+    package static var ldif389dsOnline: String {
         render(
             "# 389-ds online: ldapmodify -H URI -D 'cn=Directory Manager' -y PWFILE -f THIS",
             opening: "dn: cn=schema\nchangetype: modify\nadd: attributeTypes\n", attributeTypesName: "attributeTypes",
@@ -135,7 +135,7 @@ public enum NovaSchema {
     /// OpenLDAP: an olcSchemaConfig entry for cn=config
     /// (`ldapadd -Y EXTERNAL -H ldapi:/// -f THIS`). Needs the core, cosine, inetorgperson and
     /// nis (or rfc2307bis) schemas for inetOrgPerson and ieee802Device.
-    public static var ldifOpenLDAP: String {
+    package static var ldifOpenLDAP: String {
         render(
             "# OpenLDAP cn=config: ldapadd -Y EXTERNAL -H ldapi:/// -f THIS",
             opening: "dn: cn=nova-dirsvc,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: nova-dirsvc\n",

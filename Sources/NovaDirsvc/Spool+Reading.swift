@@ -10,7 +10,7 @@ import Glibc
 /// setting files aside, and the small state files beside the events.
 extension Spool {
     /// The queued events, oldest first. Missing folder: none.
-    public func pending() throws -> [Item] {
+    package func pending() throws -> [Item] {
         POSIX.names(in: directory).compactMap { name -> Item? in
             guard name.utf8.count == 26, let sequence = Self.sequence(ofName: name) else { return nil }
             return Item(sequence: sequence, path: "\(directory)/\(name)")
@@ -22,17 +22,17 @@ extension Spool {
         POSIX.names(in: directory).filter { $0.hasSuffix(".event") && !($0.utf8.count == 26 && Self.sequence(ofName: $0) != nil) }
     }
 
-    public func exists(_ item: Item) -> Bool {
+    package func exists(_ item: Item) -> Bool {
         var info = stat()
         return lstat(item.path, &info) == 0
     }
 
     /// Reads a queued event; throws `InputError` for a file that must not be replayed (see
     /// the type's documentation on trust) or does not decode.
-    public func read(_ item: Item) throws -> InstanceEvent { try readTimed(item).event }
+    package func read(_ item: Item) throws -> InstanceEvent { try readTimed(item).event }
 
     /// `read`, with the event's time by Nova's clock when it had one.
-    public func readTimed(_ item: Item) throws -> (event: InstanceEvent, time: EventTime?) {
+    package func readTimed(_ item: Item) throws -> (event: InstanceEvent, time: EventTime?) {
         let fd = open(item.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw InputError(field: "spool", reason: "cannot open \(item.path) (\(errno == ELOOP ? "a symbolic link" : POSIX.errorText))")
@@ -56,12 +56,12 @@ extension Spool {
         return (try Self.decode(object), Self.eventTime(object))
     }
 
-    public func remove(_ item: Item) { unlink(item.path) }
+    package func remove(_ item: Item) { unlink(item.path) }
 
     /// Moves a file that must not be replayed to `failed/` (never replacing a file there),
     /// with the reason beside it. Throws (leaving the file where it is) when `failed/` cannot
     /// be used.
-    public func quarantine(_ item: Item, reason: String) throws { try quarantine(name: item.name, reason: reason) }
+    package func quarantine(_ item: Item, reason: String) throws { try quarantine(name: item.name, reason: reason) }
 
     func quarantine(name: String, reason: String) throws {
         let source = "\(directory)/\(name)"
@@ -94,13 +94,13 @@ extension Spool {
     }
 
     /// Why an event was moved to `failed/`, or nil if it was not.
-    public func setAsideReason(_ item: Item) -> String? {
+    package func setAsideReason(_ item: Item) -> String? {
         POSIX.read(path: "\(failedDirectory)/\(item.name).reason", limit: 65536, followSymlinks: false)
             .map { String(decoding: $0, as: UTF8.self).trimmed }
     }
 
     /// Removes temporary files older than an hour (left by a crash mid-write).
-    public func removeStaleTemporaries() {
+    package func removeStaleTemporaries() {
         let cutoff = time(nil) - 3600
         for name in POSIX.names(in: directory) where name.hasPrefix(".tmp-") {
             var info = stat()
@@ -111,15 +111,15 @@ extension Spool {
 
     /// Notes that the directory was just found unavailable, so that processes waiting for the
     /// spool to drain give up at once instead of waiting out their budget.
-    public func markUnavailable() {
+    package func markUnavailable() {
         let fd = open("\(directory)/.unavailable", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd >= 0 { close(fd) }
     }
 
-    public func clearUnavailable() { unlink("\(directory)/.unavailable") }
+    package func clearUnavailable() { unlink("\(directory)/.unavailable") }
 
     /// When the directory was last found unavailable (nil: not since it last worked).
-    public func unavailableSince() -> Date? {
+    package func unavailableSince() -> Date? {
         var info = stat()
         guard lstat("\(directory)/.unavailable", &info) == 0 else { return nil }
         return Date(timeIntervalSince1970: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
@@ -127,7 +127,7 @@ extension Spool {
 
     /// The exclusive right to apply events (see the type's documentation); nil when another
     /// process keeps it for longer than `wait`.
-    public func lock(wait: Duration) throws -> FileLock? {
+    package func lock(wait: Duration) throws -> FileLock? {
         try checkedDirectory(directory)
         do { return try FileLock(path: "\(directory)/.lock", wait: wait) } catch is FileLock.Busy { return nil }
     }

@@ -26,27 +26,27 @@ import Glibc
 /// - A file that does not decode (cut short, damaged, foreign) is moved to `failed/` with a
 ///   `.reason` file beside it and reported, never replayed; so is an event the directory
 ///   refuses for good (not ours, bad data).
-public struct Spool: Sendable {
-    public let directory: String
-    public static let defaultDirectory = "/var/spool/nova-dirsvc"
+package struct Spool: Sendable {
+    package let directory: String
+    package static let defaultDirectory = "/var/spool/nova-dirsvc"
     /// The highest sequence number; a name above it is not one nova-dirsvc wrote.
     static let maxSequence: UInt64 = 999_999_999_999_999_999
     /// The largest event file read (an event is at most `EventDecoder.maxInputSize` bytes).
     static let maxFileSize = EventDecoder.maxInputSize + 4096
 
-    public init(directory: String) { self.directory = directory }
+    package init(directory: String) { self.directory = directory }
 
     /// A queued event's file.
-    public struct Item: Hashable, Sendable, Comparable {
-        public let sequence: UInt64
-        public let path: String
-        public var name: String { Spool.name(sequence) }
-        public static func < (a: Item, b: Item) -> Bool { a.sequence < b.sequence }
+    package struct Item: Hashable, Sendable, Comparable {
+        package let sequence: UInt64
+        package let path: String
+        package var name: String { Spool.name(sequence) }
+        package static func < (a: Item, b: Item) -> Bool { a.sequence < b.sequence }
     }
 
     /// Why a spool operation failed (the caller exits 69 when the event could not be kept).
-    public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
     func failure(_ what: String) -> Failure {
@@ -82,7 +82,7 @@ public struct Spool: Sendable {
 
     /// Writes an event durably into the queue and returns its item.
     /// `time`: the event's by Nova's clock, kept so that it is applied in order when drained.
-    public func enqueue(_ event: InstanceEvent, time: EventTime? = nil) throws -> Item {
+    package func enqueue(_ event: InstanceEvent, time: EventTime? = nil) throws -> Item {
         try checkedDirectory(directory)
         let temporary = try writeTemporary(Array((Self.encode(event, time: time).text + "\n").utf8))
         let item: Item
@@ -101,14 +101,14 @@ public struct Spool: Sendable {
     /// Keeps an event the directory refused for good in `failed/`, with the reason beside
     /// it, without ever queueing it; returns its path.
     @discardableResult
-    public func setAside(_ event: InstanceEvent, reason: String) throws -> String {
+    package func setAside(_ event: InstanceEvent, reason: String) throws -> String {
         try setAside(bytes: Array((Self.encode(event).text + "\n").utf8), reason: reason)
     }
 
     /// Keeps a message that could not be decoded in `failed/` byte for byte (so that it can be
     /// looked at, or given to `nova-dirsvc apply --event` once fixed), with the reason beside it.
     @discardableResult
-    public func setAside(message: [UInt8], reason: String) throws -> String {
+    package func setAside(message: [UInt8], reason: String) throws -> String {
         try setAside(bytes: message, reason: reason)
     }
 

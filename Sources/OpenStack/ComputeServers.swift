@@ -2,22 +2,22 @@
 /// `marker`), at the microversion whose answers carry what an entry needs: 2.69, from which a
 /// server in a cell that is down is listed with status UNKNOWN instead of being left out (left
 /// out, it would look deleted).
-public struct ComputeServers {
-    public static let microversion = "2.69"
+package struct ComputeServers {
+    package static let microversion = "2.69"
 
-    public let session: KeystoneSession
-    public let transport: HTTPTransfer
+    package let session: KeystoneSession
+    package let transport: HTTPTransfer
     /// Servers per page asked for (Nova answers with at most its `[api] max_limit`).
-    public let pageSize: Int
+    package let pageSize: Int
 
-    public init(session: KeystoneSession, transport: HTTPTransfer, pageSize: Int = 1000) {
+    package init(session: KeystoneSession, transport: HTTPTransfer, pageSize: Int = 1000) {
         self.session = session
         self.transport = transport
         self.pageSize = pageSize
     }
 
     /// The page after `marker` (nil: the first), as Nova sent it.
-    public func page(after marker: String?) throws(OpenStackError) -> [UInt8] {
+    package func page(after marker: String?) throws(OpenStackError) -> [UInt8] {
         var base = session.computeEndpoint
         while base.hasSuffix("/") { base.removeLast() }
         var url = base + "/servers/detail?all_tenants=1&limit=\(pageSize)"
@@ -61,7 +61,7 @@ public struct ComputeServers {
 
     /// The `marker` of a `servers_links` next link (Nova's own URL: its host may be one this
     /// client does not use, so only the marker is taken from it).
-    public static func marker(ofNextLink link: String) -> String? {
+    package static func marker(ofNextLink link: String) -> String? {
         guard let query = link.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
         for pair in query.split(separator: "&") where pair.hasPrefix("marker=") {
             return percentDecoded(String(pair.dropFirst("marker=".count)))

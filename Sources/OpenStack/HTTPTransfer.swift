@@ -6,30 +6,30 @@ import Glibc
 /// system's bundle unless `verifyTLS` is false; redirects are not followed (an OpenStack API
 /// never needs them, and a redirect must not carry the token elsewhere); bodies are capped.
 /// One thread at a time.
-public final class HTTPTransfer {
-    public struct Configuration: Sendable {
-        public var caFile: String?
-        public var verifyTLS = true
+package final class HTTPTransfer {
+    package struct Configuration: Sendable {
+        package var caFile: String?
+        package var verifyTLS = true
         /// For the whole of one request (connecting included).
-        public var timeout: Duration = .seconds(30)
+        package var timeout: Duration = .seconds(30)
         /// A response body larger than this is refused.
-        public var maxBodyBytes = 64 << 20
-        public init() {}
+        package var maxBodyBytes = 64 << 20
+        package init() {}
     }
 
-    public struct Response: Sendable {
-        public let status: Int
+    package struct Response: Sendable {
+        package let status: Int
         /// Names lower-cased; the last value of a repeated header.
-        public let headers: [String: String]
-        public let body: [UInt8]
+        package let headers: [String: String]
+        package let body: [UInt8]
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     private let handle: UnsafeMutableRawPointer
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    public init(_ configuration: Configuration) throws(OpenStackError) {
+    package init(_ configuration: Configuration) throws(OpenStackError) {
         _ = Self.globalInit
         guard let handle = curl_easy_init() else {
             throw OpenStackError(.transport, "libcurl could not make a handle")
@@ -41,7 +41,7 @@ public final class HTTPTransfer {
     deinit { curl_easy_cleanup(handle) }
 
     /// One request; `headers` as name/value pairs (never logged: they may carry a token).
-    public func request(
+    package func request(
         _ method: String, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil
     ) throws(OpenStackError) -> Response {
         curl_easy_reset(handle)

@@ -6,8 +6,8 @@
 
 /// How to authenticate to Keystone (v3), named as keystoneauth names its options, so that an
 /// operator copies them from nova.conf's `[keystone_authtoken]` or `[service_user]`.
-public struct KeystoneCredentials: Sendable {
-    public enum Method: Sendable {
+package struct KeystoneCredentials: Sendable {
+    package enum Method: Sendable {
         /// `auth_type = password`: a user and its password, scoped to a project.
         case password(user: UserReference, password: String)
         /// `auth_type = v3applicationcredential`: an application credential (by ID, or by name
@@ -16,12 +16,12 @@ public struct KeystoneCredentials: Sendable {
     }
 
     /// A user by ID, or by name in a domain (by name or ID).
-    public struct UserReference: Sendable {
-        public var id: String?
-        public var name: String?
-        public var domainName: String?
-        public var domainID: String?
-        public init(id: String? = nil, name: String? = nil, domainName: String? = nil, domainID: String? = nil) {
+    package struct UserReference: Sendable {
+        package var id: String?
+        package var name: String?
+        package var domainName: String?
+        package var domainID: String?
+        package init(id: String? = nil, name: String? = nil, domainName: String? = nil, domainID: String? = nil) {
             self.id = id
             self.name = name
             self.domainName = domainName
@@ -29,32 +29,33 @@ public struct KeystoneCredentials: Sendable {
         }
     }
 
-    public var authURL: String
-    public var method: Method
-    public var projectID: String?
-    public var projectName: String?
-    public var projectDomainName: String?
-    public var projectDomainID: String?
+    package var authURL: String
+    package var method: Method
+    package var projectID: String?
+    package var projectName: String?
+    package var projectDomainName: String?
+    package var projectDomainID: String?
     /// The catalog's region to take the compute endpoint from (nil: the first).
-    public var regionName: String?
+    package var regionName: String?
     /// public, internal or admin (keystoneauth's `interface`; `valid_interfaces` in nova.conf).
-    public var interface = "public"
+    package var interface = "public"
 
-    public init(authURL: String, method: Method) {
+    package init(authURL: String, method: Method) {
         self.authURL = authURL
         self.method = method
     }
 }
 
 /// A token and the compute endpoint of its catalog.
-public struct KeystoneSession: Sendable {
-    public let token: String
-    public let computeEndpoint: String
+package struct KeystoneSession: Sendable {
+    package let token: String
+    package let computeEndpoint: String
 }
 
-public enum Keystone {
+package enum Keystone {
     /// POST /v3/auth/tokens; the compute endpoint found in the catalog.
-    public static func authenticate(_ credentials: KeystoneCredentials, transport: HTTPTransfer) throws(OpenStackError) -> KeystoneSession {
+    package static func authenticate(_ credentials: KeystoneCredentials, transport: HTTPTransfer) throws(OpenStackError) -> KeystoneSession
+    {
         let url = tokensURL(credentials.authURL)
         let body: [UInt8]
         do { body = Array(try JSONEncoder().encode(AuthRequest(credentials))) } catch {

@@ -1,7 +1,7 @@
 /// What went wrong talking to Keystone or Nova, by kind (the CLI maps each to its exit status:
 /// credentials 77, unreachable 69, settings 64), with a message that never holds a secret.
-public struct OpenStackError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+package struct OpenStackError: Error, CustomStringConvertible, Sendable {
+    package enum Kind: Sendable, Equatable {
         /// No connection, a time-out, a server error (5xx): try again later.
         case transport
         /// The server's certificate could not be verified.
@@ -14,13 +14,13 @@ public struct OpenStackError: Error, CustomStringConvertible, Sendable {
         case badResponse
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

@@ -19,7 +19,7 @@ import Synchronization
 /// Stopping: the batch in hand is finished and acknowledged, then the broker connection is
 /// closed (messages it had sent but that were not taken are handed back). The writer, before
 /// it in the group, stops after it.
-public final class BusIntake: @unchecked Sendable {
+package final class BusIntake: @unchecked Sendable {
     /// Decoding, and keeping what cannot be read in failed/ (no directory writes: the writer's).
     var path: EventPath
     var bus: BusConsumer
@@ -45,7 +45,7 @@ public final class BusIntake: @unchecked Sendable {
     private let replacement = Mutex<(EventPath, BusConsumer, Bool)?>(nil)
 
     /// Checks the bus settings (throws a configuration error) without connecting.
-    public init(
+    package init(
         configuration: Configuration, writer: DirectoryWriter, counters: ServeCounters, verbose: Bool,
         say: @escaping @Sendable (String) -> Void
     ) throws {
@@ -59,15 +59,15 @@ public final class BusIntake: @unchecked Sendable {
         bus.notice = { say("broker: \($0)") }
     }
 
-    public var summary: String { bus.summary }
+    package var summary: String { bus.summary }
     /// Whether the broker connection is up (read from any thread).
-    public var isConnected: Bool { connected.load(ordering: .relaxed) }
+    package var isConnected: Bool { connected.load(ordering: .relaxed) }
     /// Told how long the writer took for each batch (/metrics).
-    public var onBatchWritten: (@Sendable (Duration) -> Void)?
+    package var onBatchWritten: (@Sendable (Duration) -> Void)?
 
     /// The first connection, before the group runs: a refusal of the settings ends the service
     /// (exit status of the error); a broker that does not answer is retried by the loop.
-    public func connect() throws {
+    package func connect() throws {
         do {
             try bus.connect()
             brokerConnected()
@@ -79,15 +79,15 @@ public final class BusIntake: @unchecked Sendable {
     }
 
     /// A new configuration (SIGHUP), checked: what `commit` puts in place.
-    public struct Reload: @unchecked Sendable {
+    package struct Reload: @unchecked Sendable {
         let path: EventPath
         let bus: BusConsumer
         let verbose: Bool
-        public var summary: String { bus.summary }
+        package var summary: String { bus.summary }
     }
 
     /// Builds what a new configuration needs, changing nothing; throws what does not hold.
-    public func prepare(_ configuration: Configuration, verbose: Bool) throws -> Reload {
+    package func prepare(_ configuration: Configuration, verbose: Bool) throws -> Reload {
         guard let settings = configuration.bus else { throw ConfigurationError("[amqp]: removing the bus takes a restart") }
         let fresh = try BusConsumer(settings, connectTimeout: configuration.timeout)
         fresh.notice = { [say] in say("broker: \($0)") }
@@ -96,7 +96,7 @@ public final class BusIntake: @unchecked Sendable {
 
     /// Puts it in place between two batches (the connection is dropped: unacknowledged
     /// messages come back, and are applied idempotently).
-    public func commit(_ reload: Reload) {
+    package func commit(_ reload: Reload) {
         replacement.withLock { $0 = (reload.path, reload.bus, reload.verbose) }
         wake.signal()
     }
@@ -177,7 +177,7 @@ public final class BusIntake: @unchecked Sendable {
 
 extension BusIntake: Service {
     /// Runs the loop on its thread until graceful shutdown (or cancellation).
-    public func run() async throws {
+    package func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await PosixThread.run { self.loop() }

@@ -2,19 +2,19 @@ import AMQP
 import NovaDirsvc
 
 /// `serve --check-config`.
-public enum ConfigurationCheck {
+package enum ConfigurationCheck {
     /// What it found.
-    public struct Found: Sendable {
-        public let directory: Directory.Check
+    package struct Found: Sendable {
+        package let directory: Directory.Check
         /// The broker logged in to (nil: no [amqp]).
-        public let broker: String?
+        package let broker: String?
     }
 
     /// Reaches the directory (bind, read the base DN) and the broker (log in, look up Nova's
     /// exchange and the service's queue), writing nothing to the directory and leaving the
     /// broker as it was: every look-up is passive (nothing is created, declared or bound). Throws the first problem, whose exit
     /// status says what it is (64 settings, 69 unreachable, 77 refused credentials).
-    public static func run(_ configuration: NovaDirsvc.Configuration) throws -> Found {
+    package static func run(_ configuration: NovaDirsvc.Configuration) throws -> Found {
         guard configuration.bus != nil || configuration.http != nil else {
             throw ConfigurationError(
                 "nothing to serve: set transport_url (or transport_url_file) in [amqp], as in nova.conf, "

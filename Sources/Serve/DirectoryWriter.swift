@@ -22,19 +22,19 @@ import Synchronization
 /// awaits `write(_:)` (a continuation), the bus loop blocks in `write(batch:)`. A service of
 /// serve's group, first in it: at graceful shutdown the intakes stop first, then the writer
 /// finishes what they handed in and closes the directory's connection.
-public final class DirectoryWriter: @unchecked Sendable {
-    public typealias Outcome = Result<EventPath.Outcome, any Error>
+package final class DirectoryWriter: @unchecked Sendable {
+    package typealias Outcome = Result<EventPath.Outcome, any Error>
     private struct Job {
         let items: [EventPath.BatchItem]
         let done: @Sendable ([Outcome]) -> Void
     }
 
     /// A snapshot of the writer's state, for the stats line, /healthz and /metrics.
-    public struct State: Sendable, Equatable {
+    package struct State: Sendable, Equatable {
         /// Why events are going to the spool; nil while the directory is written to.
-        public var queueingReason: String?
+        package var queueingReason: String?
         /// The server of the writer's connection, when it has one.
-        public var server: String?
+        package var server: String?
     }
 
     static let batchLimit = 64
@@ -55,7 +55,7 @@ public final class DirectoryWriter: @unchecked Sendable {
     /// Set by `reconfigure`, taken by the thread between two batches.
     private let replacement = Mutex<(EventPath, DirectorySession)?>(nil)
 
-    public init(configuration: Configuration, counters: ServeCounters, say: @escaping @Sendable (String) -> Void) {
+    package init(configuration: Configuration, counters: ServeCounters, say: @escaping @Sendable (String) -> Void) {
         self.counters = counters
         self.path = EventPath(configuration: configuration, warn: say)
         self.session = DirectorySession(configuration: configuration)
@@ -65,7 +65,7 @@ public final class DirectoryWriter: @unchecked Sendable {
     /// At start: a directory that refuses the settings or credentials throws (the service does
     /// not start: its exit status); one that does not answer is not needed (events are queued).
     /// Call before the group runs.
-    public func connect() throws {
+    package func connect() throws {
         do {
             _ = try session.run(before: .now + path.configuration.timeout) { connection in
                 try Registrar(connection: connection, mapping: EntryMapping(baseDN: path.configuration.baseDN)).checkBaseExists()
@@ -80,7 +80,7 @@ public final class DirectoryWriter: @unchecked Sendable {
 
     /// Applies a batch (the bus loop: what one receive brought), blocking until each event is
     /// applied, in the spool, or kept; the results in order.
-    public func write(batch items: [EventPath.BatchItem]) -> [Outcome] {
+    package func write(batch items: [EventPath.BatchItem]) -> [Outcome] {
         let done = DispatchSemaphore(value: 0)
         let results = Mutex<[Outcome]>([])
         enqueue(
@@ -93,19 +93,19 @@ public final class DirectoryWriter: @unchecked Sendable {
     }
 
     /// Applies one event (an HTTP request), through the batch it joins.
-    public func write(_ item: EventPath.BatchItem) async -> Outcome {
+    package func write(_ item: EventPath.BatchItem) async -> Outcome {
         await withCheckedContinuation { continuation in
             enqueue(Job(items: [item]) { continuation.resume(returning: $0[0]) })
         }
     }
 
     /// The configuration re-read (SIGHUP): taken by the thread before the next batch.
-    public func reconfigure(_ configuration: Configuration) {
+    package func reconfigure(_ configuration: Configuration) {
         replacement.withLock { $0 = (EventPath(configuration: configuration, warn: say), DirectorySession(configuration: configuration)) }
         wake.signal()
     }
 
-    public var state: State { snapshot.withLock { $0 } }
+    package var state: State { snapshot.withLock { $0 } }
 
     private func enqueue(_ job: Job) {
         jobs.withLock { $0.append(job) }
@@ -276,7 +276,7 @@ public final class DirectoryWriter: @unchecked Sendable {
 extension DirectoryWriter: Service {
     /// Runs the thread until graceful shutdown (or cancellation), then until what was handed
     /// in is done.
-    public func run() async throws {
+    package func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await PosixThread.run { self.loop() }

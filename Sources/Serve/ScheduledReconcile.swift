@@ -15,7 +15,7 @@ import Synchronization
 ///   writer meanwhile (the grace keeps what they add; tombstones refuse late creates);
 /// - ends with one event log line (`"action": "reconcile"`) and a count by outcome (`onOutcome`,
 ///   /metrics).
-public final class ScheduledReconcile: Service, @unchecked Sendable {
+package final class ScheduledReconcile: Service, @unchecked Sendable {
     /// Replaced on SIGHUP (`reconfigure`); the interval stays (a change takes a restart).
     private let current: Mutex<Configuration>
     var configuration: Configuration { current.withLock { $0 } }
@@ -24,9 +24,9 @@ public final class ScheduledReconcile: Service, @unchecked Sendable {
     let writer: DirectoryWriter
     let say: @Sendable (String) -> Void
     /// Told each round's outcome: done, refused, failed, skipped, claimed-elsewhere.
-    public var onOutcome: (@Sendable (String) -> Void)?
+    package var onOutcome: (@Sendable (String) -> Void)?
 
-    public init(
+    package init(
         configuration: Configuration, interval: Duration, writer: DirectoryWriter,
         fetch: @escaping @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList,
         say: @escaping @Sendable (String) -> Void
@@ -39,9 +39,9 @@ public final class ScheduledReconcile: Service, @unchecked Sendable {
     }
 
     /// The configuration re-read (SIGHUP): the next round uses it.
-    public func reconfigure(_ configuration: Configuration) { current.withLock { $0 = configuration } }
+    package func reconfigure(_ configuration: Configuration) { current.withLock { $0 = configuration } }
 
-    public func run() async throws {
+    package func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: self.interval) })) != nil else { return }
             await PosixThread.run { self.round() }

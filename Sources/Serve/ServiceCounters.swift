@@ -1,31 +1,31 @@
 import Synchronization
 
 /// What serve has done since it started: the stats line and /metrics.
-public struct ServiceCounters: Sendable, Equatable {
+package struct ServiceCounters: Sendable, Equatable {
     /// Messages taken off the bus.
-    public var received = 0
+    package var received = 0
     /// Events the directory confirmed (also those applied from the spool).
-    public var applied = 0
+    package var applied = 0
     /// Notifications of a type the service does not act on: acknowledged, nothing written.
-    public var ignored = 0
+    package var ignored = 0
     /// Events acknowledged into the spool (the directory down, or a problem on our side).
-    public var queued = 0
+    package var queued = 0
     /// Messages kept in SPOOL/failed/ (not decodable, or refused for good).
-    public var failed = 0
+    package var failed = 0
     /// Messages the broker delivered again (not acknowledged before a restart or a lost connection).
-    public var redelivered = 0
+    package var redelivered = 0
     /// Events older by Nova's clock than what was applied to their instance: not applied.
-    public var stale = 0
+    package var stale = 0
 
-    public init() {}
+    package init() {}
 
     /// `received=12 applied=10 ignored=1 queued=0 failed=1 redelivered=0 stale=0`
-    public var line: String {
+    package var line: String {
         "received=\(received) applied=\(applied) ignored=\(ignored) queued=\(queued) failed=\(failed) redelivered=\(redelivered)"
             + " stale=\(stale)"
     }
 
-    public mutating func add(_ other: ServiceCounters) {
+    package mutating func add(_ other: ServiceCounters) {
         received += other.received
         applied += other.applied
         ignored += other.ignored
@@ -38,14 +38,14 @@ public struct ServiceCounters: Sendable, Equatable {
 
 /// The one owner of serve's counters: the bus intake and the writer's drains add to it, the
 /// stats line and /metrics read it. Counters only grow.
-public final class ServeCounters: Sendable {
+package final class ServeCounters: Sendable {
     private let counts = Mutex(ServiceCounters())
 
-    public init() {}
+    package init() {}
 
-    public func add(_ delta: ServiceCounters) {
+    package func add(_ delta: ServiceCounters) {
         counts.withLock { $0.add(delta) }
     }
 
-    public var snapshot: ServiceCounters { counts.withLock { $0 } }
+    package var snapshot: ServiceCounters { counts.withLock { $0 } }
 }

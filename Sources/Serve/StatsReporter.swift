@@ -3,7 +3,7 @@ import ServiceLifecycle
 
 /// The stats line on standard error every `interval` (a service of serve's group): the
 /// counters, the spool's depth, the directory's and the broker's state.
-public struct StatsReporter: Service {
+package struct StatsReporter: Service {
     let interval: Duration?
     let counters: ServeCounters
     let writer: DirectoryWriter
@@ -11,7 +11,7 @@ public struct StatsReporter: Service {
     let spool: Spool
     let say: @Sendable (String) -> Void
 
-    public init(
+    package init(
         interval: Duration?, counters: ServeCounters, writer: DirectoryWriter, intake: BusIntake?, spool: Spool,
         say: @escaping @Sendable (String) -> Void
     ) {
@@ -23,7 +23,7 @@ public struct StatsReporter: Service {
         self.say = say
     }
 
-    public func run() async throws {
+    package func run() async throws {
         guard let interval else {
             try? await gracefulShutdown()
             return
@@ -35,7 +35,7 @@ public struct StatsReporter: Service {
     }
 
     /// `received=... spool=0 directory=up broker=connected`
-    public var line: String {
+    package var line: String {
         let depth = (try? spool.pending().count).map(String.init) ?? "?"
         return "\(counters.snapshot.line) spool=\(depth) directory=\(writer.state.queueingReason != nil ? "queueing" : "up")"
             + (intake.map { " broker=\($0.isConnected ? "connected" : "retrying")" } ?? "")

@@ -4,8 +4,8 @@ import LDAP
 /// The throwaway 389 Directory Server that `scripts/directory.sh` starts, found through the
 /// environment (`NOVA_DIRSVC_TEST_*`, written to DIR/env by the script). Integration tests are
 /// enabled only when it is there; `swift test` without it skips them with this message.
-public enum TestDirectory {
-    public static let skipMessage =
+package enum TestDirectory {
+    package static let skipMessage =
         "no test directory: run `scripts/directory.sh run /tmp/nd -- swift test` (or scripts/test.sh)"
 
     private static let environment = ProcessInfo.processInfo.environment
@@ -13,33 +13,33 @@ public enum TestDirectory {
         environment["NOVA_DIRSVC_TEST_\(name)"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    public static var isAvailable: Bool { value("URI") != nil }
+    package static var isAvailable: Bool { value("URI") != nil }
 
     /// Set by scripts/test.sh (and so CI): every integration test must run, none may skip.
-    public static var isRequired: Bool { value("REQUIRE_ALL") == "1" }
+    package static var isRequired: Bool { value("REQUIRE_ALL") == "1" }
 
-    public static var uri: String { value("URI")! }
-    public static var ldapiURI: String { value("LDAPI_URI")! }
-    public static var suffix: DistinguishedName { try! DistinguishedName(validating: value("SUFFIX")!) }
-    public static var baseDN: DistinguishedName { try! DistinguishedName(validating: value("BASE_DN")!) }
-    public static var adminDN: String { value("ADMIN_DN")! }
-    public static var adminPasswordFile: String { value("ADMIN_PASSWORD_FILE")! }
-    public static var serviceDN: String { value("SERVICE_DN")! }
-    public static var servicePasswordFile: String { value("SERVICE_PASSWORD_FILE")! }
+    package static var uri: String { value("URI")! }
+    package static var ldapiURI: String { value("LDAPI_URI")! }
+    package static var suffix: DistinguishedName { try! DistinguishedName(validating: value("SUFFIX")!) }
+    package static var baseDN: DistinguishedName { try! DistinguishedName(validating: value("BASE_DN")!) }
+    package static var adminDN: String { value("ADMIN_DN")! }
+    package static var adminPasswordFile: String { value("ADMIN_PASSWORD_FILE")! }
+    package static var serviceDN: String { value("SERVICE_DN")! }
+    package static var servicePasswordFile: String { value("SERVICE_PASSWORD_FILE")! }
 
-    public static func password(_ file: String) -> Password {
+    package static func password(_ file: String) -> Password {
         Password(try! String(contentsOfFile: file, encoding: .utf8))
     }
 
     /// A connection bound as the least-privilege service account over ldap://127.0.0.1.
-    public static func serviceConnection(timeout: Duration = .seconds(10)) throws -> LDAPConnection {
+    package static func serviceConnection(timeout: Duration = .seconds(10)) throws -> LDAPConnection {
         try LDAPConnection.connect(
             LDAPConnection.Configuration(uris: [uri], operationTimeout: timeout),
             credentials: .simple(dn: serviceDN, password: password(servicePasswordFile)))
     }
 
     /// A connection bound as cn=Directory Manager through SASL EXTERNAL over ldapi.
-    public static func adminConnection() throws -> LDAPConnection {
+    package static func adminConnection() throws -> LDAPConnection {
         try LDAPConnection.connect(
             LDAPConnection.Configuration(uris: [ldapiURI]),
             credentials: .sasl(mechanism: "EXTERNAL"))
@@ -47,7 +47,7 @@ public enum TestDirectory {
 
     /// Creates a fresh container `ou=<name>-<random>` under the instances base DN (as the
     /// administrator) so tests running in parallel do not see each other's entries.
-    public static func makeContainer(_ name: String) throws -> DistinguishedName {
+    package static func makeContainer(_ name: String) throws -> DistinguishedName {
         let dn = baseDN.child("ou", "\(name)-\(UUID().uuidString.prefix(8).lowercased())")
         let admin = try adminConnection()
         defer { admin.close() }
@@ -63,16 +63,16 @@ public enum TestDirectory {
 
 /// What `ldapsearch` (OpenLDAP's command-line tool, not our code) sees: the independent check of
 /// what the library or the CLI wrote.
-public enum LDAPSearchTool {
-    public struct Entry: Equatable, Sendable {
-        public var dn: String
+package enum LDAPSearchTool {
+    package struct Entry: Equatable, Sendable {
+        package var dn: String
         /// Attribute name (lowercased) to values, in the order ldapsearch printed them.
-        public var attributes: [String: [String]]
-        public subscript(_ name: String) -> [String] { attributes[name.lowercased()] ?? [] }
+        package var attributes: [String: [String]]
+        package subscript(_ name: String) -> [String] { attributes[name.lowercased()] ?? [] }
     }
 
     /// Runs `ldapsearch -LLL` as Directory Manager over ldapi and parses its LDIF output.
-    public static func search(
+    package static func search(
         base: String, scope: String = "sub", filter: String = "(objectClass=*)",
         attributes: [String] = ["*"]
     ) throws -> [Entry] {
@@ -86,7 +86,7 @@ public enum LDAPSearchTool {
     }
 
     /// Counts entries with a paged search (`-E pr=1000/noprompt`) that prints only DNs.
-    public static func count(base: String, filter: String) throws -> Int {
+    package static func count(base: String, filter: String) throws -> Int {
         let output = try run(
             "/usr/bin/ldapsearch",
             [
@@ -96,7 +96,7 @@ public enum LDAPSearchTool {
         return output.split(separator: "\n").filter { $0.hasPrefix("dn:") }.count
     }
 
-    public static func parseLDIF(_ text: String) -> [Entry] {
+    package static func parseLDIF(_ text: String) -> [Entry] {
         var entries: [Entry] = []
         for block in text.components(separatedBy: "\n\n") {
             var dn: String?
@@ -125,7 +125,7 @@ public enum LDAPSearchTool {
 
     /// Runs a program and returns its standard output; throws on a non-zero exit status
     /// (ldapsearch's 32, no such object, included).
-    public static func run(_ program: String, _ arguments: [String]) throws -> String {
+    package static func run(_ program: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
