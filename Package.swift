@@ -87,17 +87,21 @@ let package = Package(
         // Keystone v3 authentication (password, application credential), the catalog, Nova's
         // server list page by page; blocking, over libcurl, TLS verified. Knows nothing of LDAP.
         .target(name: "OpenStack", dependencies: ["CCurl"]),
+        // Nova's list of servers from its API, for nova-dirsvc's settings ([nova]): serve's
+        // scheduled reconcile, and the pages `nova-dirsvc reconcile --from-nova` reads from
+        // `nova-dirsvc-serve --nova-servers` (the per-event CLI links no libcurl or OpenSSL).
+        .target(name: "NovaAPI", dependencies: ["NovaDirsvc", "OpenStack"]),
         // What both executables share: the connection options and the one exit path.
         .target(
             name: "CommandSupport",
-            dependencies: ["NovaDirsvc", "OpenStack", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["NovaDirsvc", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // The command-line tool: one file per subcommand, no logic of its own. `serve` runs the
         // executable below, so the CLI loads no broker or server code.
         .executableTarget(
             name: "nova-dirsvc",
             dependencies: [
-                "NovaDirsvc", "CommandSupport", "OpenStack",
+                "NovaDirsvc", "CommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -105,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "nova-dirsvc-serve",
             dependencies: [
-                "Serve", "HTTPService", "NovaDirsvc", "CommandSupport",
+                "Serve", "HTTPService", "NovaDirsvc", "CommandSupport", "NovaAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,10 +1,18 @@
 import ArgumentParser
 import CommandSupport
 import Dispatch
+import Glibc
 import HTTPService
+import NovaAPI
 import NovaDirsvc
 import Serve
 import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `nova-dirsvc serve` (the CLI runs this executable for it): the resident service, one
 /// `ServiceGroup` (swift-service-lifecycle) of the one writer, the bus intake, the HTTP side,
@@ -46,9 +54,38 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "A line on standard error for every message (the event log has one anyway).")
     var verbose = false
 
+    /// For `nova-dirsvc reconcile --from-nova`: every page of Nova's /servers/detail ([nova]
+    /// settings) on standard output, each as `<length>\n<JSON>`, then exit (77, 69, 64 as the CLI).
+    @Flag(help: .hidden)
+    var novaServers = false
+
     func run() throws {
         guard statsInterval.isFinite, statsInterval >= 0, statsInterval <= 86400 else {
             throw ValidationError("--stats-interval: \(statsInterval) is not a number of seconds from 0 to 86400")
+        }
+        if novaServers {
+            let configuration = try connection.resolve()
+            guard let nova = configuration.nova else {
+                throw ConfigurationError("--from-nova: no [nova] auth_url in the configuration file (see docs/reconcile.md)")
+            }
+            var accumulator = InstanceListDecoder.Accumulator()
+            try NovaServerList.pages(nova) { page in
+                let next = try accumulator.add(document: Data(page))  // checked, and its next link
+                POSIX.write(1, "\(page.count)\n")
+                page.withUnsafeBytes { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
+                        if written <= 0 {
+                            if errno == EINTR { continue }
+                            Glibc.exit(ExitStatus.unavailable.rawValue)
+                        }
+                        offset += written
+                    }
+                }
+                return next
+            }
+            return
         }
         if checkConfig {
             let configuration = try connection.resolve(strict: true)

@@ -80,7 +80,8 @@ struct ReconcileCommand: ParsableCommand {
                 throw ConfigurationError(
                     "--from-nova: no [nova] auth_url in the configuration file (see docs/reconcile.md)")
             }
-            list = try NovaServerList.fetch(nova)
+            _ = nova  // read again by nova-dirsvc-serve, which fetches the pages
+            list = try NovaServerPages.fetch(configFile: connection.config, baseDN: configuration.baseDN.string)
             warn(
                 "nova: \(list.records.count) live servers, \(list.deleted.count) deleted, \(list.unreachable.count) in cells that are down")
         } else {

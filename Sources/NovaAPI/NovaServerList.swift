@@ -13,8 +13,16 @@ import OpenStack
 /// failure before the last page ends it with nothing returned: an incomplete list must never
 /// reach the comparison (it would look like deleted instances).
 package enum NovaServerList {
-    package static func fetch(_ settings: Configuration.Nova, progress: (Int) -> Void = { _ in }) throws -> InstanceListDecoder.InstanceList
-    {
+    package static func fetch(_ settings: Configuration.Nova) throws -> InstanceListDecoder.InstanceList {
+        var accumulator = InstanceListDecoder.Accumulator()
+        try pages(settings) { page in try accumulator.add(document: Data(page)) }
+        return try accumulator.finish()
+    }
+
+    /// Every page of `/servers/detail`, in order, handed to `body` as it arrives (`body` returns
+    /// the page's next link, from its decoding): also what `nova-dirsvc-serve --nova-servers`
+    /// writes for `nova-dirsvc reconcile --from-nova`.
+    package static func pages(_ settings: Configuration.Nova, _ body: ([UInt8]) throws -> String?) throws {
         var transferSettings = HTTPTransfer.Configuration()
         transferSettings.caFile = settings.caFile
         transferSettings.verifyTLS = !settings.insecure
@@ -22,21 +30,17 @@ package enum NovaServerList {
         let transport = try HTTPTransfer(transferSettings)
         let session = try Keystone.authenticate(try credentials(settings), transport: transport)
         let servers = ComputeServers(session: session, transport: transport, pageSize: settings.pageSize)
-        var accumulator = InstanceListDecoder.Accumulator()
         var marker: String? = nil
         var pages = 0
         repeat {
             let page = try servers.page(after: marker)
             pages += 1
-            let next = try accumulator.add(document: Data(page))
-            progress(pages)
-            guard let next else { break }
+            guard let next = try body(page) else { break }
             guard let following = ComputeServers.marker(ofNextLink: next), following != marker else {
                 throw OpenStackError(.badResponse, "Nova's page \(pages) links to a next page without a new marker")
             }
             marker = following
         } while true
-        return try accumulator.finish()
     }
 
     static func credentials(_ settings: Configuration.Nova) throws -> KeystoneCredentials {
