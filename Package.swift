@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "LDAPTests", dependencies: ["LDAP", "CLDAP", "TestSupport"]),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
         .testTarget(name: "DecompressionTests", dependencies: ["Decompression"]),
-        .testTarget(name: "ServeTests", dependencies: ["Serve"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "NovaDirsvc"]),
         .testTarget(
             name: "HTTPServiceTests",
             dependencies: [

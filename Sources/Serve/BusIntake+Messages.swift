@@ -21,7 +21,6 @@ extension BusIntake {
         var counts = ServiceCounters()
         defer { counters.add(counts) }
         var batch: [(delivery: AMQPConnection.Delivery, item: EventPath.BatchItem)] = []
-        var settled: [AMQPConnection.Delivery] = []
         var unsettled: [(delivery: AMQPConnection.Delivery, problem: any Error)] = []
         for delivery in deliveries {
             counts.received += 1
@@ -35,12 +34,10 @@ extension BusIntake {
                     batch.append((delivery, EventPath.BatchItem(event, origin: decoded.origin)))
                 case .ignored(let eventType, let uuid):
                     counts.ignored += 1
-                    settled.append(delivery)
                     if verbose { say("ignored \(eventType) \(uuid ?? "")") }
                 }
             } catch let error as EventNotAppliedError where error.state == .setAside {
                 counts.failed += 1
-                settled.append(delivery)
                 say("message \(delivery.messageID ?? "(no id)") not applicable: \(error)")
             } catch {
                 unsettled.append((delivery, error))
@@ -51,22 +48,23 @@ extension BusIntake {
             let results = writer.write(batch: batch.map(\.item))
             onBatchWritten?(.now - start)
             for ((delivery, item), result) in zip(batch, results) {
-                if let problem = settle(item, result, counting: &counts) {
-                    unsettled.append((delivery, problem))
-                } else {
-                    settled.append(delivery)
-                }
+                if let problem = settle(item, result, counting: &counts) { unsettled.append((delivery, problem)) }
             }
         }
+        let positions = Dictionary(uniqueKeysWithValues: deliveries.enumerated().map { ($1.deliveryTag, $0) })
+        let problems = Dictionary(unsettled.map { (positions[$0.delivery.deliveryTag]!, $0.problem) }) { first, _ in first }
+        let decision = Acknowledgement.decide(count: deliveries.count, unsettled: Set(problems.keys))
         do {
-            if unsettled.isEmpty, let last = deliveries.last {
-                try bus.ack(last, upTo: true)  // the whole batch (earlier batches are all settled)
-            } else {
-                for delivery in settled { try bus.ack(delivery) }
-                for (delivery, problem) in unsettled {
+            switch decision.action {
+            case .all:
+                try bus.ack(deliveries[deliveries.count - 1], upTo: true)  // the whole batch (earlier ones are all settled)
+            case .each(let ack, let requeue):
+                for index in ack { try bus.ack(deliveries[index]) }
+                for index in requeue {
+                    let delivery = deliveries[index]
                     let count = delivery.headers["x-delivery-count"].map { ", delivered \(Int($0).map { $0 + 1 } ?? 0) times" } ?? ""
                     say(
-                        "message \(delivery.messageID ?? "(no id)") could be neither applied nor kept: \(problem); "
+                        "message \(delivery.messageID ?? "(no id)") could be neither applied nor kept: \(problems[index]!); "
                             + "handed back to the queue\(count)")
                     try bus.requeue(delivery)
                 }
@@ -75,7 +73,7 @@ extension BusIntake {
             brokerLost(error)
             return
         }
-        if unsettled.isEmpty || !settled.isEmpty {
+        if !decision.pauseReceiving {
             receivePause.reset()
         } else {
             let wait = receivePause.next()
@@ -110,34 +108,21 @@ extension BusIntake {
         counting counters: inout ServiceCounters
     ) -> (any Error)? {
         let subject = "\(item.event.action) \(item.event.instanceUUID)"
-        switch result {
-        case .success(.applied(.stale)):
+        switch Acknowledgement.settlement(of: result) {
+        case .stale:
             counters.stale += 1
             if verbose { say("\(subject): stale (older than what was applied)") }
-        case .success(.applied(let outcome)):
+        case .applied:
             counters.applied += 1
-            if verbose { say("\(subject): \(outcome.rawValue)") }
-        case .success(.appliedFromSpool):
-            counters.applied += 1
-        case .success(.queued):
+            if verbose, case .success(.applied(let outcome)) = result { say("\(subject): \(outcome.rawValue)") }
+        case .queued:
             counters.queued += 1
-        case .failure(let error as EventNotAppliedError):
-            switch error.state {
-            case .setAside:
-                counters.failed += 1
-                say("\(subject): \(error)")
-            case .queued:
-                // a problem on our side (credentials, rights, the server's schema): loud, and
-                // queued until it is fixed (the writer queues what follows)
-                counters.queued += 1
-            case .lost:
-                return error
-            }
-        case .failure(let error as SetAsideError):
+        case .failed:
             counters.failed += 1
-            say("\(subject): \(error)")
-        case .failure(let error):
-            return error
+            if case .failure(let error) = result { say("\(subject): \(error)") }
+        case .unsettled:
+            if case .failure(let error) = result { return error }
+            return UnreadableMessage("not settled")
         }
         return nil
     }
