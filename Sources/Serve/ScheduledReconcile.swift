@@ -66,10 +66,9 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
             var clock = timespec()
             clock_gettime(CLOCK_REALTIME, &clock)
             let now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
+            let until = EventTime(seconds: now + Self.seconds(interval) * 0.9)
             let claimed = try connection.withDeadline(.now + configuration.timeout) {
-                try ReconcileLease.claim(
-                    connection, mapping: mapping, now: EventTime(seconds: now),
-                    until: EventTime(seconds: now + Self.seconds(interval) * 0.9))
+                try ReconcileLease.claim(connection, mapping: mapping, now: EventTime(seconds: now), until: until)
             }
             guard claimed else {
                 finish("claimed-elsewhere", "another serve runs this round")
@@ -87,7 +86,7 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
             let summary = try reconciler.apply(plan)
             finish(
                 summary.failures.isEmpty ? "done" : "failed",
-                "nova: \(list.records.count) live servers; \(summary.description)"
+                "round claimed until \(until); nova: \(list.records.count) live servers; \(summary.description)"
                     + (summary.failures.first.map { "; first failure: \($0.error)" } ?? ""))
         } catch {
             finish("failed", "\(error) (nothing deleted)")

@@ -582,7 +582,7 @@ def test_health_answers_from_state_never_behind_a_hung_directory_and_shows_no_se
             checks = list(checks)
         assert vendordata.status_code == 200 and vendordata_took < 5, vendordata_took
         assert {status for _, status, _ in checks} == {503}
-        assert max(took for took, _, _ in checks) < 1.5, sorted(took for took, _, _ in checks)[-3:]
+        assert max(took for took, _, _ in checks) < 1.9, sorted(took for took, _, _ in checks)[-3:]
         for _, _, text in checks[:3]:
             assert SERVICE_DN not in text and container not in text and URI not in text and "dc=" not in text, text
     finally:
