@@ -172,7 +172,15 @@ package final class DirectorySession {
     /// Who applied an event of `uuid` that had `outcome` here, for the event log: this session's
     /// server, unless a write of the instance went unanswered on another one and here the work
     /// was found done (`unchanged`, `absent`): that one applied it and replication brought it.
-    package func attribution(for uuid: String?, outcome: String) -> (server: String?, note: String?) {
+    /// `answeredBy`: the server that answered this write, when it is known to be another than
+    /// the one the session ends on (a pipelined add answered before a failover mid-body).
+    package func attribution(
+        for uuid: String?, outcome: String, answeredBy: String? = nil
+    ) -> (server: String?, note: String?) {
+        if let answeredBy {
+            if let uuid = uuid?.lowercased(), unanswered[uuid] == answeredBy { unanswered[uuid] = nil }
+            return (answeredBy, nil)
+        }
         guard let uuid = uuid?.lowercased(), let other = unanswered[uuid] else { return (server, nil) }
         guard ["added", "updated", "unchanged", "deleted", "absent"].contains(outcome) else { return (server, nil) }
         unanswered[uuid] = nil

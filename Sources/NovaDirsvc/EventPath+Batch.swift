@@ -67,6 +67,9 @@ extension EventPath {
         guard candidates.count > 1 else { return nil }  // one event: `submit` is as quick
         let mapping = EntryMapping(baseDN: configuration.baseDN)
         var added = Set<Int>()
+        // the server that answered each add: after a failover mid-batch, the adds answered
+        // before it were applied there, not on the server the session ends on
+        var answeredBy: [Int: String] = [:]
         do {
             try session.run(before: deadline, touching: candidates.map { batch[$0].event.instanceUUID }) { connection in
                 // an ordered event (Nova's clock) of an instance that has a tombstone goes
@@ -84,12 +87,15 @@ extension EventPath {
                     return .add(mapping.dn(for: record.instanceUUID), mapping.attributes(for: record, time: batch[index].origin.time))
                 }
                 try connection.perform(operations) { position, error in
-                    if error == nil { added.insert(pending[position]) }
+                    if error == nil {
+                        added.insert(pending[position])
+                        answeredBy[pending[position]] = session.server
+                    }
                 }
             }
         } catch {
             for index in added { results[index] = .success(.applied(.added)) }
-            logAdded(added, of: batch, session: session)
+            logAdded(added, of: batch, session: session, answeredBy: answeredBy)
             return Disposition(for: error) == .retryLater ? error : nil
         }
         // a delete applied by another process (competing consumers) since the tombstones were
@@ -115,16 +121,17 @@ extension EventPath {
             }
         }
         for index in added { results[index] = .success(.applied(stale.contains(index) ? .stale : .added)) }
-        logAdded(added.subtracting(stale), of: batch, session: session)
+        logAdded(added.subtracting(stale), of: batch, session: session, answeredBy: answeredBy)
         for index in stale.sorted() {
             from(batch[index].origin).record(batch[index].event, outcome: Registrar.Outcome.stale.rawValue, server: session)
         }
         return nil
     }
 
-    private func logAdded(_ added: Set<Int>, of batch: [BatchItem], session: DirectorySession) {
+    private func logAdded(_ added: Set<Int>, of batch: [BatchItem], session: DirectorySession, answeredBy: [Int: String]) {
         for index in added.sorted() {
-            from(batch[index].origin).record(batch[index].event, outcome: Registrar.Outcome.added.rawValue, server: session)
+            from(batch[index].origin).record(
+                batch[index].event, outcome: Registrar.Outcome.added.rawValue, server: session, answeredBy: answeredBy[index])
         }
     }
 }

@@ -306,9 +306,11 @@ package struct EventPath: Sendable {
     /// Appends one line to the event log; a failure to log is a warning, never lost work.
     func record(
         _ event: InstanceEvent?, action: String? = nil, outcome: String, error: (any Error)? = nil,
-        detail: String? = nil, warnings: [String] = [], server session: DirectorySession? = nil
+        detail: String? = nil, warnings: [String] = [], server session: DirectorySession? = nil,
+        answeredBy: String? = nil
     ) {
-        let (server, note) = session?.attribution(for: event?.instanceUUID, outcome: outcome) ?? (nil, nil)
+        let (server, note) =
+            session?.attribution(for: event?.instanceUUID, outcome: outcome, answeredBy: answeredBy) ?? (nil, nil)
         let details = [detail, note].compactMap { $0 }
         logLine(
             action: action ?? event?.action ?? "event", instanceUUID: event?.instanceUUID, record: event?.record,

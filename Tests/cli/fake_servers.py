@@ -123,6 +123,22 @@ class Proxy(FakeServer):
         # server gets and applies each request, its answers are lost (a supplier stopped after
         # it committed a write and before it answered)
         self.lose_answers = False
+        # when a number: forward that many more add answers (AddResponse, over all connections)
+        # and swallow the later ones; every other answer passes (a supplier that stopped
+        # answering in the middle of a pipelined round of adds, after it applied them all)
+        self.add_answers = None
+        self._lock = threading.Lock()
+
+    def _forward_answer(self, message):
+        if self.add_answers is None or _protocol_op(message) != 0x69:
+            return True
+        with self._lock:
+            if self.add_answers is None:
+                return True
+            if self.add_answers > 0:
+                self.add_answers -= 1
+                return True
+            return False
 
     def serve(self, conn):
         import socket
@@ -134,6 +150,7 @@ class Proxy(FakeServer):
         def pump(src, dst, answers=False):
             try:
                 forwarded = 0
+                pending = b""
                 while True:
                     data = src.recv(65536)
                     if not data:
@@ -141,6 +158,9 @@ class Proxy(FakeServer):
                     if answers and self.lose_answers and forwarded > 0:
                         continue
                     forwarded += 1
+                    if answers and self.add_answers is not None or pending:
+                        messages, pending = _split_messages(pending + data)
+                        data = b"".join(m for m in messages if self._forward_answer(m))
                     dst.sendall(data)
             except OSError:
                 pass
@@ -153,6 +173,30 @@ class Proxy(FakeServer):
 
         threading.Thread(target=pump, args=(conn, upstream), daemon=True).start()
         threading.Thread(target=pump, args=(upstream, conn, True), daemon=True).start()
+
+
+def _split_messages(data):
+    """The complete BER-encoded LDAPMessages at the start of `data`, and the bytes left."""
+    messages = []
+    while len(data) >= 2:
+        if data[1] < 0x80:
+            header, length = 2, data[1]
+        else:
+            count = data[1] & 0x7F
+            if len(data) < 2 + count:
+                break
+            header, length = 2 + count, int.from_bytes(data[2:2 + count], "big")
+        if len(data) < header + length:
+            break
+        messages.append(data[:header + length])
+        data = data[header + length:]
+    return messages, data
+
+
+def _protocol_op(message):
+    """The protocolOp tag of one LDAPMessage (after its message ID)."""
+    header = 2 if message[1] < 0x80 else 2 + (message[1] & 0x7F)
+    return message[header + 2 + message[header + 1]]
 
 
 class DropsSYNs:

@@ -286,6 +286,57 @@ def creators(pair, name, base):
 
 
 @pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
+def test_adds_answered_before_a_failover_mid_batch_are_logged_as_applied_by_the_server_that_answered(pair, tmp_path):
+    """Issue 19: serve sends a batch of adds to A (pipelined); A answers the first 10 and then no
+    more (a proxy swallows the later answers; A applies them all and replicates them). serve fails
+    over to B for the rest. The event log names A for the 10 it answered (they were applied there
+    before the failover, not on B), and for every instance the server whose add is the entry that
+    stayed; the in-doubt writes settle with no conflict entry."""
+    base = pair.container()
+    with Proxy(pair.ports["A"]) as proxy:
+        uri_a = f"ldap://127.0.0.1:{proxy.port}"
+        serve = Serve(tmp_path, base, uri=f"{uri_a} {pair.uri['B']}", bind=("cn=Directory Manager", pair.pw), timeout="2")
+        nova = Nova(tmp_path, amqp_url(), 80_000, 40, default={"control_exchange": serve.exchange})
+        try:
+            # the queue is declared, then Nova publishes while serve is stopped: serve's first
+            # receive after its start is the 40 creates, one batch
+            serve.start()
+            assert serve.stop() == 0
+            nova.start()
+            nova.go()
+            assert nova.wait() == 0, nova.output()[-3000:]
+            proxy.add_answers = 10
+            serve.start()
+            wait_until(lambda: serve.stats().get("applied") == "40", timeout=60, what="all 40 applied")
+            proxy.add_answers = None
+            ledger = tmp_path / "spool" / ".in-doubt"
+
+            def settled():
+                a, b = pair.entries("A", base=base), pair.entries("B", base=base)
+                conflicts = [pair.entries(name, "(objectClass=novaInstance)", subentries=True, base=base, attrs=("1.1",))
+                             for name in ("A", "B")]
+                in_doubt = json.loads(ledger.read_text()) if ledger.exists() else {}
+                return a == b and len(a) == 40 and not any(conflicts) and not in_doubt
+            pair.converge(settled, seconds=120)
+            assert "writes in doubt" in serve.output(), serve.output()[-3000:]
+            lines = [json.loads(line) for line in (tmp_path / "events.log").read_text().splitlines()]
+            applied_on_a = [e for e in lines if e.get("outcome") == "added" and e.get("server") == uri_a]
+            assert len(applied_on_a) == 10, [(e.get("outcome"), e.get("server"), e.get("detail")) for e in lines]
+            named = {}
+            for entry in lines:
+                if entry.get("outcome") in ("added", "unchanged", "conflict-resolved") and entry.get("server"):
+                    named[entry["instance_uuid"]] = "A" if entry["server"] == uri_a else "B"
+            made = creators(pair, "A", base)
+            assert set(made) == set(named) == set(uuids_left(80_000, 40, 0))
+            wrong = {u: (named[u], made[u]) for u in made if named[u] != made[u]}
+            assert not wrong, f"{len(wrong)} instances: (logged, really) {list(wrong.items())[:5]}"
+            assert serve.stop() == 0
+        finally:
+            nova.kill()
+            serve.stop(signal.SIGKILL)
+
+
+@pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 def test_a_supplier_stopped_mid_stream_leaves_both_identical_no_conflict_and_a_true_event_log(pair, tmp_path):
     """Issue 19: serve writes to A (uri lists A then B); A is stopped in the middle of 3,000 of
     Nova's notifications. Writes A took without answering may be in A's database and come back
