@@ -9,14 +9,19 @@ import OpenStack
 
 /// Nova's list of every server, from its API (`reconcile --from-nova`): a Keystone token from
 /// `[nova]`, the compute endpoint of its catalog, then `/servers/detail` of every project page
-/// by page, each page decoded into records as it arrives (never all pages held at once). Any
-/// failure before the last page ends it with nothing returned: an incomplete list must never
-/// reach the comparison (it would look like deleted instances).
+/// by page, each page decoded into records and handed on as it arrives (never all pages held
+/// at once). Any failure before the last page ends it with an error: the reader must not act
+/// on an incomplete list (it would look like deleted instances; `Reconciler.Planner` only
+/// plans once the last page is in).
 package enum NovaServerList {
-    package static func fetch(_ settings: Configuration.Nova) throws -> InstanceListDecoder.InstanceList {
-        var accumulator = InstanceListDecoder.Accumulator()
-        try pages(settings) { page in try accumulator.add(document: Data(page)) }
-        return try accumulator.finish()
+    package static func read(_ settings: Configuration.Nova, _ body: (InstanceListDecoder.InstanceList) throws -> Void) throws {
+        var decoder = InstanceListDecoder.Pages()
+        try pages(settings) { page in
+            let decoded = try decoder.decode(document: Data(page))
+            try body(decoded.list)
+            return decoded.next
+        }
+        try decoder.finish()
     }
 
     /// Every page of `/servers/detail`, in order, handed to `body` as it arrives (`body` returns

@@ -81,6 +81,36 @@ package struct EntryMapping: Sendable {
         return changes
     }
 
+    /// Per managed attribute (in `managedAttributes` order), a 64-bit digest of `entry`'s
+    /// values as `modifications` compares them: what `Reconciler.Planner` keeps of an entry
+    /// instead of the entry.
+    package static func digests(of entry: Entry) -> [UInt64] {
+        fields.map { digest(entry[$0.attribute], of: $0.attribute) }
+    }
+
+    /// Whether `record` may change an entry whose `digests` these are. False: `modifications`
+    /// would be empty (equal digests are equal values, but for a 2^-64 chance). True: it may
+    /// not be (values that differ only as `modifications` does not care, e.g. their order or a
+    /// repeated value, digest apart): compare with the entry to know.
+    package static func mayChange(_ digests: ArraySlice<UInt64>, to record: InstanceRecord) -> Bool {
+        for (index, field) in fields.enumerated() {
+            guard let wanted = field.values(record) else { continue }
+            if digest(wanted, of: field.attribute) != digests[digests.startIndex + index] { return true }
+        }
+        return false
+    }
+
+    /// FNV-1a over the values, normalized as `modifications` compares them and sorted, each
+    /// ended by 0xFF (never in UTF-8: "ab","c" and "a","bc" digest apart).
+    private static func digest(_ values: [String], of attribute: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for value in values.map({ $0.lowercasedIfCaseInsensitive(attribute) }).sorted() {
+            for byte in value.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            hash = (hash ^ 0xFF) &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
     /// The change that stamps `entry` with `time`, unless it carries it already.
     package func timeModification(from entry: Entry, to time: EventTime?) -> Modification? {
         guard let time, entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)) != time else { return nil }

@@ -40,46 +40,41 @@ package enum InstanceListDecoder {
         package var unreachable: [String] = []
     }
 
-    /// The instances of every document in `inputs`; refused when one instance appears twice
-    /// (which would it be?) or a page links to one that was not given.
-    package static func decode(_ inputs: [Data]) throws -> InstanceList {
-        var accumulator = Accumulator()
-        for data in inputs {
-            let ranges: [Range<Int>]
-            do { ranges = try JSONParser.documentRanges(data) } catch {
-                throw InputError(field: "instances", reason: "not valid JSON: \(error)")
-            }
-            for range in ranges {
-                try accumulator.add(document: Data(data[data.startIndex + range.lowerBound..<data.startIndex + range.upperBound]))
-            }
+    /// Decodes every document of `data` (one file, or standard input: a list, or pages of
+    /// `/servers/detail` one after another) through `pages`, handing each one's instances to
+    /// `body` as it is decoded.
+    package static func decode(
+        _ data: Data, through pages: inout Pages, _ body: (InstanceList) throws -> Void
+    ) throws {
+        let ranges: [Range<Int>]
+        do { ranges = try JSONParser.documentRanges(data) } catch {
+            throw InputError(field: "instances", reason: "not valid JSON: \(error)")
         }
-        return try accumulator.finish()
+        for range in ranges {
+            let document = Data(data[data.startIndex + range.lowerBound..<data.startIndex + range.upperBound])
+            try body(try pages.decode(document: document).list)
+        }
     }
 
     /// The documents of a list, one at a time (the pages of `/servers/detail` as they arrive
-    /// from Nova's API: each is decoded into records and let go, never all held at once).
-    package struct Accumulator {
-        private var list = InstanceList()
+    /// from Nova's API: each is decoded, handed on and let go, never all held at once). Whether
+    /// an instance is listed twice is the reader's to see (`Reconciler.Planner`).
+    package struct Pages {
         private var documents = 0
         private var lastPageLinksOn: String?
 
         package init() {}
 
-        /// Adds one document; returns the next link of a `/servers/detail` page that has one.
-        @discardableResult
-        package mutating func add(document data: Data) throws -> String? {
+        /// One document's instances, and the next link of a `/servers/detail` page that has one.
+        package mutating func decode(document data: Data) throws -> (list: InstanceList, next: String?) {
             documents += 1
             let page = try decodeDocument(data)
-            list.records += page.list.records
-            list.deleted += page.list.deleted
-            list.unreachable += page.list.unreachable
             if page.isServersPage { lastPageLinksOn = page.next }
-            return page.isServersPage ? page.next : nil
+            return (page.list, page.isServersPage ? page.next : nil)
         }
 
-        /// The list; refused when it is empty, when the last page links to another, or when an
-        /// instance appears twice.
-        package func finish() throws -> InstanceList {
+        /// Refuses a list that had no document, or whose last page links to another.
+        package func finish() throws {
             guard documents > 0 else { throw InputError(field: "instances", reason: "empty input") }
             if let next = lastPageLinksOn {
                 let query = next.split(separator: "?", maxSplits: 1).last.map(String.init) ?? next
@@ -88,11 +83,6 @@ package enum InstanceListDecoder {
                     reason: "the last page given links to a next page (?\(Validate.quote(query).dropFirst().dropLast())): "
                         + "give every page, in order (several --instances, or one page after another on standard input)")
             }
-            var seen = Set<String>()
-            for uuid in list.records.map(\.instanceUUID) + list.deleted + list.unreachable where !seen.insert(uuid).inserted {
-                throw InputError(field: "instances", reason: "the instance \(uuid) is listed twice")
-            }
-            return list
         }
     }
 

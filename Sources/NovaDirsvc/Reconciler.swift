@@ -75,97 +75,31 @@ package struct Reconciler {
         package init() {}
     }
 
-    /// Reads every managed entry (paged, one level under the base DN, novaInstance only) and
-    /// computes the plan (with `refusal` set when it deletes too much). Memory: the input records and the plan; directory entries are
-    /// compared as they stream in and not kept.
+    /// The plan for a list held whole (`Planner` takes one in pieces): every managed entry is
+    /// read (paged, one level under the base DN, novaInstance only) and compared, with
+    /// `refusal` set when it deletes too much.
     package func plan(
         live records: [InstanceRecord], leaveAlone: Set<String> = [], limits: Limits,
         now: Date = Date()
     ) throws -> ReconcilePlan {
-        guard !records.isEmpty else {
-            throw InputError(field: "instances", reason: "the list of live instances is empty: refusing to treat every entry as deleted")
-        }
-        try Registrar(connection: connection, mapping: mapping).checkBaseExists()
-        var wanted: [String: InstanceRecord] = [:]
-        wanted.reserveCapacity(records.count)
-        var order: [String] = []
-        for record in records where wanted.updateValue(record, forKey: record.instanceUUID) == nil {
-            order.append(record.instanceUUID)
-        }
-        var plan = ReconcilePlan()
-        var seen = Set<String>()
-        let attributes = ["objectClass"] + EntryMapping.managedAttributes + ["createTimestamp", "modifyTimestamp"]
-        try connection.search(
-            base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.managedFilter,
-            attributes: attributes
-        ) { entry in
-            plan.managedCount += 1
-            guard let uuid = entry["novaInstanceUUID"].first?.lowercased(),
-                entry.dn.string.lowercased() == mapping.dn(for: uuid).string.lowercased()
-            else {
-                plan.skipped.append(entry.dn)
-                return
-            }
-            seen.insert(uuid)
-            if leaveAlone.contains(uuid) {
-                plan.leftAlone.append(entry.dn)
-            } else if let record = wanted[uuid] {
-                let changes = mapping.modifications(from: entry, to: record)
-                if changes.isEmpty { plan.unchanged += 1 } else { plan.changes.append(.modify(entry.dn, instanceUUID: uuid, changes)) }
-            } else {
-                let touched = [entry["modifyTimestamp"].first, entry["createTimestamp"].first].compactMap {
-                    $0.flatMap(GeneralizedTime.parse)
-                }.max()
-                if let touched, now.timeIntervalSince1970 - touched < limits.grace {
-                    plan.keptByGrace.append(entry.dn)
-                } else {
-                    plan.changes.append(.delete(entry.dn, instanceUUID: uuid))
-                }
-            }
-        }
-        for uuid in order where !seen.contains(uuid) {
-            plan.changes.append(.add(mapping.dn(for: uuid), wanted[uuid]!))
-        }
-        // 389-ds hides replication conflict entries from every search that does not ask for
-        // ldapsubentry; they carry novaInstance like the entry they shadow.
-        try connection.search(
-            base: mapping.baseDN, scope: .oneLevel,
-            filter: .and([EntryMapping.managedFilter, EntryMapping.conflictFilter]),
-            attributes: ["novaInstanceUUID"]
-        ) { entry in
-            let uuid = entry["novaInstanceUUID"].first?.lowercased() ?? ""
-            if !leaveAlone.contains(uuid) { plan.changes.append(.deleteConflict(entry.dn, instanceUUID: uuid)) }
-        }
-        let cutoff = Int64((now.timeIntervalSince1970 - limits.tombstoneTTL) * 1_000_000)
-        try connection.search(
-            base: mapping.baseDN, scope: .oneLevel, filter: EntryMapping.tombstoneFilter,
-            attributes: [NovaSchema.lastEventTime]
-        ) { entry in
-            if let time = entry[NovaSchema.lastEventTime].first.flatMap(EventTime.init(generalized:)), time.microseconds < cutoff {
-                plan.expiredTombstones.append(entry.dn)
-            }
-        }
-        let deletions = plan.deletions
-        if deletions > 0, !limits.allowMassDelete,
-            Double(deletions) > limits.maxDeleteRatio * Double(plan.managedCount)
-        {
-            plan.refusal = InputError(
-                field: "instances",
-                reason: "\(deletions) of \(plan.managedCount) managed entries would be deleted, "
-                    + "more than --max-delete-ratio \(limits.maxDeleteRatio): refusing (check the input; --allow-mass-delete to proceed)")
-        }
-        return plan
+        var planner = try Planner(self, limits: limits, now: now)
+        try planner.add(.init(records: records, unreachable: leaveAlone.sorted()))
+        return try planner.finish()
     }
 
     /// The outcome of applying a plan.
     package struct Summary: Sendable {
         package var added = 0, modified = 0, deleted = 0, unchanged = 0, keptByGrace = 0, conflictsRemoved = 0, tombstonesExpired = 0
+        /// Changes an event made moot since the directory was read (an add whose entry exists
+        /// now, a modification or deletion whose entry is gone): the event's write stands.
+        package var overtaken = 0
         package var failures: [(dn: String, error: LDAPError)] = []
         package var elapsed: Duration = .zero
         package var description: String {
             "added \(added), modified \(modified), deleted \(deleted), unchanged \(unchanged), "
                 + "kept (grace) \(keptByGrace), replication conflicts removed \(conflictsRemoved), "
-                + "expired tombstones removed \(tombstonesExpired), failed \(failures.count), elapsed \(elapsed)"
+                + "expired tombstones removed \(tombstonesExpired), overtaken by events \(overtaken), failed \(failures.count), "
+                + "elapsed \(elapsed)"
         }
     }
 
@@ -180,6 +114,11 @@ package struct Reconciler {
         summary.unchanged = plan.unchanged
         summary.keptByGrace = plan.keptByGrace.count
         var done = 0
+        // changes that found the entry other than the index did: overtaken by an event if the
+        // instance's own entry is there now (an add) or gone (a modification or deletion;
+        // 389-ds answers insufficientAccessRights rather than noSuchObject when the account's
+        // ACI does not cover what is not there)
+        var toVerify: [(index: Int, error: LDAPError)] = []
         let operations = plan.changes.lazy.map { change -> WriteOperation in
             switch change {
             case .add(let dn, let record): return .add(dn, mapping.attributes(for: record))
@@ -192,7 +131,13 @@ package struct Reconciler {
             progress?(done, plan.changes.count)
             let change = plan.changes[index]
             if let error {
-                summary.failures.append((change.dn.string, error))
+                switch (change, error.code) {
+                case (.add, .entryAlreadyExists), (.modify, .noSuchObject), (.modify, .insufficientAccessRights),
+                    (.delete, .noSuchObject), (.delete, .insufficientAccessRights), (.deleteConflict, .noSuchObject):
+                    toVerify.append((index, error))
+                default:
+                    summary.failures.append((change.dn.string, error))
+                }
                 return
             }
             switch change {
@@ -200,6 +145,23 @@ package struct Reconciler {
             case .modify: summary.modified += 1
             case .delete: summary.deleted += 1
             case .deleteConflict: summary.conflictsRemoved += 1
+            }
+        }
+        for (index, error) in toVerify {
+            let change = plan.changes[index]
+            let uuid: String
+            switch change {
+            case .add(_, let record): uuid = record.instanceUUID
+            case .modify(_, let instanceUUID, _), .delete(_, let instanceUUID), .deleteConflict(_, let instanceUUID): uuid = instanceUUID
+            }
+            let filter = Filter.and([EntryMapping.managedFilter, .equality("novaInstanceUUID", uuid)])
+            let found = try connection.read(change.dn, filter: filter, attributes: ["1.1"]) != nil
+            let isAdd: Bool
+            if case .add = change { isAdd = true } else { isAdd = false }
+            if found == isAdd {
+                summary.overtaken += 1
+            } else {
+                summary.failures.append((change.dn.string, error))
             }
         }
         try connection.perform(plan.expiredTombstones.map { WriteOperation.delete($0) }, window: window) { index, error in

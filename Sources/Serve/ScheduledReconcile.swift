@@ -9,10 +9,12 @@ import Synchronization
 ///   events wait there): what Nova says then may be ahead of what the spool will write;
 /// - is claimed in the directory (`ReconcileLease`): of all the serves of a directory, one runs
 ///   a round per interval (the others say it was claimed);
-/// - fetches Nova's list (`fetch`: Keystone, then every page; a failure changes nothing), plans
-///   with the usual guards (`reconcile_grace`, at most 10% of the entries deleted) and applies,
-///   over a connection of its own, on a thread of its own: events keep flowing through the
-///   writer meanwhile (the grace keeps what they add; tombstones refuse late creates);
+/// - reads the directory's index, then Nova's list page by page against it (`read`: Keystone,
+///   then every page; a failure changes nothing; `Reconciler.Planner`), plans with the usual
+///   guards (`reconcile_grace`, at most 10% of the entries deleted) and applies, over a
+///   connection of its own, on a thread of its own: events keep flowing through the writer
+///   meanwhile (an entry they added or deleted since the index was read is left to them:
+///   `Summary.overtaken`);
 /// - ends with one event log line (`"action": "reconcile"`) and a count by outcome (`onOutcome`,
 ///   /metrics).
 package final class ScheduledReconcile: Service, @unchecked Sendable {
@@ -20,7 +22,8 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
     private let current: Mutex<Configuration>
     var configuration: Configuration { current.withLock { $0 } }
     let interval: Duration
-    let fetch: @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList
+    /// Nova's list, page by page (NovaServerList.read: the Serve target does not link libcurl).
+    let read: @Sendable (Configuration.Nova, (InstanceListDecoder.InstanceList) throws -> Void) throws -> Void
     let writer: DirectoryWriter
     let say: @Sendable (String) -> Void
     /// Told each round's outcome: done, refused, failed, skipped, claimed-elsewhere.
@@ -28,12 +31,12 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
 
     package init(
         configuration: Configuration, interval: Duration, writer: DirectoryWriter,
-        fetch: @escaping @Sendable (Configuration.Nova) throws -> InstanceListDecoder.InstanceList,
+        read: @escaping @Sendable (Configuration.Nova, (InstanceListDecoder.InstanceList) throws -> Void) throws -> Void,
         say: @escaping @Sendable (String) -> Void
     ) {
         self.current = Mutex(configuration)
         self.interval = interval
-        self.fetch = fetch
+        self.read = read
         self.writer = writer
         self.say = say
     }
@@ -74,11 +77,12 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
                 finish("claimed-elsewhere", "another serve runs this round")
                 return
             }
-            let list = try fetch(nova)
             var limits = Reconciler.Limits()
             limits.grace = configuration.nova?.reconcileGrace ?? limits.grace
             let reconciler = Reconciler(connection: connection, mapping: mapping)
-            let plan = try reconciler.plan(live: list.records, leaveAlone: Set(list.unreachable), limits: limits)
+            var planner = try Reconciler.Planner(reconciler, limits: limits)
+            try read(nova) { try planner.add($0) }
+            let plan = try planner.finish()
             if let refusal = plan.refusal {
                 finish("refused", "\(refusal)")
                 return
@@ -86,7 +90,7 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
             let summary = try reconciler.apply(plan)
             finish(
                 summary.failures.isEmpty ? "done" : "failed",
-                "round claimed until \(until); nova: \(list.records.count) live servers; \(summary.description)"
+                "round claimed until \(until); nova: \(planner.live) live servers; \(summary.description)"
                     + (summary.failures.first.map { "; first failure: \($0.error)" } ?? ""))
         } catch {
             finish("failed", "\(error) (nothing deleted)")

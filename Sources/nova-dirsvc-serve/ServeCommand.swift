@@ -68,9 +68,9 @@ struct ServeCommand: ParsableCommand {
             guard let nova = configuration.nova else {
                 throw ConfigurationError("--from-nova: no [nova] auth_url in the configuration file (see docs/reconcile.md)")
             }
-            var accumulator = InstanceListDecoder.Accumulator()
+            var decoder = InstanceListDecoder.Pages()
             try NovaServerList.pages(nova) { page in
-                let next = try accumulator.add(document: Data(page))  // checked, and its next link
+                let next = try decoder.decode(document: Data(page)).next  // checked, and its next link
                 POSIX.write(1, "\(page.count)\n")
                 page.withUnsafeBytes { bytes in
                     var offset = 0
@@ -125,7 +125,7 @@ struct ServeCommand: ParsableCommand {
         let scheduled = configuration.nova?.reconcileInterval.map { interval in
             ScheduledReconcile(
                 configuration: configuration, interval: interval, writer: writer,
-                fetch: { try NovaServerList.fetch($0) }, say: say)
+                read: { try NovaServerList.read($0, $1) }, say: say)
         }
         if let http { scheduled?.onOutcome = { http.recordReconcile(outcome: $0) } }
         let reloader = ConfigurationReloader(

@@ -16,7 +16,9 @@ import NovaDirsvc
 /// configuration ([nova]: no secret crosses a command line or the environment); its errors go
 /// to standard error as they are, and its exit status (77, 69, 64) is this command's.
 enum NovaServerPages {
-    static func fetch(configFile: String?, baseDN: String) throws -> InstanceListDecoder.InstanceList {
+    static func stream(
+        configFile: String?, baseDN: String, _ body: (InstanceListDecoder.InstanceList) throws -> Void
+    ) throws {
         let path = ServeCommand.executable
         var arguments = [path, "--nova-servers", "--base-dn", baseDN]
         if let configFile { arguments += ["--config", configFile] }
@@ -41,10 +43,10 @@ enum NovaServerPages {
         }
         var reader = FrameReader(fd: pipe[0])
         defer { close(pipe[0]) }
-        var accumulator = InstanceListDecoder.Accumulator()
+        var pages = InstanceListDecoder.Pages()
         var failure: (any Error)? = nil
         do {
-            while let page = try reader.next() { try accumulator.add(document: Data(page)) }
+            while let page = try reader.next() { try body(try pages.decode(document: Data(page)).list) }
         } catch {
             failure = error
             kill(pid, SIGTERM)
@@ -55,7 +57,7 @@ enum NovaServerPages {
         let code = exited ? (status >> 8) & 0xff : 1
         if let failure { throw failure }
         guard code == 0 else { throw ExitCode(code) }  // its message is on standard error already
-        return try accumulator.finish()
+        try pages.finish()
     }
 
     /// `<length>\n<bytes>` frames, as `nova-dirsvc-serve --nova-servers` writes them.

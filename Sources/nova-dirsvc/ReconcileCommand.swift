@@ -74,21 +74,13 @@ struct ReconcileCommand: ParsableCommand {
     func run() throws {
         try checkFlags()
         let configuration = try connection.resolve()
-        let list: InstanceListDecoder.InstanceList
+        var nova: Configuration.Nova? = nil
         if fromNova {
-            guard let nova = configuration.nova else {
+            guard let settings = configuration.nova else {
                 throw ConfigurationError(
                     "--from-nova: no [nova] auth_url in the configuration file (see docs/reconcile.md)")
             }
-            _ = nova  // read again by nova-dirsvc-serve, which fetches the pages
-            list = try NovaServerPages.fetch(configFile: connection.config, baseDN: configuration.baseDN.string)
-            warn(
-                "nova: \(list.records.count) live servers, \(list.deleted.count) deleted, \(list.unreachable.count) in cells that are down")
-        } else {
-            list = try InstanceListDecoder.decode(try instances.map(InstanceListDecoder.readInput(path:)))
-        }
-        if !list.unreachable.isEmpty {
-            warn("\(list.unreachable.count) instance(s) in a cell that is down (status UNKNOWN): their entries are left as they are")
+            nova = settings
         }
         // connecting gets the usual budget; the reconcile itself as long as it takes
         let ldap = try Directory.connect(configuration, deadline: .now + configuration.timeout)
@@ -100,7 +92,23 @@ struct ReconcileCommand: ParsableCommand {
         limits.maxDeleteRatio = maxDeleteRatio
         limits.allowMassDelete = allowMassDelete
         limits.grace = grace
-        let plan = try reconciler.plan(live: list.records, leaveAlone: Set(list.unreachable), limits: limits)
+        // the directory's index first, then the list streamed against it (Reconciler.Planner)
+        var planner = try Reconciler.Planner(reconciler, limits: limits)
+        if nova != nil {
+            // read again by nova-dirsvc-serve, which fetches the pages
+            try NovaServerPages.stream(configFile: connection.config, baseDN: configuration.baseDN.string) { try planner.add($0) }
+            warn("nova: \(planner.live) live servers, \(planner.deleted) deleted, \(planner.unreachable) in cells that are down")
+        } else {
+            var pages = InstanceListDecoder.Pages()
+            for path in instances {
+                try InstanceListDecoder.decode(InstanceListDecoder.readInput(path: path), through: &pages) { try planner.add($0) }
+            }
+            try pages.finish()
+        }
+        if planner.unreachable > 0 {
+            warn("\(planner.unreachable) instance(s) in a cell that is down (status UNKNOWN): their entries are left as they are")
+        }
+        let plan = try planner.finish()
         for dn in plan.skipped { warn("skipped \(dn): its novaInstanceUUID does not match its DN") }
 
         if check {

@@ -137,6 +137,52 @@ struct EventPathIntegrationTests {
         #expect(now[stale.instanceUUID] == nil)
         #expect(try LDAPSearchTool.search(base: container.child("cn", odd).string, scope: "base").count == 1)
     }
+
+    /// Reconciler.Planner: the list in pieces against the directory's index; an entry whose
+    /// values differ only in their order is unchanged, and so is one whose digest differs but
+    /// whose values Swift finds equal (composed and decomposed é: read again, not rewritten); an instance
+    /// listed twice across pieces is refused; changes an event made moot meanwhile are
+    /// `overtaken`, not failures.
+    @Test func plannerTakesTheListInPiecesAndLeavesWhatEventsChangedMeanwhile() throws {
+        let connection = try Directory.connect(configuration, deadline: .now + .seconds(5))
+        defer { connection.close() }
+        let mapping = EntryMapping(baseDN: container)
+        let registrar = Registrar(connection: connection, mapping: mapping)
+        var same = record()
+        var reordered = record()
+        var changed = record()
+        var composed = record("café")
+        let deletedInNova = record()
+        let cellDown = record()
+        let unlisted = record()
+        reordered.ipAddresses = ["10.0.0.1", "10.0.0.2"]
+        same.ipAddresses = ["10.0.0.3"]
+        for r in [same, reordered, changed, composed, deletedInNova, cellDown, unlisted] { _ = try registrar.register(r) }
+        reordered.ipAddresses = ["10.0.0.2", "10.0.0.1"]
+        composed.projectName = "cafe\u{301}"
+        changed.projectName = "demo"
+        let added = record()
+        var limits = Reconciler.Limits()
+        limits.grace = 0
+        limits.allowMassDelete = true
+        let reconciler = Reconciler(connection: connection, mapping: mapping)
+        var planner = try Reconciler.Planner(reconciler, limits: limits, now: Date().addingTimeInterval(5))
+        try planner.add(.init(records: [same, changed], deleted: [deletedInNova.instanceUUID]))
+        try planner.add(.init(records: [reordered, composed, added], unreachable: [cellDown.instanceUUID]))
+        #expect(throws: InputError.self) { try planner.add(.init(records: [same])) }
+        let plan = try planner.finish()
+        #expect((planner.live, planner.deleted, planner.unreachable) == (5, 1, 1))
+        #expect(plan.unchanged == 3 && plan.modifications == 1 && plan.deletions == 2 && plan.additions == 1)
+        #expect(plan.leftAlone.map(\.string) == [mapping.dn(for: cellDown.instanceUUID).string])
+        // events overtake the plan: the changed instance is deleted, the added one created
+        _ = try registrar.unregister(changed.instanceUUID)
+        _ = try registrar.register(added)
+        let summary = try reconciler.apply(plan, progress: { _, _ in })
+        #expect(summary.failures.isEmpty && summary.overtaken == 2 && summary.deleted == 2, "\(summary.description) \(summary.failures)")
+        let now = try entries()
+        #expect(Set(now.keys) == Set([same, reordered, composed, cellDown, added].map(\.instanceUUID)))
+        #expect(now[composed.instanceUUID]?["novaProjectName"] == ["café"])
+    }
 }
 
 @Test("the directory is there when scripts/test.sh says it must be")
