@@ -231,13 +231,17 @@ extension HTTPFrontend: Service {
         workers.start()
         let router = Router()
         addRoutes(to: router)
+        let connections = Self.connectionLimit(openFiles: POSIX.raiseOpenFileLimit())
         let app = Application(
             router: router, server: server,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "nova-dirsvc"),
+            configuration: .init(
+                address: .hostname(settings.host, port: settings.port), serverName: "nova-dirsvc",
+                availableConnectionsDelegate: MaximumAvailableConnections(connections)),
             onServerRunning: { [self] channel in
                 port.withLock { $0 = channel.localAddress?.port }
                 say(
                     "http: listening on \(settings.tls ? "https" : "http")://\(settings.host):\(boundPort ?? settings.port)"
+                        + " (at most \(connections) connections)"
                         + (credentials.token == nil && credentials.users == nil
                             ? " (no token_file or basic_auth_file: every route is open)" : ""))
             },
@@ -253,6 +257,14 @@ extension HTTPFrontend: Service {
         current.withLock { $0 }.sessions.closeAll()
         if let failure { throw ConfigurationError("[http] listen \(settings.host):\(settings.port): \(Self.describe(failure))") }
     }
+
+    /// Connections held at once: at most 4,096, and never so many that the process runs out of
+    /// file descriptors (the Swift runtime's thread pool, libdispatch, traps when it cannot get
+    /// one: serve died with SIGILL at about 1,100 idle connections under the default limit of
+    /// 1,024). 256 are left for the rest (directory sessions, the broker, spool and log files,
+    /// the event loops). One more waits in the kernel's accept queue until one closes (idle
+    /// ones close after 60 s).
+    static func connectionLimit(openFiles: Int) -> Int { max(16, min(4096, openFiles - 256)) }
 
     /// The writer's time for one batch off the bus, for /metrics.
     package func recordBusBatch(took duration: Duration) { metrics.operation("bus-batch", took: duration) }

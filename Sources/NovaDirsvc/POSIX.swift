@@ -48,6 +48,20 @@ package enum POSIX {
     }
 
     /// Writes all of `text` to a file descriptor (standard output 1, standard error 2).
+    /// Raises the soft limit on open files to the hard one (as Go's runtime does at start): the
+    /// 1,024 a shell or a unit without LimitNOFILE gives is what idle HTTP connections exhaust.
+    /// Returns the soft limit now in force.
+    package static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: min(limit.rlim_cur, rlim_t(Int32.max)))  // RLIM_INFINITY is the largest rlim_t
+    }
+
     package static func write(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {

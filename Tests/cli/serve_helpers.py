@@ -144,13 +144,18 @@ class Serve:
         # how Nova (already running: its exchange exists) declared its exchange
         self.nova_durable = nova_durable
 
-    def start(self, *args, wait_bound=True, nova_running=True):
-        """nova_running: Nova's exchange is declared first, as a running Nova has it."""
+    def start(self, *args, wait_bound=True, nova_running=True, open_files=None):
+        """nova_running: Nova's exchange is declared first, as a running Nova has it.
+        open_files: serve's limit on open files, soft and hard (it cannot raise it)."""
         if self.bus and nova_running:
             declare_nova_exchange(self.exchange, self.port, durable=self.nova_durable)
         self.stderr = open(self.stderr_path, "ab")
+        def limit():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
         self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.config), "--stats-interval", "1", *args],
-                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env())
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env(),
+                                     preexec_fn=limit if open_files else None)
         Serve.started.append(self.proc)
         if wait_bound:
             ready = "broker: connected" if self.bus else "http: listening"

@@ -635,3 +635,47 @@ def test_the_frameworks_own_answers_are_problem_json_and_head_works(http, contai
     answer = requests.head(f"{http.url}/v1/instances/{unknown}", headers={"X-Auth-Token": TOKEN}, timeout=10)
     assert answer.status_code == 404 and answer.content == b""
     assert requests.head(f"{http.url}/v1/instances/{unknown}", timeout=10).status_code == 401
+
+
+def test_idle_connections_never_exhaust_serves_file_descriptors(tmp_path, container):
+    """Issue 21: under an open-file limit of 400 that serve cannot raise, 600 clients connect and
+    say nothing. serve holds at most 144 of them (the limit less 256 for its own files; the rest
+    wait in the kernel's accept queue), stays up, and answers as soon as they are gone. Before:
+    every connection was accepted until descriptors ran out, and serve died (SIGILL: the Swift
+    runtime's libdispatch traps when it cannot get one)."""
+    import resource
+    import socket
+    import time
+    port = free_port()
+    serve = Serve(tmp_path, container, bus=False, timeout="2", http=f"listen = 127.0.0.1:{port}\n")
+    serve.start(open_files=400)
+    assert "(at most 144 connections)" in serve.output(), serve.output()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))  # the test's own 600 sockets
+    session = requests.Session()  # a keep-alive connection made before the flood
+    assert session.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    held = []
+    try:
+        for _ in range(600):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))  # no waiting: a full accept queue drops the SYN
+            held.append(client)
+        time.sleep(3)
+        assert serve.proc.poll() is None, serve.output()[-2000:]
+        # meanwhile the client that got in is answered, and what it sends is written
+        during = record()
+        assert session.post(f"http://127.0.0.1:{port}/v1/instances", json=during, timeout=10).status_code == 201
+        assert during["instance_uuid"] in managed(container)
+    finally:
+        for client in held:
+            client.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200, timeout=60,
+               interval=0.5, what="an answer once the idle clients are gone")
+    r = record()
+    created = requests.post(f"http://127.0.0.1:{port}/v1/instances", json=r, timeout=10)
+    assert created.status_code == 201, created.text
+    assert r["instance_uuid"] in managed(container)
+    assert serve.proc.poll() is None
+    assert serve.stop() == 0
