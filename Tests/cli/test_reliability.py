@@ -271,6 +271,16 @@ def test_least_privilege_account_does_its_job_and_nothing_more(tool, container):
     assert proc.returncode == 0 and managed_uuid in proc.stdout
     assert "userPassword" not in proc.stdout and "aci" not in proc.stdout.lower().replace("novainstance", "")
     ldap("ldapadd", input=f"dn: cn=foreign,{container}\nobjectClass: person\ncn: foreign\nsn: x\n")
+    # instance entries (novaInstance) that also carry what the account must never delete
+    # (docs/security.md): a description, an identity (inetOrgPerson uid), a posixAccount
+    carrying = {}
+    for name, extra in (("description", "description: the CEO's laptop\n"),
+                        ("uid", "objectClass: inetOrgPerson\nuid: ceo\n"),
+                        ("posixAccount", "objectClass: posixAccount\nuid: root2\nuidNumber: 0\ngidNumber: 0\nhomeDirectory: /root\n")):
+        uuid = str(uuidlib.uuid4())
+        carrying[name] = uuid
+        ldap("ldapadd", input=f"dn: cn={uuid},{container}\nobjectClass: top\nobjectClass: person\nobjectClass: novaInstance\n"
+                             f"cn: {uuid}\nsn: {uuid}\nnovaInstanceUUID: {uuid}\n{extra}")
     before = dump(suffix)
     attempts = {
         "add outside the instances": f"dn: cn=x,ou=Services,{suffix}\nchangetype: add\nobjectClass: person\ncn: x\nsn: x\n",
@@ -280,7 +290,10 @@ def test_least_privilege_account_does_its_job_and_nothing_more(tool, container):
         "delete a foreign entry": f"dn: cn=foreign,{container}\nchangetype: delete\n",
         "change the ACI": f"dn: ou=Instances,{suffix}\nchangetype: modify\nadd: aci\naci: (targetattr=\"*\")(version 3.0; acl \"x\"; allow (all) userdn=\"ldap:///anyone\";)\n",
         "raise its own limits": f"dn: {SERVICE_DN}\nchangetype: modify\nreplace: nsSizeLimit\nnsSizeLimit: -1\n",
+        "delete an instance entry that carries a password": f"dn: cn={managed_uuid},{container}\nchangetype: delete\n",
     }
+    for name, uuid in carrying.items():
+        attempts[f"delete an instance entry that carries {name}"] = f"dn: cn={uuid},{container}\nchangetype: delete\n"
     attempts.update(confinement_attacks(container, managed_uuid))
     for name, change in attempts.items():
         proc = as_service(tool, change)
