@@ -24,23 +24,25 @@ struct ServeCommand: ParsableCommand {
         commandName: "nova-dirsvc serve",
         abstract: "Follow Nova's notifications on the message bus (RabbitMQ) into the directory, as a service.",
         discussion: """
-            Runs in the foreground until SIGTERM or SIGINT (it finishes the messages and requests
-            in hand, hands back the messages not taken, and exits 0); SIGHUP re-reads the
-            configuration (directory, bus, HTTP credentials and certificate: all of it, or none
-            when a part is wrong; a change of [http] listen takes a restart).
-            The bus is configured in [amqp] (transport_url as in nova.conf, exchange, topics,
-            queue, durable, prefetch), the HTTP side in [http] (listen, token_file,
-            basic_auth_file, tls_cert, tls_key, max_in_flight: POST/DELETE/GET /v1/instances,
-            POST /v1/vendordata, /healthz, /metrics); either or both. The directory as for every
-            other command. Each message is acknowledged, and each request answered, once its
-            event is in the directory, in the spool (directory down: 202 over HTTP), or kept in
-            SPOOL/failed/ with its reason (it can never be applied).
+            Runs in the foreground until SIGTERM or SIGINT (it finishes the messages and
+            requests in hand, hands back the messages not taken, and exits 0); SIGHUP
+            re-reads the configuration (directory, bus, HTTP credentials and certificate:
+            all of it, or none when a part is wrong; a change of [http] listen takes a
+            restart).
+            The bus is configured in [amqp] (transport_url as in nova.conf, exchange,
+            topics, queue, durable, prefetch), the HTTP side in [http] (listen,
+            token_file, basic_auth_file, tls_cert, tls_key, max_in_flight: POST/DELETE/GET
+            /v1/instances, POST /v1/vendordata, /healthz, /metrics); either or both. The
+            directory as for every other command. Each message is acknowledged, and each
+            request answered, once its event is in the directory, in the spool (directory
+            down: 202 over HTTP), or kept in SPOOL/failed/ with its reason (it can never
+            be applied).
             --check-config checks the settings strictly and reaches the directory and the
             broker, writing nothing, then exits: 0 all good; 64 a setting is wrong; 69 the
             directory or the broker could not be reached; 77 credentials refused.
             At start, serve exits with the same statuses when the broker or the directory
-            refuses its settings; one that does not answer is retried (the directory's events
-            are queued meanwhile).
+            refuses its settings; one that does not answer is retried (the directory's
+            events are queued meanwhile).
             """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -7,16 +7,19 @@ struct FlushCommand: ParsableCommand {
         commandName: "flush",
         abstract: "Apply the events queued in the spool, in the order they arrived.",
         discussion: """
-            Events for one instance collapse into what they amount to (a register followed by an
-            unregister is one delete). An event is removed from the spool only after the directory
-            confirmed it. A damaged spool file, or an event the directory refuses for good, is moved
-            to SPOOL/failed/ and reported. Run it from a timer (examples/systemd/) or cron.
-            Exit status: 0 the spool is empty; 75 events remain (the directory is unavailable);
-            1 something was set aside in SPOOL/failed/; 64, 77 as for register (a problem with the
-            configuration or the credentials leaves every event queued). Its time budget is
-            \(Configuration.flushBudgetFactor) times --timeout; what is left then stays queued (75).
-            With several servers, it then settles the writes a server took without answering
-            (replication conflicts they left are resolved; see docs/architecture.md).
+            Events for one instance collapse into what they amount to (a register followed
+            by an unregister is one delete). An event is removed from the spool only after
+            the directory confirmed it. A damaged spool file, or an event the directory
+            refuses for good, is moved to SPOOL/failed/ and reported. Run it from a timer
+            (examples/systemd/) or cron.
+            Exit status: 0 the spool is empty; 75 events remain (the directory is
+            unavailable); 1 something was set aside in SPOOL/failed/; 64, 77 as for
+            register (a problem with the configuration or the credentials leaves every
+            event queued). Its time budget is \(Configuration.flushBudgetFactor) times
+            --timeout; what is left then stays queued (75).
+            With several servers, it then settles the writes a server took without
+            answering (replication conflicts they left are resolved; see
+            docs/architecture.md).
             """)
 
     @OptionGroup var connection: ConnectionOptions

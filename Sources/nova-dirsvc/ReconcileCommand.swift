@@ -13,20 +13,23 @@ struct ReconcileCommand: ParsableCommand {
         commandName: "reconcile",
         abstract: "Repair drift between Nova's list of live instances and the directory (one shot, cron-safe).",
         discussion: """
-            --from-nova lists every server of every project from Nova's API itself: Keystone
-            credentials from [nova] in the configuration file (keystoneauth's option names:
-            auth_url, auth_type password or v3applicationcredential, ..., region_name, interface,
-            cafile), then GET /servers/detail?all_tenants=1 at microversion 2.69, every page. A
-            failure on the way (Keystone or Nova down or refusing, a page that fails) changes
-            nothing: 77 credentials or policy refused, 69 unreachable, 64 settings.
-            --instances takes a JSON list of records, the bodies of Nova's GET /servers/detail (every
-            page, in order: repeat --instances, or one page after another on standard input), or
-            the output of `openstack server list --all-projects --long -f json`. A server listed as
-            DELETED is not live; one with status UNKNOWN (a cell that is down) is left as it is. An attribute the input
-            form cannot supply is left as it is. Entries without novaInstance are never touched;
-            only entries one level under the base DN are considered.
-            Exit status: 0 done (or --check: no drift), 1 some changes failed (or --check: drift),
-            65 input refused (empty, unreadable, or too many deletions), and as for register.
+            --from-nova lists every server of every project from Nova's API itself:
+            Keystone credentials from [nova] in the configuration file (keystoneauth's
+            option names: auth_url, auth_type password or v3applicationcredential, ...,
+            region_name, interface, cafile), then GET /servers/detail?all_tenants=1 at
+            microversion 2.69, every page. A failure on the way (Keystone or Nova down or
+            refusing, a page that fails) changes nothing: 77 credentials or policy
+            refused, 69 unreachable, 64 settings.
+            --instances takes a JSON list of records, the bodies of Nova's GET
+            /servers/detail (every page, in order: repeat --instances, or one page after
+            another on standard input), or the output of `openstack server list
+            --all-projects --long -f json`. A server listed as DELETED is not live; one
+            with status UNKNOWN (a cell that is down) is left as it is. An attribute the
+            input form cannot supply is left as it is. Entries without novaInstance are
+            never touched; only entries one level under the base DN are considered.
+            Exit status: 0 done (or --check: no drift), 1 some changes failed (or
+            --check: drift), 65 input refused (empty, unreadable, or too many
+            deletions), and as for register.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case ldif, json }

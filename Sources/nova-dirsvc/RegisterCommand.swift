@@ -13,12 +13,14 @@ struct RegisterCommand: ParsableCommand {
         commandName: "register",
         abstract: "Add an instance's entry, or bring it up to date (idempotent).",
         discussion: """
-            The event comes from --event (a file, or - for standard input: the record JSON, a Nova
-            versioned notification instance.create.end, the same in an oslo.messaging envelope, or
-            the legacy compute.instance.create.end) or from the record flags, all six required.
-            Only instance_uuid must be usable: any other value that cannot be used is left out
-            with a warning naming it, and the rest registers (flags are checked strictly). Any
-            other notification is ignored (exit 0, logged); `nova-dirsvc apply` acts on all.
+            The event comes from --event (a file, or - for standard input: the record
+            JSON, a Nova versioned notification instance.create.end, the same in an
+            oslo.messaging envelope, or the legacy compute.instance.create.end) or from
+            the record flags, all six required.
+            Only instance_uuid must be usable: any other value that cannot be used is left
+            out with a warning naming it, and the rest registers (flags are checked
+            strictly). Any other notification is ignored (exit 0, logged); `nova-dirsvc
+            apply` acts on all.
             """)
 
     @Option(help: ArgumentHelp("Read the event JSON from a file, or - for standard input.", valueName: "path|-"))

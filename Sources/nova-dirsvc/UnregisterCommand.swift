@@ -13,9 +13,10 @@ struct UnregisterCommand: ParsableCommand {
         commandName: "unregister",
         abstract: "Delete an instance's entry (success, saying so, if there is none).",
         discussion: """
-            The event comes from --event (a file, or - for standard input: a record JSON with
-            instance_uuid, a Nova versioned notification instance.delete.end, the same in an
-            oslo.messaging envelope, or the legacy compute.instance.delete.end) or --instance-uuid.
+            The event comes from --event (a file, or - for standard input: a record JSON
+            with instance_uuid, a Nova versioned notification instance.delete.end, the
+            same in an oslo.messaging envelope, or the legacy compute.instance.delete.end)
+            or --instance-uuid.
             Only an entry with the novaInstance object class is ever deleted. Any other
             notification is ignored (exit 0, logged); `nova-dirsvc apply` acts on all.
             """)

@@ -451,3 +451,20 @@ def test_reconcile_shows_a_progress_bar_on_a_terminal(tool, container):
     # not on a pipe
     proc = tool.run("reconcile", "--check", "--instances", "-", input=json.dumps(records))
     assert proc.returncode == 0 and "\r[" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["", "register", "unregister", "apply", "flush", "reconcile", "show", "schema",
+                                     "check-config", "serve"])
+def test_help_is_wrapped_once_on_80_columns(command):
+    """Issue 21: the text under OVERVIEW is written to fit 80 columns, so a terminal of 80 shows
+    it as written (ArgumentParser wraps every line longer than the terminal again: a hand-wrapped
+    line of 86 became a line and a stray word)."""
+    def discussion(columns):
+        proc = subprocess.run([BIN, *([command] if command else []), "--help"], capture_output=True, text=True,
+                              env=dict(os.environ, COLUMNS=str(columns)))
+        assert proc.returncode == 0, proc.stderr
+        text = proc.stdout.split("USAGE:")[0]
+        return text.split("\n\n", 1)[1] if "\n\n" in text else ""  # after the OVERVIEW paragraph
+    wide = discussion(500)
+    assert discussion(80) == wide
+    assert all(len(line) <= 80 for line in wide.splitlines())
