@@ -11,8 +11,10 @@ nd_prepare
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold= plain=; fi  # colour only on a terminal
 step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
-step "build"
-swift build 2>&1 | tail -1
+step "build (the first build takes 10-15 minutes on 2 cores: every 40th step is shown)"
+# swift build's own "[n/m] Compiling ..." lines, thinned; errors and the last line as they are
+swift build 2>&1 | awk '/^\[[0-9]+\/[0-9]+\]/ { if (n++ % 40 == 0) { print "  " $1 " " $2 " " $3; fflush() } next }
+                        { print "  " $0; fflush() }'
 bin=$top/.build/debug/nova-dirsvc
 
 step "start a throwaway 389-ds (schema/98nova-dirsvc.ldif loaded, service account from examples/389ds/)"
