@@ -103,17 +103,35 @@ static inline const char *cldap_tls_diagnostic_text(void) { return cldap_tls_dia
 // close(2): the descriptor stays libldap's), every blocked or spinning read and write fails,
 // and the call returns an error. libldap reports each socket it connects or closes through
 // the connection callbacks (LDAP_OPT_CONNECT_CB); these keep the current one in `fd`.
+//
+// libldap 2.5 (Debian 12's) also spins *during* every TLS handshake that waits for the server
+// when a network timeout is set: it makes the socket non-blocking and calls SSL_connect again
+// and again without polling (tls2.c ldap_int_tls_start polls only for async connects): a
+// server that stalls its handshake cost a core, 65,000 failed reads a second. So once the TCP
+// connection is made (the callback below runs between the connect and the handshake), the
+// network timeout is switched off when `blocking_handshake` is set: the handshake then blocks
+// in read(2), and the watchdog's shutdown at the deadline ends it. The caller sets the timeout
+// again afterwards.
 typedef struct {
     struct ldap_conncb callbacks;
     int fd;  // -1: no connection; read and written atomically
+    int blocking_handshake;  // set by the caller only while a watchdog is armed
 } cldap_socket_watch;
+
+// No network timeout (libldap takes a negative one for "none"; NULL is refused).
+static inline int cldap_network_timeout_off(LDAP *ld) {
+    struct timeval none = {-1, 0};
+    return ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &none);
+}
 
 static inline int cldap_socket_watch_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
                                          struct ldap_conncb *ctx) {
-    (void)ld; (void)srv; (void)addr;
+    (void)srv; (void)addr;
+    cldap_socket_watch *watch = (cldap_socket_watch *)ctx->lc_arg;
     ber_socket_t fd = -1;
     ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd);
-    __atomic_store_n(&((cldap_socket_watch *)ctx->lc_arg)->fd, (int)fd, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&watch->fd, (int)fd, __ATOMIC_SEQ_CST);
+    if (watch->blocking_handshake) cldap_network_timeout_off(ld);
     return 0;
 }
 
@@ -125,6 +143,7 @@ static inline void cldap_socket_watch_del(LDAP *ld, Sockbuf *sb, struct ldap_con
 // Registers `watch` with the handle; it must outlive the handle (free it after unbinding).
 static inline int cldap_socket_watch_install(LDAP *ld, cldap_socket_watch *watch) {
     watch->fd = -1;
+    watch->blocking_handshake = 0;
     watch->callbacks.lc_add = cldap_socket_watch_add;
     watch->callbacks.lc_del = cldap_socket_watch_del;
     watch->callbacks.lc_arg = watch;

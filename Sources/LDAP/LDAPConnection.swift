@@ -149,9 +149,24 @@ package final class LDAPConnection {
     package func open() throws {
         let ld = try handle("connect")
         try guarded("connect") {
-            let rc = TLSDiagnostics.capturing(configuration.usesTLS) { ldap_connect(ld) }
+            let rc = withBlockingHandshake { TLSDiagnostics.capturing(configuration.usesTLS) { ldap_connect(ld) } }
             if rc != LDAP_SUCCESS { throw error(rc, "connect") }
         }
+    }
+
+    /// Runs `body` (a connect or StartTLS) with libldap's TLS handshake blocking instead of
+    /// spinning (see cldap_socket_watch in the shim): only while `guarded`'s watchdog is armed,
+    /// which shuts a stalled handshake down at the deadline. The network timeout is set again
+    /// afterwards, for libldap's later connects.
+    private func withBlockingHandshake<T>(_ body: () throws -> T) rethrows -> T {
+        guard deadline != nil, let ld else { return try body() }
+        socketWatch.pointee.blocking_handshake = 1
+        defer {
+            socketWatch.pointee.blocking_handshake = 0
+            _ = try? setOption(LDAP_OPT_NETWORK_TIMEOUT, Self.timeval(configuration.networkTimeout))
+        }
+        if socketWatch.pointee.fd >= 0 { cldap_network_timeout_off(ld) }  // connected already: StartTLS
+        return try body()
     }
 
     /// StartTLS (RFC 4511 extended operation), verifying the certificate as configured.
@@ -159,7 +174,7 @@ package final class LDAPConnection {
         let ld = try handle("StartTLS")
         try guarded("StartTLS") {
             try setOption(LDAP_OPT_TIMEOUT, Self.timeval(try wait(configuration.operationTimeout, "StartTLS")))
-            let rc = TLSDiagnostics.capturing(true) { ldap_start_tls_s(ld, nil, nil) }
+            let rc = withBlockingHandshake { TLSDiagnostics.capturing(true) { ldap_start_tls_s(ld, nil, nil) } }
             if rc != LDAP_SUCCESS { throw error(rc, "StartTLS") }
         }
     }

@@ -98,6 +98,27 @@ def test_misbehaving_server_queues_and_sets_nothing_aside(tool, container, serve
     assert len(queued(tool)) == 3 and failed(tool) == []
 
 
+@pytest.mark.parametrize("scheme", ["ldaps", "starttls"])
+def test_a_stalled_tls_handshake_is_waited_for_not_spun_on(tool, container, scheme):
+    """Issue 21: a server that accepts TCP and then stalls the TLS handshake (ldaps://, or after
+    StartTLS) costs the tool its time budget in wall time, not a core: libldap 2.5 with a network
+    timeout retried the handshake without polling (65,000 failed reads a second, the whole 2 s
+    on the CPU). The process's own CPU time is measured: another build on the machine does not
+    inflate it."""
+    with (StartTLSThenSilent() if scheme == "starttls" else FakeServer()) as fake:
+        uri = f"ldap://127.0.0.1:{fake.port}" if scheme == "starttls" else f"ldaps://127.0.0.1:{fake.port}"
+        extra = ["--start-tls"] if scheme == "starttls" else []
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        proc = tool.run("register", "--event", "-", *extra, "--ca-cert", CA, input=json.dumps(record()), uri=uri, timeout="2")
+        wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert proc.returncode == 75, proc.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert wall >= 1.5, wall  # it did wait for the server
+    assert cpu < 0.6, f"{cpu:.2f} s of CPU in {wall:.2f} s"
+
+
 def test_configuration_error_with_a_queued_event_is_64_not_75(tool, container, tmp_path):
     queue_events(tool, 1)
     loose = tmp_path / "loose.pw"
