@@ -111,7 +111,9 @@ static inline const char *cldap_tls_diagnostic_text(void) { return cldap_tls_dia
 // connection is made (the callback below runs between the connect and the handshake), the
 // network timeout is switched off when `blocking_handshake` is set: the handshake then blocks
 // in read(2), and the watchdog's shutdown at the deadline ends it. The caller sets the timeout
-// again afterwards.
+// again afterwards. (Not from cldap_socket_watch_del: libldap calls that with its options
+// mutex held, and ldap_set_option there deadlocks. A handle with several URIs would connect
+// to the next without a network timeout: LDAPConnection sets the flag only for a handle of one URI.)
 typedef struct {
     struct ldap_conncb callbacks;
     int fd;  // -1: no connection; read and written atomically

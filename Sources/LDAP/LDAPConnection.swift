@@ -157,9 +157,10 @@ package final class LDAPConnection {
     /// Runs `body` (a connect or StartTLS) with libldap's TLS handshake blocking instead of
     /// spinning (see cldap_socket_watch in the shim): only while `guarded`'s watchdog is armed,
     /// which shuts a stalled handshake down at the deadline. The network timeout is set again
-    /// afterwards, for libldap's later connects.
+    /// afterwards, for libldap's later connects. Only with one URI: with several (ldap.conf's),
+    /// libldap would connect to the next after a failed handshake without a network timeout.
     private func withBlockingHandshake<T>(_ body: () throws -> T) rethrows -> T {
-        guard deadline != nil, let ld else { return try body() }
+        guard deadline != nil, configuration.uris.count == 1, let ld else { return try body() }
         socketWatch.pointee.blocking_handshake = 1
         defer {
             socketWatch.pointee.blocking_handshake = 0
