@@ -6,9 +6,13 @@ import NovaDirsvc
 /// sends): one `user:hash` a line, the hash in crypt(3) form as `openssl passwd -6` or
 /// `mkpasswd -m yescrypt` writes it. Passwords are never stored; a check hashes what was sent
 /// with the stored hash's salt and compares in constant time, also for an unknown user (so the
-/// time does not tell which part was wrong).
+/// time does not tell which part was wrong): an unknown user's password is hashed against the
+/// configured hash that costs the most to check (`decoy`), so that with yescrypt or many rounds
+/// of SHA-512 an unknown user is not answered in a fraction of a known one's time.
 struct BasicUsers: Sendable {
     private let hashes: [String: String]
+    /// The configured hash whose check costs the most, measured once per kind at load.
+    private let decoy: String
 
     init(file: String) throws {
         let text = try Configuration.readSecretFile(file, what: "HTTP basic auth file")
@@ -25,6 +29,32 @@ struct BasicUsers: Sendable {
         }
         guard !hashes.isEmpty else { throw ConfigurationError("\(file): no users") }
         self.hashes = hashes
+        self.decoy = Self.dearest(of: Array(hashes.values))
+    }
+
+    /// Of `hashes`, the one whose check takes longest: one of each kind (scheme and cost
+    /// parameters, not the salt: `$6$rounds=N$`, `$y$j9T$`, `$2b$12$`) is timed.
+    static func dearest(of hashes: [String]) -> String {
+        var kinds: [String: String] = [:]
+        for hash in hashes.sorted() { kinds[kind(of: hash)] = kinds[kind(of: hash)] ?? hash }
+        guard kinds.count > 1 else { return kinds.values.first ?? hashes[0] }
+        let clock = ContinuousClock()
+        return kinds.values.max { a, b in
+            clock.measure { _ = crypt("decoy", setting: a) } < clock.measure { _ = crypt("decoy", setting: b) }
+        } ?? hashes[0]
+    }
+
+    /// The part of a crypt(3) hash that decides its cost: the scheme, and its cost field when
+    /// it has one.
+    static func kind(of hash: String) -> String {
+        let fields = hash.split(separator: "$", omittingEmptySubsequences: false)
+        guard fields.count > 2 else { return hash }
+        let scheme = String(fields[1])
+        switch scheme {
+        case "5", "6": return fields[2].hasPrefix("rounds=") ? "$\(scheme)$\(fields[2])$" : "$\(scheme)$"
+        case "y", "gy", "7", "2a", "2b", "2y": return "$\(scheme)$\(fields[2])$"
+        default: return "$\(scheme)$"
+        }
     }
 
     /// Whether an `Authorization: Basic ...` value names a user with the right password.
@@ -35,13 +65,10 @@ struct BasicUsers: Sendable {
         else { return false }
         let user = String(text[..<colon])
         let password = String(text[text.index(after: colon)...])
-        let stored = hashes[user] ?? Self.decoy
+        let stored = hashes[user] ?? decoy
         guard let computed = Self.crypt(password, setting: stored) else { return false }
         return HTTPFrontend.constantTimeEqual(Array(computed.utf8), Array(stored.utf8)) && hashes[user] != nil
     }
-
-    /// A hash no password gives, hashed against for an unknown user.
-    private static let decoy = "$6$nova-dirsvc$" + String(repeating: "x", count: 86)
 
     private static func crypt(_ password: String, setting: String) -> String? {
         let data = UnsafeMutablePointer<crypt_data>.allocate(capacity: 1)

@@ -248,6 +248,37 @@ def test_http_basic_users_as_keystoneauths_http_basic_plugin(tmp_path, container
     assert proc.returncode == 64 and "basic auth file" in proc.stderr
 
 
+def test_an_unknown_basic_user_costs_what_a_known_one_does(tmp_path, container):
+    """Issue 21: with an expensive hash (SHA-512 with 300,000 rounds; yescrypt is the same case)
+    a wrong password of a known user took 27-215 ms and any unknown user 3.3 ms (a decoy hash
+    of the default cost): the time told which users exist. The decoy is now the configured hash
+    that costs the most. Compared within the run (both medians move together under load)."""
+    import statistics
+    import time
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    users = tmp_path / "users"
+    users.write_text(f"cheap:{crypt.crypt('x', '$6$cheapsalt$')}\n"
+                     f"nova:{crypt.crypt('n0va-pass', '$6$rounds=300000$saltsalt$')}\n")
+    users.chmod(0o600)
+    port = free_port()
+    serve = Serve(tmp_path, container, bus=False, http=f"listen = 127.0.0.1:{port}\nbasic_auth_file = {users}\n").start()
+    url = f"http://127.0.0.1:{port}/v1/instances/{uuidlib.uuid4()}"
+    try:
+        def login(user):
+            start = time.monotonic()
+            answer = requests.get(url, auth=(user, "wrong"), timeout=30)
+            assert answer.status_code == 401
+            return time.monotonic() - start
+        known = statistics.median(login("nova") for _ in range(7))
+        unknown = statistics.median(login("nobody") for _ in range(7))
+        assert unknown >= 0.5 * known, (unknown, known)
+    finally:
+        assert serve.stop() == 0
+
+
 def both_sides(tmp_path, container):
     """A started serve with the bus and the HTTP side (with the token); its URL."""
     port = free_port()
