@@ -37,8 +37,12 @@ extension HTTPFrontend {
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: Configuration.HTTP.maxBodySize)
-        } catch {
+        } catch is NIOTooManyBytesError {
             return problem(.contentTooLarge, "too large", detail: "the body is larger than \(Configuration.HTTP.maxBodySize) bytes")
+        } catch {
+            // not a size: the body could not be read as framed (a Transfer-Encoding other than
+            // chunked, a connection closed before Content-Length bytes came)
+            return problem(.badRequest, "bad request", detail: "the body could not be read: \(error)", field: "Transfer-Encoding")
         }
         return try await handle(Data(buffer.readableBytesView))
     }

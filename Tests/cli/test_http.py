@@ -710,3 +710,25 @@ def test_idle_connections_never_exhaust_serves_file_descriptors(tmp_path, contai
     assert r["instance_uuid"] in managed(container)
     assert serve.proc.poll() is None
     assert serve.stop() == 0
+
+
+def test_a_body_framed_with_transfer_encoding_identity_is_a_bad_request_not_too_large(http):
+    """Issue 21: `Transfer-Encoding: identity` (not chunked, no length: the body runs to the end
+    of the connection) with a small body was answered 413 "too large": any failure to read the
+    body was taken for its size. It is a 400 that says so (RFC 9112: a request whose length is
+    not known is refused); a body really over 1 MiB is still 413."""
+    import socket
+    port = int(http.url.rsplit(":", 1)[1])
+    body = json.dumps(record()).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /v1/instances HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  + f"X-Auth-Token: {TOKEN}\r\nTransfer-Encoding: identity\r\n\r\n".encode() + body)
+        s.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b"application/problem+json" in head and json.loads(text)["field"] == "Transfer-Encoding", answer[:500]
+    big = post(http, "/v1/instances", b"[" + b" " * (1 << 20) + b"]")
+    assert big.status_code == 413
