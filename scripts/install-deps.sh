@@ -4,7 +4,11 @@
 #   libldap-dev libsasl2-dev  the C client libraries the LDAP module links
 #   389-ds-base               the directory server the tests and the demo run
 #   ldap-utils                ldapsearch & co.: the tests' independent check, the benchmark's yardstick
-#   libsasl2-modules          SASL EXTERNAL (and GSSAPI via libsasl2-modules-gssapi-mit)
+#   libsasl2-modules          SASL EXTERNAL
+#   libsasl2-modules-gssapi-mit  SASL GSSAPI (Kerberos)
+#   krb5-kdc krb5-admin-server krb5-user
+#                             a throwaway MIT KDC for the Kerberos tests (scripts/krb5-kdc.sh; no
+#                             daemon is started by the install: the same policy-rc.d as slapd's)
 #   python3-venv              the Nova hook's tests run in a virtualenv (.venv)
 #   slapd                     OpenLDAP's server: the tests load schema/'s cn=config form into it
 #   time                      /usr/bin/time -v: the benchmark's peak memory
@@ -14,7 +18,8 @@
 #   zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libbrotli-dev
 #                             the decompressors of oslo.messaging's kombu_compression methods
 set -euo pipefail
-packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules python3-venv time slapd openssl
+packages=(libldap-dev libsasl2-dev 389-ds-base ldap-utils libsasl2-modules libsasl2-modules-gssapi-mit
+          krb5-kdc krb5-admin-server krb5-user python3-venv time slapd openssl
           librabbitmq-dev rabbitmq-server libcrypt-dev libcurl4-openssl-dev
           zlib1g-dev libbz2-dev liblzma-dev libzstd-dev libbrotli-dev)
 missing=()

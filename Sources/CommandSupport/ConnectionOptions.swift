@@ -34,6 +34,12 @@ package struct ConnectionOptions: ParsableArguments {
         help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
     package var saslMech: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Least security strength (bits) a SASL bind must end with, from TLS or GSSAPI's own layer (default 56; 0 allows clear text).",
+            valueName: "bits"))
+    package var saslSSFMin: Int?
+
     @Option(help: ArgumentHelp("Time budget in seconds for connecting and each operation (default 5).", valueName: "seconds"))
     package var timeout: Double?
 
@@ -59,6 +65,7 @@ package struct ConnectionOptions: ParsableArguments {
         flags[.caCert] = caCert
         flags[.startTLS] = startTLS ? "true" : nil
         flags[.saslMech] = saslMech
+        flags[.saslSSFMin] = saslSSFMin.map { "\($0)" }
         flags[.timeout] = timeout.map { "\($0)" }
         flags[.logFile] = logFile
         flags[.spoolDir] = spoolDir

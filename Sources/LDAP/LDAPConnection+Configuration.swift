@@ -16,6 +16,9 @@ extension LDAPConnection {
         package var caCertificateFile: String?
         /// Certificate verification; `.demand` unless the operator explicitly turned it off.
         package var certificateVerification: CertificateVerification
+        /// The least security strength (bits) a SASL bind must end with, from TLS or the SASL
+        /// mechanism's own security layer (GSSAPI's): 0 accepts a connection in clear.
+        package var saslMinimumSSF = 56
 
         package init(
             uris: [String], networkTimeout: Duration = .seconds(5), operationTimeout: Duration = .seconds(10),

@@ -199,12 +199,21 @@ package final class LDAPConnection {
                 }
                 if rc != LDAP_SUCCESS { throw error(rc, "bind", dn: dn) }
             case .sasl(let mechanism, let authorizationID):
+                var minimum = ber_len_t(max(0, configuration.saslMinimumSSF))
+                try check(ldap_set_option(ld, LDAP_OPT_X_SASL_SSF_MIN, &minimum), "set the SASL minimum strength")
                 let rc: Int32 = withOptionalCString(authorizationID) { authzid in
                     ldap_sasl_interactive_bind_s(
                         ld, nil, mechanism, nil, nil, LDAP_SASL_QUIET,
                         cldap_sasl_interact, UnsafeMutableRawPointer(mutating: authzid))
                 }
-                if rc != LDAP_SUCCESS { throw error(rc, "SASL \(mechanism) bind") }
+                if rc != LDAP_SUCCESS {
+                    let failure = error(rc, "SASL \(mechanism) bind")
+                    // the client could not even make its credentials: never "the directory is down"
+                    if SASLClientError.codes.contains(failure.code) {
+                        throw SASLClientError(mechanism: mechanism, error: failure, minimumSSF: configuration.saslMinimumSSF)
+                    }
+                    throw failure
+                }
             }
         }
     }

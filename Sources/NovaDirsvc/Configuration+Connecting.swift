@@ -17,10 +17,12 @@ extension Configuration {
     var inDoubtLedger: InDoubtLedger { InDoubtLedger(spoolDirectory: spoolDirectory) }
 
     package var connectionConfiguration: LDAPConnection.Configuration {
-        LDAPConnection.Configuration(
+        var settings = LDAPConnection.Configuration(
             uris: uris, networkTimeout: timeout, operationTimeout: timeout, startTLS: startTLS,
             caCertificateFile: caCertificateFile,
             certificateVerification: verifyTLS ? .demand : .never)
+        settings.saslMinimumSSF = saslMinimumSSF
+        return settings
     }
 
     /// The credentials: SASL if a mechanism is set, else a simple bind if a bind DN is set

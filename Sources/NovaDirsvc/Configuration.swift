@@ -18,6 +18,7 @@ import LDAP
 ///     ca_cert = /etc/pki/tls/certs/ca.pem
 ///     start_tls = false
 ///     # sasl_mech = EXTERNAL
+///     # sasl_ssf_min = 56
 ///     timeout = 5
 ///     [DEFAULT]
 ///     log_file = /var/log/nova-dirsvc/events.log
@@ -33,6 +34,12 @@ package struct Configuration: Sendable {
     package var caCertificateFile: String?
     package var startTLS: Bool
     package var saslMechanism: String?
+    /// The least security strength a SASL bind must end with (TLS's, or GSSAPI's own layer):
+    /// 56 by default, so that GSSAPI over ldap:// without StartTLS never binds in clear.
+    package var saslMinimumSSF = Self.defaultSASLMinimumSSF
+    package static let defaultSASLMinimumSSF = 56
+    /// The SASL mechanisms nova-dirsvc is built and tested for.
+    package static let saslMechanisms = ["EXTERNAL", "GSSAPI"]
     /// The time budget of one command's directory work (all URIs together).
     package var timeout: Duration
     package var logFile: String?
@@ -73,6 +80,7 @@ package struct Configuration: Sendable {
         case caCert = "ca_cert"
         case startTLS = "start_tls"
         case saslMech = "sasl_mech"
+        case saslSSFMin = "sasl_ssf_min"
         case timeout
         case logFile = "log_file"
         case spoolDir = "spool_dir"
@@ -256,14 +264,34 @@ package struct Configuration: Sendable {
         passwordFile = text(.passwordFile)
         caCertificateFile = text(.caCert)
         startTLS = try bool(.startTLS)
-        saslMechanism = text(.saslMech)
+        saslMechanism = text(.saslMech).map { $0.uppercased() }
+        var saslWarnings: [String] = []
+        if let mechanism = saslMechanism {
+            guard Self.saslMechanisms.contains(mechanism) else {
+                throw ConfigurationError(
+                    "\(source(.saslMech)): \"\(mechanism)\" is not one of \(Self.saslMechanisms.joined(separator: ", ")) "
+                        + "(the SASL mechanisms nova-dirsvc supports; without sasl_mech it binds with bind_dn and password_file)")
+            }
+            let unused = [(Key.bindDN, text(.bindDN)), (.passwordFile, text(.passwordFile))].compactMap { $0.1 == nil ? nil : source($0.0) }
+            if !unused.isEmpty {
+                saslWarnings.append(
+                    "\(source(.saslMech)) \(mechanism): \(unused.joined(separator: " and ")) not used "
+                        + "(the identity is the \(mechanism == "GSSAPI" ? "Kerberos principal" : "client certificate or the local user"))")
+            }
+        }
+        if let value = text(.saslSSFMin) {
+            guard let parsed = Int(value), (0...256).contains(parsed) else {
+                throw ConfigurationError("\(source(.saslSSFMin)): \"\(value)\" is not a strength in bits from 0 to 256")
+            }
+            saslMinimumSSF = parsed
+        }
         logFile = text(.logFile) ?? Self.defaultLogFile
         spoolDirectory = text(.spoolDir) ?? Spool.defaultDirectory
         allowInsecureBind = try bool(.allowInsecureBind)
         verifyTLS = !(try bool(.insecureNoTLSVerify))
         var busWarnings: [String] = []
         bus = try Bus(settings, bool: bool, source: source, warn: { busWarnings.append($0) })
-        warnings = busWarnings
+        warnings = saslWarnings + busWarnings
         http = try HTTP(settings, bool: bool, source: source)
         nova = try Nova(settings, bool: bool, source: source)
     }

@@ -18,7 +18,7 @@ package enum Disposition: Sendable, Equatable {
     package init(for error: any Error) {
         switch error {
         case is ForeignEntryError, is InputError: self = .eventRefused
-        case is ConfigurationError, is Spool.Failure, is BaseDNMissingError: self = .callerProblem
+        case is ConfigurationError, is Spool.Failure, is BaseDNMissingError, is SASLClientError: self = .callerProblem
         case let error as LDAPError: self = Self.disposition(of: error.code)
         default: self = .callerProblem
         }

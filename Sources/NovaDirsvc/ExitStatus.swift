@@ -28,6 +28,7 @@ package enum ExitStatus: Int32, Sendable {
         case is InputError: self = .dataError
         case is ConfigurationError, is BaseDNMissingError: self = .usage
         case is ForeignEntryError: self = .noPermission
+        case let error as SASLClientError: self = error.isMissingMechanism ? .usage : .noPermission
         case is UnavailableError, is Spool.Failure: self = .unavailable
         case let error as LDAPError:
             if error.code.isUnavailable {
