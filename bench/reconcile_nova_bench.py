@@ -28,10 +28,13 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import container  # noqa: E402  (the same throwaway containers as the main benchmark)
+
 ROOT = Path(__file__).resolve().parent.parent
 ENV = os.environ
 BIN = ENV["NOVA_DIRSVC_BIN"]
-URI, LDAPI = ENV["NOVA_DIRSVC_TEST_URI"], ENV["NOVA_DIRSVC_TEST_LDAPI_URI"]
+URI = ENV["NOVA_DIRSVC_TEST_URI"]
 BASE = ENV["NOVA_DIRSVC_TEST_BASE_DN"]
 SERVICE_DN, SERVICE_PW = ENV["NOVA_DIRSVC_TEST_SERVICE_DN"], ENV["NOVA_DIRSVC_TEST_SERVICE_PASSWORD_FILE"]
 QUICK = "--quick" in sys.argv
@@ -104,13 +107,6 @@ class Cloud:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def container(name):
-    dn = f"ou={name}-{uuid.uuid4().hex[:6]},{BASE}"
-    subprocess.run(["ldapadd", "-Q", "-Y", "EXTERNAL", "-H", LDAPI], check=True, capture_output=True, text=True,
-                   input=f"dn: {dn}\nobjectClass: organizationalUnit\nou: {dn.split(',')[0][3:]}\n")
-    return dn
-
-
 def timed(argv):
     proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], capture_output=True, text=True)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]  # --check: 1 means drift (every server to add)
@@ -120,7 +116,7 @@ def timed(argv):
 
 def main():
     work = Path(tempfile.mkdtemp(prefix="bench-reconcile-nova-"))
-    base = container("bench-nova")
+    base = container(f"bench-nova-{uuid.uuid4().hex[:6]}")
     connection = ["--uri", URI, "--bind-dn", SERVICE_DN, "--password-file", SERVICE_PW, "--base-dn", base,
                   "--log-file", str(work / "events.log"), "--spool-dir", str(work / "spool")]
     all_pages = list(pages(COUNT, "http://nova.example.com/v2.1"))

@@ -17,6 +17,12 @@ package struct SASLClientError: Error, Sendable, CustomStringConvertible {
     package let error: LDAPError
     package let minimumSSF: Int
 
+    package init(mechanism: String, error: LDAPError, minimumSSF: Int) {
+        self.mechanism = mechanism
+        self.error = error
+        self.minimumSSF = minimumSSF
+    }
+
     /// The mechanism is not available to the client (no SASL plugin for it): a setting.
     package var isMissingMechanism: Bool { error.code == .authUnknown || error.code == .notSupported }
 

@@ -15,40 +15,8 @@ package enum Disposition: Sendable, Equatable {
     /// content): it is kept in `failed/` with the reason and the others go on.
     case eventRefused
 
-    package init(for error: any Error) {
-        switch error {
-        case is ForeignEntryError, is InputError: self = .eventRefused
-        case is ConfigurationError, is Spool.Failure, is BaseDNMissingError, is SASLClientError: self = .callerProblem
-        case let error as LDAPError: self = Self.disposition(of: error.code)
-        default: self = .callerProblem
-        }
-    }
-
-    /// Refusals of an entry's shape (its classes, attributes, syntaxes, DN). Every value is
-    /// validated before it is written and the DN is built from the UUID, so from a server these
-    /// mean that its schema is not nova-dirsvc's (schema/ not loaded, or another version): the
-    /// server's setup, not the event. Seen with a slapd without the schema, which moved every
-    /// queued event to failed/ while they were counted as the events' own refusals.
-    static let schemaMismatch: Set<LDAPResultCode> = [
-        .objectClassViolation, .undefinedAttributeType, .invalidAttributeSyntax, .inappropriateMatching,
-        .objectClassModsProhibited, .namingViolation, .invalidDNSyntax,
-    ]
-
-    private static func disposition(of code: LDAPResultCode) -> Disposition {
-        if code.isUnavailable { return .retryLater }
-        if code.isAuthorizationFailure || schemaMismatch.contains(code) { return .callerProblem }
-        if code == .paramError || code == .notSupported { return .callerProblem }  // e.g. a URI libldap cannot parse
-        switch code {
-        case .constraintViolation, .notAllowedOnNonLeaf, .notAllowedOnRDN, .attributeOrValueExists,
-            .noSuchAttribute, .referral, .aliasProblem:
-            return .eventRefused
-        default:
-            // unwillingToPerform (a read-only backend), protocolError and decodingError (a
-            // server answering garbage, a refused StartTLS), other, and codes not known here:
-            // retried, never thrown away
-            return .retryLater
-        }
-    }
+    /// What `error` means for the event (FailureMeaning: the one classification).
+    package init(for error: any Error) { self = FailureMeaning(of: error).disposition }
 }
 
 /// The base DN does not exist on the server (a configuration problem: exit 64).

@@ -20,31 +20,9 @@ package enum ExitStatus: Int32, Sendable {
     /// instance's DN is not nova-dirsvc's (no novaInstance object class).
     case noPermission = 77
 
-    /// The status for an error thrown by the domain or the LDAP layer.
-    package init(for error: any Error) {
-        switch error {
-        case let error as any ExitStatusProviding: self = error.exitStatus
-        case let error as EventNotAppliedError: self.init(for: error.error)
-        case is InputError: self = .dataError
-        case is ConfigurationError, is BaseDNMissingError: self = .usage
-        case is ForeignEntryError: self = .noPermission
-        case let error as SASLClientError: self = error.isMissingMechanism ? .usage : .noPermission
-        case is UnavailableError, is Spool.Failure: self = .unavailable
-        case let error as LDAPError:
-            if error.code.isUnavailable {
-                self = .unavailable
-            } else if error.code.isAuthorizationFailure {
-                self = .noPermission
-            } else if error.code == .paramError || error.code == .notSupported || Disposition.schemaMismatch.contains(error.code) {
-                self = .usage  // the setup: a URI libldap cannot parse, a server without nova-dirsvc's schema
-            } else if error.code == .constraintViolation {
-                self = .dataError
-            } else {
-                self = .failure
-            }
-        default: self = .failure
-        }
-    }
+    /// The status for an error thrown by the domain or the LDAP layer (FailureMeaning: the
+    /// one classification).
+    package init(for error: any Error) { self = FailureMeaning(of: error).exitStatus }
 }
 
 /// An error of a layer the domain does not know (the broker's) that says its own status; the

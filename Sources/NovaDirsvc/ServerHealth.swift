@@ -18,7 +18,7 @@ import Glibc
 ///   servers before it have gone `settle` without a failure (replication has caught up): failing
 ///   back at once would write to a supplier that has not yet received what was written on the
 ///   other one (an unregister would find nothing, a register would make a replication conflict).
-struct ServerHealth {
+package struct ServerHealth {
     let path: String
     let backoff: Duration
     let settle: Duration
@@ -36,7 +36,8 @@ struct ServerHealth {
         self.settle = settle
     }
 
-    static func now() -> Double {
+    /// The wall clock, in seconds since the epoch (what the health file and leases record).
+    package static func now() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9

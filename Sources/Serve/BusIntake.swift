@@ -178,49 +178,11 @@ package final class BusIntake: @unchecked Sendable {
 extension BusIntake: Service {
     /// Runs the loop on its thread until graceful shutdown (or cancellation).
     package func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await PosixThread.run { self.loop() }
-            } onCancel: {
-                self.requestStop()
-            }
-        } onGracefulShutdown: {
-            self.requestStop()
-        }
+        await PosixThread.runUntilShutdown({ self.loop() }, stop: { self.requestStop() })
     }
 
     private func requestStop() {
         stopRequested.store(true, ordering: .releasing)
         wake.signal()
-    }
-}
-
-/// Runs blocking work on a POSIX thread of its own (FoundationEssentials has no Thread), and
-/// awaits it: what the C libraries' blocking calls (libldap, rabbitmq-c) run on.
-enum PosixThread {
-    static func run(_ body: @escaping @Sendable () -> Void) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            start {
-                body()
-                continuation.resume()
-            }
-        }
-    }
-
-    static func start(_ body: @escaping @Sendable () -> Void) {
-        final class Box {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        let box = Unmanaged.passRetained(Box(body))
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, nil,
-            { context in
-                Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
-                return nil
-            }, box.toOpaque())
-        precondition(created == 0, "cannot start a thread: \(String(cString: strerror(created)))")
-        pthread_detach(thread)
     }
 }

@@ -277,15 +277,7 @@ extension DirectoryWriter: Service {
     /// Runs the thread until graceful shutdown (or cancellation), then until what was handed
     /// in is done.
     package func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await PosixThread.run { self.loop() }
-            } onCancel: {
-                self.requestStop()
-            }
-        } onGracefulShutdown: {
-            self.requestStop()
-        }
+        await PosixThread.runUntilShutdown({ self.loop() }, stop: { self.requestStop() })
     }
 
     private func requestStop() {

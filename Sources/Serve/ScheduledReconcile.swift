@@ -66,9 +66,7 @@ package final class ScheduledReconcile: Service, @unchecked Sendable {
         do {
             let connection = try Directory.connect(configuration, deadline: .now + configuration.timeout)
             defer { connection.close() }
-            var clock = timespec()
-            clock_gettime(CLOCK_REALTIME, &clock)
-            let now = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9
+            let now = ServerHealth.now()
             let until = EventTime(seconds: now + Self.seconds(interval) * 0.9)
             let claimed = try connection.withDeadline(.now + configuration.timeout) {
                 try ReconcileLease.claim(connection, mapping: mapping, now: EventTime(seconds: now), until: until)

@@ -105,6 +105,7 @@ struct ServeCommand: ParsableCommand {
                     + "and/or listen in [http]")
         }
         let say: @Sendable (String) -> Void = { warn("serve: \($0)") }
+        EarlySignals.install()
         let counters = ServeCounters()
         let writer = DirectoryWriter(configuration: configuration, counters: counters, say: say)
         let intake = try configuration.bus.map { _ in
@@ -162,11 +163,22 @@ struct ServeCommand: ParsableCommand {
                 services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: GroupLogHandler.logger(say: say)))
+        if EarlySignals.received {
+            say("SIGTERM before the start: stopping")
+            return
+        }
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task {
             do { try await group.run() } catch { outcome.error = error }
             done.signal()
+        }
+        Task {
+            // a signal caught while the group was starting, before its own trap was in place
+            for _ in 0..<40 {
+                if EarlySignals.received { return await group.triggerGracefulShutdown() }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
         }
         done.wait()
         say("stopped: \(counters.snapshot.line)")

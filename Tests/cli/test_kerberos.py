@@ -105,7 +105,17 @@ def test_register_and_unregister_with_gssapi_from_a_client_keytab(realm, tmp_pat
     assert r["instance_uuid"] not in realm.entries()
 
 
-@pytest.mark.parametrize("case", ["missing keytab", "principal unknown to the KDC", "credential cache not writable"])
+def wrong_spn_config(realm, tmp_path):
+    """A krb5.conf that puts the directory's host in a realm no KDC serves: the service
+    principal the client asks for (ldap/HOST@NOWHERE.TEST) cannot be found."""
+    text = Path(realm.kdc["KRB5_CONFIG"]).read_text().replace(f"    {HOST} = EXAMPLE.TEST", f"    {HOST} = NOWHERE.TEST")
+    path = tmp_path / "krb5-wrong-spn.conf"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("case", ["missing keytab", "principal unknown to the KDC", "credential cache not writable",
+                                  "service principal in a realm without a KDC"])
 def test_kerberos_failures_on_this_side_are_the_callers_never_directory_down(realm, tmp_path, case):
     """Before: libldap's localError (-2), taken for "directory down": register queued and exited
     75 (for ever: the keytab does not come back by itself), check-config exited 1. Now 77 with
@@ -115,7 +125,8 @@ def test_kerberos_failures_on_this_side_are_the_callers_never_directory_down(rea
         "missing keytab": realm.client_env(tmp_path, keytab=str(tmp_path / "nova-dirsvc.keytab")),
         "principal unknown to the KDC": realm.client_env(tmp_path, keytab="ghost.keytab"),
         "credential cache not writable": realm.client_env(tmp_path, cache="FILE:/proc/no-such-folder/ccache"),
-    }[case]
+        "service principal in a realm without a KDC": None,
+    }[case] or realm.client_env(tmp_path, KRB5_CONFIG=wrong_spn_config(realm, tmp_path))
     r = record()
     proc = realm.tool(tmp_path, "register", "--event", "-", env=env, input=json.dumps(r))
     assert proc.returncode == 77, proc.stderr

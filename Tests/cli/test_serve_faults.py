@@ -241,3 +241,17 @@ def test_its_queue_deleted_under_it(tmp_path, container):
     publisher.close()
     wait_until(lambda: uuid in managed(container), what="the notification after the queue came back")
     assert serve.stop() == 0
+
+
+def test_sigterm_while_serve_connects_is_a_graceful_stop(tmp_path, container):
+    """A SIGTERM that arrives while serve connects to the directory and the broker, before its
+    service group traps the signals, ended it by the default action (-15: a test stopping serve
+    right after "broker: connected" saw it, and so would a unit stopped during a slow start).
+    It is caught from the start and ends serve with 0."""
+    for attempt in range(3):
+        (tmp_path / f"attempt-{attempt}").mkdir()
+        serve = Serve(tmp_path / f"attempt-{attempt}", container)
+        serve.start(wait_bound=False)
+        wait_until(lambda: "serve: starting:" in serve.output(), interval=0.001, what="serve to start")
+        serve.proc.send_signal(signal.SIGTERM)
+        assert serve.proc.wait(timeout=30) == 0, serve.output()
