@@ -50,57 +50,57 @@ package final class HTTPTransfer {
         for (name, value) in headers { list = curl_slist_append(list, "\(name): \(value)") }
         let sink = Sink(limit: configuration.maxBodyBytes)
         let context = Unmanaged.passUnretained(sink).toOpaque()
-        var code = ccurl_setopt_string(handle, CURLOPT_URL, url)
-        code = code == CURLE_OK ? ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method) : code
-        code = code == CURLE_OK ? ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)) : code
-        code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1) : code
-        code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0) : code
-        code = code == CURLE_OK ? ccurl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https") : code
-        code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(configuration.timeout)) : code
-        code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0) : code
-        code = code == CURLE_OK ? ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0) : code
-        if code == CURLE_OK, let caFile = configuration.caFile { code = ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
-        code =
-            code == CURLE_OK
-            ? ccurl_setopt_write_callback(
-                handle, CURLOPT_WRITEFUNCTION,
-                { data, size, count, context in
-                    Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().take(data, size * count)
-                }) : code
-        code = code == CURLE_OK ? ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, context) : code
-        code =
-            code == CURLE_OK
-            ? ccurl_setopt_write_callback(
-                handle, CURLOPT_HEADERFUNCTION,
-                { data, size, count, context in
-                    Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().header(data, size * count)
-                }) : code
-        code = code == CURLE_OK ? ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context) : code
+        // an option libcurl refuses ends the request as a transport failure, in its words
+        func set(_ code: CURLcode) throws(OpenStackError) {
+            guard code == CURLE_OK else { throw Self.failure(code, method, url) }
+        }
+        try set(ccurl_setopt_string(handle, CURLOPT_URL, url))
+        try set(ccurl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, method))
+        try set(ccurl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)))
+        try set(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        try set(ccurl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
+        try set(ccurl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"))
+        try set(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(configuration.timeout)))
+        try set(ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.verifyTLS ? 1 : 0))
+        try set(ccurl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, configuration.verifyTLS ? 2 : 0))
+        if let caFile = configuration.caFile { try set(ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile)) }
+        try set(
+            ccurl_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+                Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().take(data, size * count)
+            })
+        try set(ccurl_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        try set(
+            ccurl_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+                Unmanaged<Sink>.fromOpaque(context!).takeUnretainedValue().header(data, size * count)
+            })
+        try set(ccurl_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
         let payload = body ?? []
         let result: CURLcode = payload.withUnsafeBufferPointer { bytes in
-            var code = code
-            if code == CURLE_OK, body != nil {
-                code = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, bytes.count)
+            if body != nil {
+                var code = ccurl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, bytes.count)
                 if code == CURLE_OK {
                     code = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
                 }
+                if code != CURLE_OK { return code }
             }
-            return code == CURLE_OK ? curl_easy_perform(handle) : code
+            return curl_easy_perform(handle)
         }
         if sink.tooLarge {
             throw OpenStackError(
                 .badResponse, "\(method) \(Self.withoutQuery(url)): the answer is larger than \(configuration.maxBodyBytes) bytes")
         }
-        guard result == CURLE_OK else {
-            let text = String(cString: curl_easy_strerror(result))
-            let kind: OpenStackError.Kind =
-                [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR].contains(result)
-                ? .tls : .transport
-            throw OpenStackError(kind, "\(method) \(Self.withoutQuery(url)): \(text)")
-        }
+        guard result == CURLE_OK else { throw Self.failure(result, method, url) }
         var status = 0
         _ = ccurl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return Response(status: status, headers: sink.headers, body: sink.body)
+    }
+
+    /// A libcurl failure in its own words: TLS's kind apart (the certificate, the CA file).
+    private static func failure(_ code: CURLcode, _ method: String, _ url: String) -> OpenStackError {
+        let text = String(cString: curl_easy_strerror(code))
+        let kind: OpenStackError.Kind =
+            [CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR].contains(code) ? .tls : .transport
+        return OpenStackError(kind, "\(method) \(withoutQuery(url)): \(text)")
     }
 
     /// A URL as it may be shown (no query: a marker is harmless, but keep it short).
