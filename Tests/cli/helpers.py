@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 import uuid as uuidlib
 from pathlib import Path
@@ -103,6 +104,34 @@ class Tool:
         if not Path(self.log_file).exists():
             return []
         return [json.loads(line) for line in Path(self.log_file).read_text().splitlines()]
+
+
+# --- budgets ------------------------------------------------------------------------------
+# A test that checks a command keeps to its time budget compares the command against a
+# reference timed here and now, not against the wall clock of an idle machine: on a busy
+# 2-core machine (a build alongside) starting the binary alone can take a second. The
+# reference is the same binary doing the same kind of work without waiting for anything.
+
+def reference_seconds(runs=3):
+    """The slowest of `runs` check-config runs against a closed port: what starting the binary,
+    reading the settings, failing a connect and exiting cost at this moment (the overhead every
+    budgeted command pays on top of its budget)."""
+    port = free_port()
+    slowest = 0.0
+    for _ in range(runs):
+        start = time.monotonic()
+        subprocess.run([BIN, "check-config", "--config", "/dev/null", "--uri", f"ldap://127.0.0.1:{port}",
+                        "--base-dn", "dc=example,dc=com", "--timeout", "1"], capture_output=True)
+        slowest = max(slowest, time.monotonic() - start)
+    return slowest
+
+
+def assert_within_budget(elapsed, budget, reference, what="the command"):
+    """`elapsed` (wall seconds of one run) is at most `budget` plus what any run costs now
+    (`reference`, from `reference_seconds`) three times over, plus a second."""
+    allowed = budget + 3 * reference + 1.0
+    assert elapsed < allowed, (f"{what} took {elapsed:.2f} s: more than its budget of {budget} s "
+                               f"+ 3 x {reference:.2f} s (a run that waits for nothing, timed now) + 1 s")
 
 
 def fixture_text(name):

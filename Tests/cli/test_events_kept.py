@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BIN, ENV, LDAPI, SERVICE_PW_FILE, free_port, ldap, managed, record
+from helpers import BIN, ENV, LDAPI, SERVICE_PW_FILE, free_port, ldap, managed, record, assert_within_budget, reference_seconds
 from fake_servers import FakeServer, Garbage, StartTLSThenSilent
 
 LDAPS = ENV.get("NOVA_DIRSVC_TEST_LDAPS_URI", "")
@@ -88,12 +88,13 @@ def test_misbehaving_server_queues_and_sets_nothing_aside(tool, container, serve
     with server() as fake:
         args = {"uri": f"ldap://127.0.0.1:{fake.port}", "timeout": "2"}
         extra = ["--start-tls", "--ca-cert", CA] if server is StartTLSThenSilent else []
+        reference = reference_seconds()
         start = time.monotonic()
         proc = tool.run("flush", *extra, **args)
         assert proc.returncode == 75, proc.stderr
         proc = tool.run("register", "--event", "-", *extra, input=json.dumps(record()), **args)
         assert proc.returncode == 75, proc.stderr
-        assert time.monotonic() - start < 2 * 2 + 2
+        assert_within_budget(time.monotonic() - start, 2 * 2, reference, "a flush and a register, 2 s each")
         assert fake.connections >= 1
     assert len(queued(tool)) == 3 and failed(tool) == []
 
@@ -276,7 +277,7 @@ def test_silent_tls_and_three_silent_uris_stay_within_the_budget(tool, command):
                                "--base-dn", tool.base_dn, "--timeout", "2", "--spool-dir", str(tool.spool_dir),
                                "--log-file", str(tool.log_file)], capture_output=True, text=True, timeout=60)
         elapsed = time.monotonic() - start
-    assert elapsed < 2 + 1.5, (elapsed, proc.stderr)
+    assert_within_budget(elapsed, 2, reference_seconds(), f"{command} over three silent servers")
     assert proc.returncode == (75 if command == "unregister" else 69), proc.stderr
     for uri in uris:
         assert uri in proc.stderr  # every server tried is named
@@ -285,10 +286,11 @@ def test_silent_tls_and_three_silent_uris_stay_within_the_budget(tool, command):
 def test_flush_connects_within_the_timeout_and_has_a_budget(tool, container):
     queue_events(tool, 2)
     with FakeServer() as a, FakeServer() as b, FakeServer() as c:
+        reference = reference_seconds()
         start = time.monotonic()
         proc = tool.run("flush", "--uri", f"ldaps://127.0.0.1:{b.port}", "--uri", f"ldaps://127.0.0.1:{c.port}",
                         uri=f"ldaps://127.0.0.1:{a.port}", timeout="2", ca_cert=CA)
-        assert time.monotonic() - start < 2 + 1.5, proc.stderr
+        assert_within_budget(time.monotonic() - start, 2, reference, "a flush over three silent servers")
     assert proc.returncode == 75, proc.stderr
     assert len(queued(tool)) == 2
 
@@ -302,9 +304,10 @@ def test_flush_stops_at_its_budget_and_the_next_flush_goes_on(tool, container):
         (tool.spool_dir / f"{i + 1:020d}.event").write_text(json.dumps({"version": 1, "action": "register", "record": r}) + "\n")
     left, runs = 1500, 0
     while left:
+        reference = reference_seconds(1)
         start = time.monotonic()
         proc = tool.run("flush", timeout="0.2")
-        assert time.monotonic() - start < 12 * 0.2 + 2, "the flush overran its budget"
+        assert_within_budget(time.monotonic() - start, 12 * 0.2, reference, "a flush")
         now_left = len(queued(tool))
         assert now_left < left, f"no progress: {proc.stderr}"
         if now_left:  # stopped by its budget (or by one slow answer, which also leaves the rest queued)
@@ -319,9 +322,10 @@ def test_flush_stops_at_its_budget_and_the_next_flush_goes_on(tool, container):
 
 def test_deep_nesting_is_refused_fast_and_not_taken_for_a_down_directory(tool, container):
     deep = b'{"instance_uuid": ' + b"[" * 20000 + b"]" * 20000 + b"}"
+    reference = reference_seconds()
     start = time.monotonic()
     proc = tool.run("register", "--event", "-", input=deep)
-    assert time.monotonic() - start < 2
+    assert_within_budget(time.monotonic() - start, 0, reference, "refusing 20,000 levels of nesting")
     assert proc.returncode == 65, proc.stderr
     assert b"nested deeper than" in proc.stderr
     assert not (tool.spool_dir / ".unavailable").exists() and queued(tool) == []

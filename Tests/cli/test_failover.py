@@ -12,7 +12,7 @@ import uuid as uuidlib
 import pytest
 
 from fake_servers import DropsSYNs, Proxy
-from helpers import ENV, URI, managed, record
+from helpers import ENV, URI, managed, record, assert_within_budget, reference_seconds
 
 DS_PORT = int(ENV.get("NOVA_DIRSVC_TEST_DS_PORT", "0") or 0)
 
@@ -34,9 +34,11 @@ def test_a_dead_first_server_costs_its_share_once(tool, container, first):
             dead.hang = True
         uri_a = f"ldap://127.0.0.1:{dead.port}"
         # budget 4 s over two servers: the dead one costs at most its share (2 s)
+        reference = reference_seconds()
         proc, elapsed = timed(tool, "register", "--event", "-", "--uri", uri_a, "--uri", URI, input=json.dumps(record()), uri=None, timeout="4")
         assert proc.returncode == 0, proc.stderr
-        assert 1.5 < elapsed < 2 + 1.5, elapsed
+        assert 1.5 < elapsed, elapsed  # it was waited for ...
+        assert_within_budget(elapsed, 2, reference, "a register past a dead first server")  # ... for its share only
         line = last_log(tool)
         assert line["outcome"] == "added" and line["server"] == URI
         assert any(p.startswith(uri_a) for p in line["passed_over"])
@@ -44,7 +46,7 @@ def test_a_dead_first_server_costs_its_share_once(tool, container, first):
         for _ in range(3):
             proc, elapsed = timed(tool, "register", "--event", "-", "--uri", uri_a, "--uri", URI, input=json.dumps(record()), uri=None, timeout="4")
             assert proc.returncode == 0, proc.stderr
-            assert elapsed < 1.0, elapsed
+            assert_within_budget(elapsed, 0, reference, "a register past a server marked down")
             assert "passed over" in " ".join(last_log(tool)["passed_over"])
     assert len(managed(container)) == 4
     health = json.loads((tool.spool_dir / ".servers").read_text())
@@ -97,13 +99,13 @@ def test_a_server_that_stops_answering_after_the_bind_costs_its_share_and_the_ev
         proc, elapsed = timed(tool, "register", "--event", "-", "--uri", uri_a, "--uri", URI, input=json.dumps(first),
                               uri=None, timeout="4")
         assert proc.returncode == 0, proc.stderr  # A took the bind and then hung: B applied it, within the budget
-        assert elapsed < 4 + 1
+        assert_within_budget(elapsed, 4, reference_seconds(), "a register past a server that stalls after the bind")
         assert last_log(tool)["server"] == URI
         assert uri_a in json.loads((tool.spool_dir / ".servers").read_text())["failed"]
         proc, elapsed = timed(tool, "register", "--event", "-", "--uri", uri_a, "--uri", URI, input=json.dumps(record()),
                               uri=None, timeout="4")
         assert proc.returncode == 0, proc.stderr
-        assert elapsed < 1.5  # A is marked down: not waited for
+        assert_within_budget(elapsed, 0, reference_seconds(), "a register past a server marked down")
     assert first["instance_uuid"] in managed(container)
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from helpers import ENV, free_port, ldap, managed, record, search, server_pid
+from helpers import ENV, assert_within_budget, free_port, ldap, managed, record, search, server_pid
 from serve_helpers import Serve, wait_until
 
 TOKEN = "t0ken-" + uuidlib.uuid4().hex
@@ -352,7 +352,10 @@ def test_the_directory_stopped_mid_load(http, container):
         os.kill(pid, signal.SIGCONT)
     statuses = {status for _, status, _ in answers}
     assert statuses <= {201, 202} and 202 in statuses, statuses
-    assert max(seconds for _, _, seconds in answers) < 2 * 2 + 1  # within the budget (timeout 2 s), never hung
+    # within the budget (timeout 2 s, once behind a batch that waited too), never hung; the
+    # reference: the slowest request answered before the directory stopped, under the same load
+    reference = max(seconds for _, status, seconds in answers if status == 201)
+    assert_within_budget(max(seconds for _, _, seconds in answers), 2 * 2, reference, "a POST while the directory stopped")
     wait_until(lambda: len(managed(container)) == len(records), timeout=60, what="every request applied")
     assert http.pending_files() == []
 
@@ -597,23 +600,29 @@ def test_health_answers_from_state_never_behind_a_hung_directory_and_shows_no_se
     import time
     from helpers import SERVICE_DN, URI
     pid = server_pid()
+
+    def health(_):
+        start = time.monotonic()
+        answer = requests.get(f"{http.url}/healthz", timeout=30)
+        return time.monotonic() - start, answer.status_code, answer.text
+    # the reference: the same burst of health checks while the directory answers, timed now
+    with ThreadPoolExecutor(32) as pool:
+        reference = max(took for took, _, _ in pool.map(health, range(32 * 4)))
     os.kill(pid, signal.SIGSTOP)
     try:
         assert post(http, "/v1/instances", record()).status_code == 202  # the writer found it hung
-
-        def health(_):
-            start = time.monotonic()
-            answer = requests.get(f"{http.url}/healthz", timeout=30)
-            return time.monotonic() - start, answer.status_code, answer.text
         with ThreadPoolExecutor(32) as pool:
             checks = pool.map(health, range(32 * 4))
             start = time.monotonic()
             vendordata = post(http, "/v1/vendordata", {"instance-id": str(uuidlib.uuid4()), "project-id": "p", "hostname": "h"})
             vendordata_took = time.monotonic() - start
             checks = list(checks)
-        assert vendordata.status_code == 200 and vendordata_took < 5, vendordata_took
+        assert vendordata.status_code == 200, vendordata.text
+        assert_within_budget(vendordata_took, 2, reference, "vendordata while the directory hangs")  # the writer's 2 s
         assert {status for _, status, _ in checks} == {503}
-        assert max(took for took, _, _ in checks) < 1.9, sorted(took for took, _, _ in checks)[-3:]
+        # from state: as fast as while the directory answered; asking it would cost its 2 s each
+        slowest = max(took for took, _, _ in checks)
+        assert slowest < reference + 1.5, (slowest, reference, sorted(took for took, _, _ in checks)[-3:])
         for _, _, text in checks[:3]:
             assert SERVICE_DN not in text and container not in text and URI not in text and "dc=" not in text, text
     finally:

@@ -4,6 +4,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import time
 import uuid as uuidlib
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BIN, ENV, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record, restart_server, server_pid
+from helpers import BIN, ENV, assert_within_budget, ROOT, SERVICE_DN, SERVICE_PW_FILE, URI, dump, free_port, ldap, managed, record, restart_server, server_pid
 
 
 
@@ -41,15 +42,14 @@ def test_server_killed_mid_stream_nothing_lost_duplicated_or_reordered(tool, con
         u = str(uuidlib.uuid4())
         plans[u] = [("register", record(u)), ("unregister", {"instance_uuid": u})]
         events += 2
-    durations, statuses = [], []
+    runs = []  # (seconds, exit status) of each run
     done = [0]
 
     def run_instance(u):
         for action, body in plans[u]:
             start = time.monotonic()
             proc = tool.run(action, "--event", "-", input=json.dumps(body), timeout=str(budget))
-            durations.append(time.monotonic() - start)
-            statuses.append(proc.returncode)
+            runs.append((time.monotonic() - start, proc.returncode))
             assert proc.returncode in (0, 75), proc.stderr
             done[0] += 1
 
@@ -70,10 +70,13 @@ def test_server_killed_mid_stream_nothing_lost_duplicated_or_reordered(tool, con
             future.result()
         killer.result()
 
+    durations, statuses = [d for d, _ in runs], [s for _, s in runs]
     assert len(statuses) >= 1000
     assert 75 in statuses, "the outage queued nothing: the test did not test the spool"
-    # the budget, plus process start-up and exit on 2 busy cores (9 threads, a restarting server)
-    assert max(durations) < budget + 1.5, sorted(durations)[-10:]
+    # the budget, plus what a run costs under this same load (9 threads, a restarting server):
+    # the reference is the median run that was applied
+    reference = statistics.median(d for d, status in runs if status == 0)
+    assert_within_budget(max(durations), budget, reference, "a register or unregister during the outage")
     proc = tool.run("flush")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list(tool.spool_dir.glob("*.event")) == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fake_servers import Proxy
-from helpers import BIN, ROOT, free_port, parse_ldif, record
+from helpers import BIN, ROOT, free_port, parse_ldif, record, assert_within_budget, reference_seconds
 from serve_helpers import AMQP_PORT, Nova, Serve, amqp_url, uuids_left, wait_until
 
 SUFFIX = "dc=example,dc=com"
@@ -110,18 +110,19 @@ def last_log(tmp_path):
 
 
 def test_a_hung_first_supplier(pair, tmp_path):
+    reference = reference_seconds()
     os.kill(pair.pid("A"), signal.SIGSTOP)
     try:
         start = time.monotonic()
         first = record()
         proc = pair.tool(tmp_path, "register", "--event", "-", input=json.dumps(first))
         assert proc.returncode == 0, proc.stderr
-        assert time.monotonic() - start < 2 + 1.5
+        assert_within_budget(time.monotonic() - start, 2, reference, "a register past a hung first supplier")
         assert last_log(tmp_path)["server"] == pair.uri["B"]
         start = time.monotonic()
         proc = pair.tool(tmp_path, "register", "--event", "-", input=json.dumps(record()))
         assert proc.returncode == 0, proc.stderr
-        assert time.monotonic() - start < 1.0  # A is marked down: not waited for
+        assert_within_budget(time.monotonic() - start, 0, reference, "a register past a supplier marked down")
     finally:
         os.kill(pair.pid("A"), signal.SIGCONT)
     pair.converge(lambda: first["instance_uuid"] in [a["novainstanceuuid"][0] for a in pair.entries("A").values()])
