@@ -2,61 +2,33 @@ import ArgumentParser
 import NovaDirsvc
 
 /// The connection options every command that talks to the directory takes (the CLI's and
-/// `nova-dirsvc serve`'s).
+/// `nova-dirsvc serve`'s). Each flag's name and help come from its setting's declaration
+/// (`Configuration.Key`, Configuration+Declarations.swift).
 package struct ConnectionOptions: ParsableArguments {
+    package typealias Key = Configuration.Key
+
     package init() {}
 
-    @Option(help: ArgumentHelp("Configuration file (INI).", valueName: "path"))
+    @Option(help: ArgumentHelp("Configuration file (INI) (default \(Configuration.defaultConfigFile)).", valueName: "path"))
     package var config: String?
 
-    @Option(help: ArgumentHelp("LDAP URI (ldap://, ldaps://, ldapi://); repeat to list servers tried in order.", valueName: "uri"))
-    package var uri: [String] = []
+    @Option(name: Key.uri.flagName, help: Key.uri.flagHelp) package var uri: [String] = []
+    @Option(name: Key.bindDN.flagName, help: Key.bindDN.flagHelp) package var bindDN: String?
+    @Option(name: Key.passwordFile.flagName, help: Key.passwordFile.flagHelp) package var passwordFile: String?
+    @Option(name: Key.baseDN.flagName, help: Key.baseDN.flagHelp) package var baseDN: String?
+    @Option(name: Key.caCert.flagName, help: Key.caCert.flagHelp) package var caCert: String?
+    @Flag(name: Key.startTLS.flagName, help: Key.startTLS.flagHelp) package var startTLS = false
+    @Option(name: Key.saslMech.flagName, help: Key.saslMech.flagHelp) package var saslMech: String?
+    @Option(name: Key.saslSSFMin.flagName, help: Key.saslSSFMin.flagHelp) package var saslSSFMin: String?
+    @Option(name: Key.timeout.flagName, help: Key.timeout.flagHelp) package var timeout: String?
+    @Option(name: Key.logFile.flagName, help: Key.logFile.flagHelp) package var logFile: String?
+    @Option(name: Key.spoolDir.flagName, help: Key.spoolDir.flagHelp) package var spoolDir: String?
+    @Flag(name: Key.allowInsecureBind.flagName, help: Key.allowInsecureBind.flagHelp) package var allowInsecureBind = false
+    @Flag(name: Key.insecureNoTLSVerify.flagName, help: Key.insecureNoTLSVerify.flagHelp) package var insecureNoTLSVerify = false
 
-    @Option(name: .customLong("bind-dn"), help: ArgumentHelp("DN for a simple bind.", valueName: "dn"))
-    package var bindDN: String?
-
-    @Option(
-        help: ArgumentHelp("File holding the bind password (not readable by other users). Or set NOVA_DIRSVC_PASSWORD.", valueName: "path"))
-    package var passwordFile: String?
-
-    @Option(
-        name: .customLong("base-dn"),
-        help: ArgumentHelp("The container of instance entries, e.g. ou=Instances,dc=example,dc=com.", valueName: "dn"))
-    package var baseDN: String?
-
-    @Option(help: ArgumentHelp("PEM file of the CA certificate(s) that sign the server's certificate.", valueName: "path"))
-    package var caCert: String?
-
-    @Flag(help: "Issue StartTLS on ldap:// (a failure is an error, never a plaintext fallback).")
-    package var startTLS = false
-
-    @Option(
-        help: ArgumentHelp("SASL mechanism instead of a simple bind: EXTERNAL (ldapi, client certificate) or GSSAPI.", valueName: "mech"))
-    package var saslMech: String?
-
-    @Option(
-        help: ArgumentHelp(
-            "Least security strength (bits) a SASL bind must end with, from TLS or GSSAPI's own layer (default 56; 0 allows clear text).",
-            valueName: "bits"))
-    package var saslSSFMin: Int?
-
-    @Option(help: ArgumentHelp("Time budget in seconds for connecting and each operation (default 5).", valueName: "seconds"))
-    package var timeout: Double?
-
-    @Option(help: ArgumentHelp("Event log (JSON lines) (default \(Configuration.defaultLogFile)).", valueName: "path"))
-    package var logFile: String?
-
-    @Option(
-        help: ArgumentHelp("Where events wait while the directory is unavailable (default \(Spool.defaultDirectory)).", valueName: "path"))
-    package var spoolDir: String?
-
-    @Flag(help: "Allow a simple bind over unencrypted ldap:// to a host other than loopback.")
-    package var allowInsecureBind = false
-
-    @Flag(help: "Do not verify the server's TLS certificate. Insecure: for testing only.")
-    package var insecureNoTLSVerify = false
-
-    package func resolve(strict: Bool = false) throws -> Configuration {
+    /// The flags given, as settings (parsed with the file's and the environment's, by the
+    /// declarations: a bad value is named as `--timeout: "x" is not ...`).
+    package var settings: Configuration.Settings {
         var flags = Configuration.Settings()
         flags[.uri] = uri.isEmpty ? nil : uri.joined(separator: " ")
         flags[.bindDN] = bindDN
@@ -65,15 +37,32 @@ package struct ConnectionOptions: ParsableArguments {
         flags[.caCert] = caCert
         flags[.startTLS] = startTLS ? "true" : nil
         flags[.saslMech] = saslMech
-        flags[.saslSSFMin] = saslSSFMin.map { "\($0)" }
-        flags[.timeout] = timeout.map { "\($0)" }
+        flags[.saslSSFMin] = saslSSFMin
+        flags[.timeout] = timeout
         flags[.logFile] = logFile
         flags[.spoolDir] = spoolDir
         flags[.allowInsecureBind] = allowInsecureBind ? "true" : nil
         flags[.insecureNoTLSVerify] = insecureNoTLSVerify ? "true" : nil
-        let configuration = try Configuration.resolve(flags: flags, configFile: config, strict: strict)
+        return flags
+    }
+
+    package func resolve(strict: Bool = false) throws -> Configuration {
+        let configuration = try Configuration.resolve(flags: settings, configFile: config, strict: strict)
         for warning in configuration.warnings { warn("warning: \(warning)") }
         return configuration
+    }
+}
+
+extension Configuration.Key {
+    /// The flag's name (`--bind-dn`).
+    fileprivate var flagName: NameSpecification { .customLong(String(flag.dropFirst(2))) }
+
+    /// The flag's help: the declaration's meaning and default.
+    fileprivate var flagHelp: ArgumentHelp {
+        let declaration = self.declaration
+        guard declaration.kind != .truth else { return ArgumentHelp(declaration.help) }
+        let fallback = declaration.defaultValue.map { " (default \($0))" } ?? declaration.defaultNote.map { " (default: \($0))" } ?? ""
+        return ArgumentHelp(declaration.help + fallback, valueName: declaration.valueName)
     }
 }
 

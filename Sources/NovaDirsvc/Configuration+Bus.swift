@@ -1,24 +1,8 @@
 /// The message bus `nova-dirsvc serve` follows: section `[amqp]` of the configuration file
-/// (or the NOVA_DIRSVC_AMQP_* variables), as an operator copies it from nova.conf.
-///
-///     [amqp]
-///     transport_url_file = /etc/nova-dirsvc/transport_url   # rabbit://nova:SECRET@mq1:5672,nova:SECRET@mq2:5672/
-///     # transport_url = rabbit://...   (in this file only when it is not readable by others)
-///     exchange = nova                  # nova.conf [DEFAULT] control_exchange
-///     topics = versioned_notifications # nova.conf [oslo_messaging_notifications] topics
-///     priorities = info
-///     queue = nova-dirsvc              # this service's own queue (never oslo's own topic.priority)
-///     queue_type = quorum              # or classic
-///     delivery_limit = 20              # quorum: deliveries before a message is dead-lettered
-///     dead_letter_queue = nova-dirsvc.dead
-///     max_message_bytes = 1048576
-///     single_active_consumer = true    # false: several serves share the work (competing consumers)
-///     prefetch = 64
-///     # declare_exchange = false: Nova's exchange is only looked up (passive), never declared;
-///     # durable / auto_delete: its properties when declare_exchange = true (as nova.conf's)
-///     # ssl = true / amqps://, ca_cert = /etc/pki/tls/certs/ca.pem
-///
-/// Only text is parsed here (the domain knows no AMQP); `serve` parses the URL itself.
+/// (or the NOVA_DIRSVC_AMQP_* variables), as an operator copies it from nova.conf. Each key's
+/// kind, default and meaning: Configuration+Declarations.swift (rendered in
+/// examples/config/nova-dirsvc.conf). Only text is parsed here (the domain knows no AMQP);
+/// `serve` parses the URL itself.
 extension Configuration {
     package struct Bus: Sendable {
         /// Where the transport URL is: the text itself (it may hold passwords: never print it),
@@ -29,44 +13,42 @@ extension Configuration {
         }
         package var transportURL: TransportURLSource
         /// The topic exchange Nova publishes to (its `control_exchange`).
-        package var exchange = "nova"
-        package var topics = ["versioned_notifications"]
-        package var priorities = ["info"]
+        package var exchange: String
+        package var topics: [String]
+        package var priorities: [String]
         /// The service's own queue, bound to every `<topic>.<priority>`.
-        package var queue = "nova-dirsvc"
+        package var queue: String
         /// What kind of queue `queue` (and `deadLetterQueue`) are declared as.
-        package var queueType = QueueType.quorum
+        package var queueType: QueueType
         /// Quorum queues: how many times a message is delivered before the broker moves it to
         /// the dead-letter queue (a message that can be neither applied nor kept does not block
         /// the queue for ever).
-        package var deliveryLimit = 20
+        package var deliveryLimit: Int
         /// Where the broker moves what `queue` dead-letters (default `<queue>.dead`).
         package var deadLetterQueue: String { deadLetterQueueName ?? queue + ".dead" }
         var deadLetterQueueName: String?
         /// A message larger than this (on the wire, or once decompressed) is not taken whole:
         /// its first bytes are kept in failed/ with the reason.
-        package var maxMessageBytes = 1 << 20
+        package var maxMessageBytes: Int
         /// RabbitMQ's single active consumer on `queue`: of several serves on the queue, one
         /// receives, in order; the others are hot standbys that take over when it goes. Off:
         /// competing consumers, which share the work but not the order.
-        package var singleActiveConsumer = true
+        package var singleActiveConsumer: Bool
         /// Declare Nova's exchange (with `exchangeDurable`, `exchangeAutoDelete`) instead of only
         /// looking it up. Off by default: a declare with properties other than Nova's makes
         /// every Nova publish fail with 406.
-        package var declareExchange = false
+        package var declareExchange: Bool
         /// The exchange's properties when `declareExchange`: as oslo.messaging declares it,
         /// durable when nova.conf's `amqp_durable_queues` or `rabbit_quorum_queue` is true,
         /// auto-deleted when `amqp_auto_delete` is.
-        package var exchangeDurable = false
-        package var exchangeAutoDelete = false
+        package var exchangeDurable: Bool
+        package var exchangeAutoDelete: Bool
         /// Messages taken before they are acknowledged: the most written at once.
-        package var prefetch = 64
-        package var tls = false
+        package var prefetch: Int
+        package var tls: Bool
         package var caCertificateFile: String?
         /// AMQP heartbeat in seconds (0: none).
-        package var heartbeat = 30
-
-        package static let defaultPrefetch = 64
+        package var heartbeat: Int
 
         package enum QueueType: String, Sendable, CaseIterable {
             /// Replicated on a majority of the cluster's nodes (Raft): survives a node's loss.
@@ -92,7 +74,8 @@ extension Configuration {
         }
 
         /// nil when neither transport_url nor transport_url_file is set (no bus configured).
-        init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String, warn: (String) -> Void) throws {
+        init?(_ settings: Settings, warn: (String) -> Void) throws {
+            let source = settings.origin
             if let text = settings[.amqpTransportURL] {
                 guard settings[.amqpTransportURLFile] == nil else {
                     throw ConfigurationError("\(source(.amqpTransportURL)) and \(source(.amqpTransportURLFile)) are both set: keep one")
@@ -104,7 +87,7 @@ extension Configuration {
                 return nil
             }
             func names(_ key: Key) throws -> [String]? {
-                guard let text = settings[key] else { return nil }
+                guard let text = settings.text(key) else { return nil }
                 let list = Configuration.splitURIs(text)
                 guard !list.isEmpty else { throw ConfigurationError("\(source(key)): empty") }
                 for name in list
@@ -114,23 +97,16 @@ extension Configuration {
                 }
                 return list
             }
-            func number(_ key: Key, in range: ClosedRange<Int>) throws -> Int? {
-                guard let text = settings[key] else { return nil }
-                guard let value = Int(text), range.contains(value) else {
-                    throw ConfigurationError(
-                        "\(source(key)): \"\(text)\" is not a whole number from \(range.lowerBound) to \(range.upperBound)")
-                }
-                return value
-            }
-            exchange = try names(.amqpExchange)?.first ?? exchange
-            queue = try names(.amqpQueue)?.first ?? queue
-            topics = try names(.amqpTopics) ?? topics
-            priorities = try names(.amqpPriorities) ?? priorities
+            exchange = try names(.amqpExchange)?.first ?? ""
+            queue = try names(.amqpQueue)?.first ?? ""
+            topics = try names(.amqpTopics) ?? []
+            priorities = try names(.amqpPriorities) ?? []
             for (key, value) in [(Key.amqpExchange, exchange), (.amqpQueue, queue)]
             where settings[key].map(Configuration.splitURIs)?.count ?? 1 > 1 {
                 throw ConfigurationError("\(source(key)): one name only (\(Validate.quote(value)) ...)")
             }
             deadLetterQueueName = try names(.amqpDeadLetterQueue)?.first
+            let deadLetterQueue = deadLetterQueueName ?? queue + ".dead"
             for (key, name) in [(Key.amqpQueue, queue), (.amqpDeadLetterQueue, deadLetterQueue)] {
                 if name.hasPrefix("amq.") {
                     throw ConfigurationError("\(source(key)): \(Validate.quote(name)) starts with amq., which RabbitMQ reserves")
@@ -147,31 +123,22 @@ extension Configuration {
             guard deadLetterQueue != queue else {
                 throw ConfigurationError("\(source(.amqpDeadLetterQueue)): the dead-letter queue must not be the queue itself")
             }
-            if let text = settings[.amqpQueueType] {
-                guard let type = QueueType(rawValue: text.lowercased()) else {
-                    throw ConfigurationError(
-                        "\(source(.amqpQueueType)): \"\(text)\" is not "
-                            + QueueType.allCases.map(\.rawValue).joined(separator: " or "))
-                }
-                queueType = type
-            }
-            deliveryLimit = try number(.amqpDeliveryLimit, in: 1...1000) ?? deliveryLimit
+            queueType = try settings.choice(.amqpQueueType).flatMap(QueueType.init(rawValue:)) ?? .quorum
+            deliveryLimit = try settings.wholeNumber(.amqpDeliveryLimit)
             if queueType == .classic, settings[.amqpDeliveryLimit] != nil {
                 warn("\(source(.amqpDeliveryLimit)): classic queues have no delivery limit; it applies to queue_type = quorum only")
             }
-            if settings[.amqpSingleActiveConsumer] != nil {
-                singleActiveConsumer = try bool(.amqpSingleActiveConsumer)
-            }
-            maxMessageBytes = try number(.amqpMaxMessageBytes, in: 4096...(256 << 20)) ?? maxMessageBytes
-            declareExchange = try bool(.amqpDeclareExchange)
-            exchangeDurable = try bool(.amqpDurable)
-            exchangeAutoDelete = try bool(.amqpAutoDelete)
+            singleActiveConsumer = try settings.truth(.amqpSingleActiveConsumer)
+            maxMessageBytes = try settings.wholeNumber(.amqpMaxMessageBytes)
+            declareExchange = try settings.truth(.amqpDeclareExchange)
+            exchangeDurable = try settings.truth(.amqpDurable)
+            exchangeAutoDelete = try settings.truth(.amqpAutoDelete)
             if !declareExchange, let key = [Key.amqpDurable, .amqpAutoDelete].first(where: { settings[$0] != nil }) {
                 warn("\(source(key)): used only with declare_exchange = true (serve looks Nova's exchange up and never declares it)")
             }
-            prefetch = try number(.amqpPrefetch, in: 1...65535) ?? prefetch
-            heartbeat = try number(.amqpHeartbeat, in: 0...3600) ?? heartbeat
-            tls = try bool(.amqpSSL)
+            prefetch = try settings.wholeNumber(.amqpPrefetch)
+            heartbeat = try settings.wholeNumber(.amqpHeartbeat)
+            tls = try settings.truth(.amqpSSL)
             caCertificateFile = settings[.amqpCACert]
         }
     }

@@ -1,12 +1,5 @@
-/// The HTTP side of `nova-dirsvc serve`: section `[http]` (or NOVA_DIRSVC_HTTP_*).
-///
-///     [http]
-///     listen = 127.0.0.1:8849             # host:port; loopback unless TLS (or allow_insecure_listen)
-///     token_file = /etc/nova-dirsvc/http-token   # X-Auth-Token or Authorization: Bearer
-///     # basic_auth_file = /etc/nova-dirsvc/http-users  # user:$6$... (openssl passwd -6): HTTP Basic
-///     # tls_cert = /etc/pki/tls/certs/nova-dirsvc.pem
-///     # tls_key = /etc/pki/tls/private/nova-dirsvc.key
-///     max_in_flight = 64                  # more at once: 503 with Retry-After
+/// The HTTP side of `nova-dirsvc serve`: section `[http]` (or NOVA_DIRSVC_HTTP_*); each key's
+/// kind, default and meaning: Configuration+Declarations.swift.
 extension Configuration {
     package struct HTTP: Sendable {
         package var host: String
@@ -18,9 +11,9 @@ extension Configuration {
         package var basicAuthFile: String?
         package var tlsCertificateFile: String?
         package var tlsKeyFile: String?
-        package var allowInsecureListen = false
+        package var allowInsecureListen: Bool
         /// Requests being worked on at once; one more is answered 503 at once.
-        package var maxInFlight = 64
+        package var maxInFlight: Int
         /// The largest request body.
         package static let maxBodySize = 1 << 20
 
@@ -42,7 +35,8 @@ extension Configuration {
         }
 
         /// nil when `listen` is not set (no HTTP side).
-        init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String) throws {
+        init?(_ settings: Settings) throws {
+            let source = settings.origin
             guard let listen = settings[.httpListen] else { return nil }
             let (host, portText): (Substring, Substring)
             if listen.hasPrefix("["), let close = listen.firstIndex(of: "]") {  // [::1]:8849
@@ -66,13 +60,8 @@ extension Configuration {
             guard (tlsCertificateFile == nil) == (tlsKeyFile == nil) else {
                 throw ConfigurationError("\(source(.httpTLSCert)) and \(source(.httpTLSKey)) go together: set both or neither")
             }
-            allowInsecureListen = try bool(.httpAllowInsecureListen)
-            if let text = settings[.httpMaxInFlight] {
-                guard let value = Int(text), (1...10_000).contains(value) else {
-                    throw ConfigurationError("\(source(.httpMaxInFlight)): \"\(text)\" is not a whole number from 1 to 10000")
-                }
-                maxInFlight = value
-            }
+            allowInsecureListen = try settings.truth(.httpAllowInsecureListen)
+            maxInFlight = try settings.wholeNumber(.httpMaxInFlight)
             // The same policy as the insecure bind: plain HTTP carries tokens and records in
             // the clear, so only on loopback unless the operator says otherwise in so many words.
             if !tls && !allowInsecureListen && !Self.isLoopback(self.host) {

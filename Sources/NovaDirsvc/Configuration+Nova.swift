@@ -1,28 +1,8 @@
 /// Nova's API, through Keystone: section `[nova]` of the configuration file (or the
 /// NOVA_DIRSVC_NOVA_* variables), with keystoneauth's option names, so that an operator copies
-/// them from nova.conf's `[keystone_authtoken]` or `[service_user]`:
-///
-///     [nova]
-///     auth_url = https://keystone.example.com:5000/v3
-///     # or password: username, user_domain_name, password_file, project_name, project_domain_name
-///     # (password and application_credential_secret may be in this file itself only when it is
-///     # not readable by others)
-///     auth_type = v3applicationcredential
-///     application_credential_id = 0a1b...
-///     application_credential_secret_file = /etc/nova-dirsvc/nova-secret
-///     region_name = RegionOne
-///     # public (keystoneauth's default), internal, admin
-///     interface = internal
-///     # TLS is verified; insecure = true turns that off
-///     cafile = /etc/pki/tls/certs/ca-bundle.crt
-///     page_size = 1000
-///     # seconds, each request
-///     timeout = 60
-///     # serve reconciles by itself (0 or unset: never), with this --grace
-///     reconcile_interval = 3600
-///     reconcile_grace = 600
-///
-/// Only text is parsed here (the domain knows no HTTP); the CLI builds the Keystone request.
+/// them from nova.conf's `[keystone_authtoken]` or `[service_user]`. Each key's kind, default
+/// and meaning: Configuration+Declarations.swift. Only text is parsed here (the domain knows no
+/// HTTP); the CLI builds the Keystone request.
 extension Configuration {
     package struct Nova: Sendable {
         package enum AuthType: String, Sendable, CaseIterable {
@@ -49,20 +29,20 @@ extension Configuration {
         package var applicationCredentialName: String?
         package var applicationCredentialSecret: Secret?
         package var regionName: String?
-        package var interface = "public"
+        package var interface: String
         package var caFile: String?
         /// keystoneauth's `insecure`: TLS not verified. Only when the operator says so.
-        package var insecure = false
+        package var insecure: Bool
         /// Servers asked for per page of /servers/detail (Nova answers with at most its max_limit).
-        package var pageSize = 1000
+        package var pageSize: Int
         /// For each request to Keystone or Nova (keystoneauth's `timeout`).
-        package var timeout: Duration = .seconds(60)
+        package var timeout: Duration
         /// serve reconciles from Nova's API every so often (one serve per round: `ReconcileLease`);
         /// nil: never.
         package var reconcileInterval: Duration?
         /// The scheduled reconcile's `--grace`: an entry created or modified this recently is
         /// never deleted.
-        package var reconcileGrace: Double = 600
+        package var reconcileGrace: Double
 
         /// The secret (password or application credential secret), read now.
         package func secret() throws -> String {
@@ -75,7 +55,8 @@ extension Configuration {
         }
 
         /// nil when `auth_url` is not set (no Nova API).
-        init?(_ settings: Settings, bool: (Key) throws -> Bool, source: (Key) -> String) throws {
+        init?(_ settings: Settings) throws {
+            let source = settings.origin
             guard let url = settings[.novaAuthURL] else {
                 if let stray = Key.allCases.first(where: { $0.section == .nova && settings[$0] != nil }) {
                     throw ConfigurationError("\(source(stray)) is set but [nova] auth_url is not")
@@ -86,13 +67,7 @@ extension Configuration {
                 throw ConfigurationError("\(source(.novaAuthURL)): \"\(url)\" is not an http:// or https:// URL")
             }
             authURL = url
-            let type = settings[.novaAuthType] ?? "password"
-            guard let parsed = AuthType(rawValue: type.lowercased()) else {
-                throw ConfigurationError(
-                    "\(source(.novaAuthType)): \"\(type)\" is not one of "
-                        + AuthType.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            authType = parsed
+            authType = try settings.choice(.novaAuthType).flatMap(AuthType.init(rawValue:)) ?? .password
             username = settings[.novaUsername]
             userID = settings[.novaUserID]
             userDomainName = settings[.novaUserDomainName]
@@ -133,41 +108,15 @@ extension Configuration {
                 }
             }
             regionName = settings[.novaRegionName]
-            if let value = settings[.novaInterface] {
-                let name = value.lowercased().replacing("url", with: "")
-                guard ["public", "internal", "admin"].contains(name) else {
-                    throw ConfigurationError("\(source(.novaInterface)): \"\(value)\" is not public, internal or admin")
-                }
-                interface = name
-            }
+            // keystoneauth also takes the catalog's names: publicURL, internalURL, adminURL
+            interface = try settings.choice(.novaInterface, normalized: { $0.lowercased().replacing("url", with: "") }) ?? "public"
             caFile = settings[.novaCAFile]
-            insecure = try bool(.novaInsecure)
-            if let value = settings[.novaPageSize] {
-                guard let size = Int(value), (1...10000).contains(size) else {
-                    throw ConfigurationError("\(source(.novaPageSize)): \"\(value)\" is not a whole number from 1 to 10000")
-                }
-                pageSize = size
-            }
-            if let value = settings[.novaTimeout] {
-                guard let seconds = Double(value), seconds.isFinite, seconds > 0, seconds <= 3600 else {
-                    throw ConfigurationError(
-                        "\(source(.novaTimeout)): \"\(value)\" is not a number of seconds more than 0 and at most 3600")
-                }
-                timeout = .milliseconds(Int64(seconds * 1000))
-            }
-            if let value = settings[.novaReconcileInterval] {
-                guard let seconds = Double(value), seconds.isFinite, seconds >= 0, seconds <= 7 * 86400 else {
-                    throw ConfigurationError(
-                        "\(source(.novaReconcileInterval)): \"\(value)\" is not a number of seconds from 0 (never) to 604800")
-                }
-                reconcileInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
-            }
-            if let value = settings[.novaReconcileGrace] {
-                guard let seconds = Double(value), seconds.isFinite, seconds >= 0 else {
-                    throw ConfigurationError("\(source(.novaReconcileGrace)): \"\(value)\" is not a number of seconds, 0 or more")
-                }
-                reconcileGrace = seconds
-            }
+            insecure = try settings.truth(.novaInsecure)
+            pageSize = try settings.wholeNumber(.novaPageSize)
+            timeout = try settings.duration(.novaTimeout)
+            let interval = try settings.duration(.novaReconcileInterval)
+            reconcileInterval = interval == .zero ? nil : interval
+            reconcileGrace = try settings.seconds(.novaReconcileGrace)
         }
     }
 }

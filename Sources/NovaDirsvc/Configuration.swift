@@ -24,8 +24,9 @@ import LDAP
 ///     log_file = /var/log/nova-dirsvc/events.log
 ///
 /// Every setting is one case of `Key`: its name in the file, its environment variable and its
-/// flag all derive from it, and each source is read into the same `Settings` (text, with where
-/// it came from), merged, then parsed once here.
+/// flag all derive from it, and its `declaration` (Configuration+Declarations.swift) holds its
+/// kind, default and meaning. Each source is read into the same `Settings` (text, with where it
+/// came from), merged, then parsed once here.
 package struct Configuration: Sendable {
     package var uris: [String]
     package var bindDN: String?
@@ -36,8 +37,7 @@ package struct Configuration: Sendable {
     package var saslMechanism: String?
     /// The least security strength a SASL bind must end with (TLS's, or GSSAPI's own layer):
     /// 56 by default, so that GSSAPI over ldap:// without StartTLS never binds in clear.
-    package var saslMinimumSSF = Self.defaultSASLMinimumSSF
-    package static let defaultSASLMinimumSSF = 56
+    package var saslMinimumSSF: Int
     /// The SASL mechanisms nova-dirsvc is built and tested for.
     package static let saslMechanisms = ["EXTERNAL", "GSSAPI"]
     /// The time budget of one command's directory work (all URIs together).
@@ -48,10 +48,10 @@ package struct Configuration: Sendable {
     /// Where events wait when the directory is unavailable.
     package var spoolDirectory: String
     /// How long a server that failed is passed over (several URIs; see `ServerHealth`).
-    package var serverBackoff: Duration = .seconds(30)
+    package var serverBackoff: Duration
     /// How long after a failover the servers before the one that answered must go without a
     /// failure before nova-dirsvc fails back to them.
-    package var failbackSettle: Duration = .seconds(60)
+    package var failbackSettle: Duration
     /// The message bus `nova-dirsvc serve` follows (`[amqp]`); nil when no transport URL is set.
     package var bus: Bus?
     /// The HTTP side of `nova-dirsvc serve` (`[http]`); nil when no `listen` is set.
@@ -62,8 +62,6 @@ package struct Configuration: Sendable {
     package var warnings: [String] = []
 
     package static let defaultConfigFile = "/etc/nova-dirsvc/nova-dirsvc.conf"
-    package static let defaultLogFile = "/var/log/nova-dirsvc/events.log"
-    package static let defaultTimeout = 5.0
     /// A flush's budget, in multiples of `timeout` (so 60 s by default).
     package static let flushBudgetFactor = 12
 
@@ -74,9 +72,9 @@ package struct Configuration: Sendable {
     /// value; the bus's (`amqp_*`, see `Configuration+Bus.swift`) in `[amqp]` without the prefix.
     package enum Key: String, CaseIterable, Sendable {
         case uri
+        case baseDN = "base_dn"
         case bindDN = "bind_dn"
         case passwordFile = "password_file"
-        case baseDN = "base_dn"
         case caCert = "ca_cert"
         case startTLS = "start_tls"
         case saslMech = "sasl_mech"
@@ -88,31 +86,31 @@ package struct Configuration: Sendable {
         case insecureNoTLSVerify = "insecure_no_tls_verify"
         case serverBackoff = "server_backoff"
         case failbackSettle = "failback_settle"
-        case amqpTransportURL = "amqp_transport_url"
         case amqpTransportURLFile = "amqp_transport_url_file"
+        case amqpTransportURL = "amqp_transport_url"
         case amqpExchange = "amqp_exchange"
         case amqpTopics = "amqp_topics"
         case amqpPriorities = "amqp_priorities"
         case amqpQueue = "amqp_queue"
-        case amqpDurable = "amqp_durable"
-        case amqpPrefetch = "amqp_prefetch"
-        case amqpSSL = "amqp_ssl"
-        case amqpCACert = "amqp_ca_cert"
-        case amqpHeartbeat = "amqp_heartbeat"
         case amqpQueueType = "amqp_queue_type"
         case amqpDeliveryLimit = "amqp_delivery_limit"
         case amqpDeadLetterQueue = "amqp_dead_letter_queue"
         case amqpMaxMessageBytes = "amqp_max_message_bytes"
-        case amqpDeclareExchange = "amqp_declare_exchange"
-        case amqpAutoDelete = "amqp_auto_delete"
         case amqpSingleActiveConsumer = "amqp_single_active_consumer"
+        case amqpPrefetch = "amqp_prefetch"
+        case amqpHeartbeat = "amqp_heartbeat"
+        case amqpSSL = "amqp_ssl"
+        case amqpCACert = "amqp_ca_cert"
+        case amqpDeclareExchange = "amqp_declare_exchange"
+        case amqpDurable = "amqp_durable"
+        case amqpAutoDelete = "amqp_auto_delete"
         case httpListen = "http_listen"
         case httpTokenFile = "http_token_file"
+        case httpBasicAuthFile = "http_basic_auth_file"
         case httpTLSCert = "http_tls_cert"
         case httpTLSKey = "http_tls_key"
         case httpAllowInsecureListen = "http_allow_insecure_listen"
         case httpMaxInFlight = "http_max_in_flight"
-        case httpBasicAuthFile = "http_basic_auth_file"
         case novaAuthURL = "nova_auth_url"
         case novaAuthType = "nova_auth_type"
         case novaUsername = "nova_username"
@@ -172,6 +170,9 @@ package struct Configuration: Sendable {
             set { values[key] = newValue.map { ($0, source(key)) } }
         }
 
+        /// Where the key's value came from (`--timeout`, `timeout in [ldap] of PATH`, ...), or its name.
+        package func origin(_ key: Key) -> String { values[key]?.source ?? key.rawValue }
+
         /// Self where set, `fallback` elsewhere.
         func over(_ fallback: Settings) -> Settings {
             var merged = fallback
@@ -223,15 +224,7 @@ package struct Configuration: Sendable {
     /// Parses merged settings.
     init(_ settings: Settings) throws {
         func text(_ key: Key) -> String? { settings[key] }
-        func source(_ key: Key) -> String { settings.values[key]?.source ?? key.rawValue }
-        func bool(_ key: Key) throws -> Bool {
-            guard let value = text(key) else { return false }
-            switch value.lowercased() {
-            case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off": return false
-            default: throw ConfigurationError("\(source(key)): \"\(value)\" is not true or false")
-            }
-        }
+        func source(_ key: Key) -> String { settings.origin(key) }
         guard let base = text(.baseDN) else {
             throw ConfigurationError("no base DN: set --base-dn, NOVA_DIRSVC_BASE_DN, base_dn in [ldap], or BASE in ldap.conf")
         }
@@ -239,23 +232,9 @@ package struct Configuration: Sendable {
             throw ConfigurationError("\(source(.baseDN)): the base DN \"\(base)\" is not a valid distinguished name")
         }
         guard !baseDN.string.isEmpty else { throw ConfigurationError("the base DN must not be the root DSE") }
-        var seconds = Self.defaultTimeout
-        if let value = text(.timeout) {
-            guard let parsed = Double(value), parsed.isFinite, parsed > 0, parsed <= 3600 else {
-                throw ConfigurationError("\(source(.timeout)): \"\(value)\" is not a number of seconds more than 0 and at most 3600")
-            }
-            seconds = parsed
-        }
-        timeout = .milliseconds(Int64((seconds * 1000).rounded(.up)))
-        func duration(_ key: Key, default fallback: Duration) throws -> Duration {
-            guard let value = text(key) else { return fallback }
-            guard let parsed = Double(value), parsed.isFinite, parsed >= 0, parsed <= 86400 else {
-                throw ConfigurationError("\(source(key)): \"\(value)\" is not a number of seconds from 0 to 86400")
-            }
-            return .milliseconds(Int64((parsed * 1000).rounded()))
-        }
-        serverBackoff = try duration(.serverBackoff, default: .seconds(30))
-        failbackSettle = try duration(.failbackSettle, default: .seconds(60))
+        timeout = .milliseconds(Int64((try settings.seconds(.timeout) * 1000).rounded(.up)))
+        serverBackoff = try settings.duration(.serverBackoff)
+        failbackSettle = try settings.duration(.failbackSettle)
         uris = text(.uri).map(Self.splitURIs) ?? []
         for uri in uris where !["ldap://", "ldaps://", "ldapi://"].contains(where: { uri.lowercased().hasPrefix($0) }) {
             throw ConfigurationError("\(source(.uri)): \"\(uri)\" is not ldap://, ldaps:// or ldapi://")
@@ -263,15 +242,10 @@ package struct Configuration: Sendable {
         bindDN = text(.bindDN)
         passwordFile = text(.passwordFile)
         caCertificateFile = text(.caCert)
-        startTLS = try bool(.startTLS)
-        saslMechanism = text(.saslMech).map { $0.uppercased() }
+        startTLS = try settings.truth(.startTLS)
+        saslMechanism = try settings.choice(.saslMech)
         var saslWarnings: [String] = []
         if let mechanism = saslMechanism {
-            guard Self.saslMechanisms.contains(mechanism) else {
-                throw ConfigurationError(
-                    "\(source(.saslMech)): \"\(mechanism)\" is not one of \(Self.saslMechanisms.joined(separator: ", ")) "
-                        + "(the SASL mechanisms nova-dirsvc supports; without sasl_mech it binds with bind_dn and password_file)")
-            }
             let unused = [(Key.bindDN, text(.bindDN)), (.passwordFile, text(.passwordFile))].compactMap { $0.1 == nil ? nil : source($0.0) }
             if !unused.isEmpty {
                 saslWarnings.append(
@@ -279,21 +253,16 @@ package struct Configuration: Sendable {
                         + "(the identity is the \(mechanism == "GSSAPI" ? "Kerberos principal" : "client certificate or the local user"))")
             }
         }
-        if let value = text(.saslSSFMin) {
-            guard let parsed = Int(value), (0...256).contains(parsed) else {
-                throw ConfigurationError("\(source(.saslSSFMin)): \"\(value)\" is not a strength in bits from 0 to 256")
-            }
-            saslMinimumSSF = parsed
-        }
-        logFile = text(.logFile) ?? Self.defaultLogFile
-        spoolDirectory = text(.spoolDir) ?? Spool.defaultDirectory
-        allowInsecureBind = try bool(.allowInsecureBind)
-        verifyTLS = !(try bool(.insecureNoTLSVerify))
+        saslMinimumSSF = try settings.wholeNumber(.saslSSFMin)
+        logFile = settings.text(.logFile)
+        spoolDirectory = settings.defaulted(.spoolDir)
+        allowInsecureBind = try settings.truth(.allowInsecureBind)
+        verifyTLS = !(try settings.truth(.insecureNoTLSVerify))
         var busWarnings: [String] = []
-        bus = try Bus(settings, bool: bool, source: source, warn: { busWarnings.append($0) })
+        bus = try Bus(settings, warn: { busWarnings.append($0) })
         warnings = saslWarnings + busWarnings
-        http = try HTTP(settings, bool: bool, source: source)
-        nova = try Nova(settings, bool: bool, source: source)
+        http = try HTTP(settings)
+        nova = try Nova(settings)
     }
 
     static func splitURIs(_ text: String) -> [String] {

@@ -28,7 +28,6 @@ import Glibc
 ///   refuses for good (not ours, bad data).
 package struct Spool: Sendable {
     package let directory: String
-    package static let defaultDirectory = "/var/spool/nova-dirsvc"
     /// The highest sequence number; a name above it is not one nova-dirsvc wrote.
     static let maxSequence: UInt64 = 999_999_999_999_999_999
     /// The largest event file read (an event is at most `EventDecoder.maxInputSize` bytes).

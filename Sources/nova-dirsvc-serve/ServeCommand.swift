@@ -29,11 +29,10 @@ struct ServeCommand: ParsableCommand {
             re-reads the configuration (directory, bus, HTTP credentials and certificate:
             all of it, or none when a part is wrong; a change of [http] listen takes a
             restart).
-            The bus is configured in [amqp] (transport_url as in nova.conf, exchange,
-            topics, queue, durable, prefetch), the HTTP side in [http] (listen,
-            token_file, basic_auth_file, tls_cert, tls_key, max_in_flight: POST/DELETE/GET
-            /v1/instances, POST /v1/vendordata, /healthz, /metrics); either or both. The
-            directory as for every other command. Each message is acknowledged, and each
+            The bus is configured in [amqp] (transport_url as in nova.conf), the HTTP side
+            in [http] (listen: POST/DELETE/GET /v1/instances, POST /v1/vendordata,
+            /healthz, /metrics); either or both; the directory as for every other command.
+            `nova-dirsvc settings` lists every key with its default. Each message is acknowledged, and each
             request answered, once its event is in the directory, in the spool (directory
             down: 202 over HTTP), or kept in SPOOL/failed/ with its reason (it can never
             be applied).

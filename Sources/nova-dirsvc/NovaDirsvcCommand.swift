@@ -38,7 +38,7 @@ struct NovaDirsvcCommand: ParsableCommand {
             """,
         subcommands: [
             RegisterCommand.self, UnregisterCommand.self, ApplyCommand.self, FlushCommand.self, ReconcileCommand.self, ShowCommand.self,
-            SchemaCommand.self, CheckConfigCommand.self, ServeCommand.self,
+            SchemaCommand.self, SettingsCommand.self, CheckConfigCommand.self, ServeCommand.self,
         ]
     )
 

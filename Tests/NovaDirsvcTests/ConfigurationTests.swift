@@ -144,6 +144,10 @@ struct ExampleConfigurationTests {
         #expect(file.settings[.amqpTransportURLFile] == "/etc/nova-dirsvc/transport_url")
         #expect(file.settings[.amqpExchange] == "nova")
         #expect(file.settings[.httpListen] == "127.0.0.1:8849")
+        let configuration = try Configuration(file.settings)  // and every value passes its check
+        #expect(configuration.uris == ["ldaps://ds1.example.com", "ldaps://ds2.example.com"])
+        #expect(configuration.bus?.queue == "nova-dirsvc" && configuration.http?.port == 8849)
+        #expect(configuration.nova == nil)  // auth_url is commented out
     }
 
     /// Every INI block the README and the docs show (indented, starting with a [section] line)
