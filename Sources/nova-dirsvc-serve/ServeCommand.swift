@@ -32,10 +32,10 @@ struct ServeCommand: ParsableCommand {
             The bus is configured in [amqp] (transport_url as in nova.conf), the HTTP side
             in [http] (listen: POST/DELETE/GET /v1/instances, POST /v1/vendordata,
             /healthz, /metrics); either or both; the directory as for every other command.
-            `nova-dirsvc settings` lists every key with its default. Each message is acknowledged, and each
-            request answered, once its event is in the directory, in the spool (directory
-            down: 202 over HTTP), or kept in SPOOL/failed/ with its reason (it can never
-            be applied).
+            `nova-dirsvc settings` lists every key with its default.
+            Each message is acknowledged, and each request answered, once its event is in
+            the directory, in the spool (directory down: 202 over HTTP), or kept in
+            SPOOL/failed/ with its reason (it can never be applied).
             --check-config checks the settings strictly and reaches the directory and the
             broker, writing nothing, then exits: 0 all good; 64 a setting is wrong; 69 the
             directory or the broker could not be reached; 77 credentials refused.

@@ -6,8 +6,9 @@ struct SettingsCommand: ParsableCommand {
         commandName: "settings",
         abstract: "Print every setting with its default and meaning: as a commented configuration file, or as a table.",
         discussion: """
-            --format ini is examples/config/nova-dirsvc.conf (a starting point for \(Configuration.defaultConfigFile));
-            --format markdown is docs/settings.md. Both are generated from the same declarations.
+            --format ini is examples/config/nova-dirsvc.conf, a starting point for
+            \(Configuration.defaultConfigFile); --format markdown is docs/settings.md.
+            Both are rendered from one declaration per setting.
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {

@@ -455,7 +455,7 @@ def test_reconcile_shows_a_progress_bar_on_a_terminal(tool, container):
 
 
 @pytest.mark.parametrize("command", ["", "register", "unregister", "apply", "flush", "reconcile", "show", "schema",
-                                     "check-config", "serve"])
+                                     "settings", "check-config", "serve"])
 def test_help_is_wrapped_once_on_80_columns(command):
     """Issue 21: the text under OVERVIEW is written to fit 80 columns, so a terminal of 80 shows
     it as written (ArgumentParser wraps every line longer than the terminal again: a hand-wrapped
