@@ -158,4 +158,41 @@ static inline void cldap_socket_watch_trip(cldap_socket_watch *watch) {
     if (fd >= 0) shutdown(fd, SHUT_RDWR);
 }
 
+// RFC 4527's post-read control: the server returns the entry as the write left it (an add's
+// nsUniqueId, which the server assigned). Its request value is a BER sequence of attribute
+// descriptions and its response value an encoded SearchResultEntry; both need ber_printf /
+// ber_scanf, which are variadic (Swift does not import them). The same calls as OpenLDAP's
+// ldapmodify (-e postread) makes.
+
+// A non-critical post-read control asking for `attributes` (NULL-terminated); free it with
+// ldap_control_free.
+static inline int cldap_post_read_control(char **attributes, LDAPControl **control) {
+    BerElement *ber = ber_alloc_t(LBER_USE_DER);
+    if (ber == NULL) return LDAP_NO_MEMORY;
+    struct berval value;
+    int rc = ber_printf(ber, "{v}", attributes) == -1 || ber_flatten2(ber, &value, 0) == -1
+        ? LDAP_ENCODING_ERROR
+        : ldap_control_create(LDAP_CONTROL_POST_READ, 0, &value, 1, control);  // copies the value
+    ber_free(ber, 1);
+    return rc;
+}
+
+// Reading the entry of a pre/post-read response control: begin (the entry's DN into `dn`,
+// pointing into the returned element), then `next` for each attribute (its name, pointing into
+// the element, and its values: free them with ber_bvarray_free) until it returns 0; then
+// ber_free(element, 1). NULL from begin: not an entry.
+static inline BerElement *cldap_read_entry_begin(LDAPControl *control, struct berval *dn) {
+    BerElement *ber = ber_init(&control->ldctl_value);
+    if (ber != NULL && ber_scanf(ber, "{m{", dn) == LBER_ERROR) {
+        ber_free(ber, 1);
+        return NULL;
+    }
+    return ber;
+}
+
+static inline int cldap_read_entry_next(BerElement *ber, struct berval *name, BerVarray *values) {
+    *values = NULL;
+    return ber_scanf(ber, "{m", name) != LBER_ERROR && ber_scanf(ber, "[W]", values) != LBER_ERROR;
+}
+
 #endif

@@ -34,14 +34,26 @@ extension LDAPConnection {
         _ ld: OpaquePointer, _ message: OpaquePointer, operation: String,
         dn: String?
     ) -> (code: LDAPResultCode, error: LDAPError?) {
+        var ignored: Entry? = nil
+        return parseResult(ld, message, operation: operation, dn: dn, postRead: &ignored)
+    }
+
+    /// `parseResult`, and the entry of a post-read control in the answer, if it has one.
+    func parseResult(
+        _ ld: OpaquePointer, _ message: OpaquePointer, operation: String,
+        dn: String?, postRead: inout Entry?
+    ) -> (code: LDAPResultCode, error: LDAPError?) {
         var code: Int32 = 0
         var matched: UnsafeMutablePointer<CChar>? = nil
         var diagnostic: UnsafeMutablePointer<CChar>? = nil
-        let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, nil, nil, 1)
+        var controls: UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>? = nil
+        let rc = ldap_parse_result(ld, message, &code, &matched, &diagnostic, nil, &controls, 1)
         defer {
             ldap_memfree(matched)
             ldap_memfree(diagnostic)
+            ldap_controls_free(controls)
         }
+        if let control = ldap_control_find(LDAP_CONTROL_POST_READ, controls, nil) { postRead = Self.readEntry(control) }
         if rc != LDAP_SUCCESS { return (.init(rc), error(rc, operation, dn: dn)) }
         if code == LDAP_SUCCESS { return (.success, nil) }
         return (
@@ -51,6 +63,31 @@ extension LDAPConnection {
                 diagnosticMessage: diagnostic.map { String(cString: $0) },
                 matchedDN: matched.map { String(cString: $0) })
         )
+    }
+
+    /// The entry a pre/post-read response control carries (RFC 4527), copied out of C memory.
+    static func readEntry(_ control: UnsafeMutablePointer<LDAPControl>) -> Entry? {
+        var dn = berval()
+        guard let ber = cldap_read_entry_begin(control, &dn) else { return nil }
+        defer { ber_free(ber, 1) }
+        var attributes: [Attribute] = []
+        var name = berval()
+        var values: BerVarray? = nil
+        while cldap_read_entry_next(ber, &name, &values) != 0 {
+            defer { ber_bvarray_free(values) }
+            var strings: [String] = []
+            var i = 0
+            while let value = values?[i], value.bv_val != nil {
+                strings.append(Self.string(value))
+                i += 1
+            }
+            attributes.append(Attribute(Self.string(name), strings))
+        }
+        return Entry(dn: DistinguishedName(trusted: Self.string(dn)), attributes: attributes)
+    }
+
+    private static func string(_ value: berval) -> String {
+        String(decoding: UnsafeRawBufferPointer(start: value.bv_val, count: Int(value.bv_len)), as: UTF8.self)
     }
 
     // MARK: - Errors and options

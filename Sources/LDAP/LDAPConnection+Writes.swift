@@ -6,6 +6,19 @@ extension LDAPConnection {
         try perform([.add(dn, attributes)], window: 1) { _, error in if let error { throw error } }
     }
 
+    /// Adds an entry and returns `attributes` of it as the server wrote it (RFC 4527 post-read
+    /// control: in the add's own answer, so no later write can slip in between, as one can
+    /// between an add and a search; e.g. the `nsUniqueId` 389-ds assigned). Nil when the server
+    /// does not return the control (one that does not know it ignores it).
+    package func add(_ dn: DistinguishedName, _ attributes: [Attribute], readingBack names: [String]) throws -> Entry? {
+        var written: Entry? = nil
+        try perform([.add(dn, attributes)], window: 1, readingBack: { _ in names }) { _, error, entry in
+            if let error { throw error }
+            written = entry
+        }
+        return written
+    }
+
     /// Modifies an entry.
     package func modify(_ dn: DistinguishedName, _ modifications: [Modification]) throws {
         try perform([.modify(dn, modifications)], window: 1) { _, error in if let error { throw error } }
@@ -32,6 +45,15 @@ extension LDAPConnection {
         _ operations: Operations, window: Int = 64,
         completion: (_ index: Int, _ error: LDAPError?) throws -> Void
     ) throws {
+        try perform(operations, window: window, readingBack: { _ in nil }) { index, error, _ in try completion(index, error) }
+    }
+
+    /// `perform`, reading back from the server's answer to operation `index` the attributes
+    /// `readingBack(index)` names (an add or a modify; nil: none), as `add(_:_:readingBack:)` does.
+    package func perform<Operations: Sequence<WriteOperation>>(
+        _ operations: Operations, window: Int = 64, readingBack: (_ index: Int) -> [String]?,
+        completion: (_ index: Int, _ error: LDAPError?, _ written: Entry?) throws -> Void
+    ) throws {
         let ld = try handle("write")
         precondition(window >= 1)
         var outstanding: [Int32: (index: Int, operation: WriteOperation)] = [:]
@@ -45,7 +67,7 @@ extension LDAPConnection {
             while let operation = next, outstanding.count < window,
                 outstandingDNs[operation.dn.string.lowercased(), default: 0] == 0
             {
-                let msgid = try send(operation, on: ld)
+                let msgid = try send(operation, on: ld, readingBack: readingBack(nextIndex))
                 outstanding[msgid] = (nextIndex, operation)
                 outstandingDNs[operation.dn.string.lowercased(), default: 0] += 1
                 nextIndex += 1
@@ -59,20 +81,32 @@ extension LDAPConnection {
                 continue
             }
             outstandingDNs[operation.dn.string.lowercased(), default: 1] -= 1
-            let result = parseResult(ld, message, operation: operation.name, dn: operation.dn.string)
-            try completion(index, result.error)
+            var written: Entry? = nil
+            let result = parseResult(ld, message, operation: operation.name, dn: operation.dn.string, postRead: &written)
+            try completion(index, result.error, written)
         }
     }
 
-    private func send(_ operation: WriteOperation, on ld: OpaquePointer) throws -> Int32 {
+    private func send(_ operation: WriteOperation, on ld: OpaquePointer, readingBack names: [String]?) throws -> Int32 {
         _ = try wait(configuration.operationTimeout, operation.name, dn: operation.dn.string)
         var msgid: Int32 = 0
         let arena = CArena()
+        var postRead: UnsafeMutablePointer<LDAPControl>? = nil
+        defer { ldap_control_free(postRead) }
+        if let names, operation.name != "delete" {
+            let rc = cldap_post_read_control(arena.stringArray(names), &postRead)
+            if rc != LDAP_SUCCESS { throw error(rc, "\(operation.name) (post-read control)", dn: operation.dn.string) }
+        }
+        var controlList: [UnsafeMutablePointer<LDAPControl>?] = [postRead, nil]
         let rc: Int32
         switch operation {
         case .add(let dn, let attributes):
             let mods = arena.modifications(attributes.map { (LDAP_MOD_ADD, $0.name, $0.values) })
-            rc = try guarded(operation.name, dn: dn.string) { ldap_add_ext(ld, dn.string, mods, nil, nil, &msgid) }
+            rc = try guarded(operation.name, dn: dn.string) {
+                controlList.withUnsafeMutableBufferPointer { controls in
+                    ldap_add_ext(ld, dn.string, mods, postRead == nil ? nil : controls.baseAddress, nil, &msgid)
+                }
+            }
         case .modify(let dn, let modifications):
             let mods = arena.modifications(
                 modifications.map { modification in
@@ -84,7 +118,11 @@ extension LDAPConnection {
                         }
                     return (op, modification.attribute, modification.values)
                 })
-            rc = try guarded(operation.name, dn: dn.string) { ldap_modify_ext(ld, dn.string, mods, nil, nil, &msgid) }
+            rc = try guarded(operation.name, dn: dn.string) {
+                controlList.withUnsafeMutableBufferPointer { controls in
+                    ldap_modify_ext(ld, dn.string, mods, postRead == nil ? nil : controls.baseAddress, nil, &msgid)
+                }
+            }
         case .delete(let dn):
             rc = try guarded(operation.name, dn: dn.string) { ldap_delete_ext(ld, dn.string, nil, nil, &msgid) }
         }

@@ -86,8 +86,7 @@ extension Configuration {
             } else {
                 return nil
             }
-            func names(_ key: Key) throws -> [String]? {
-                guard let text = settings.text(key) else { return nil }
+            func names(_ key: Key, _ text: String) throws -> [String] {
                 let list = Configuration.splitURIs(text)
                 guard !list.isEmpty else { throw ConfigurationError("\(source(key)): empty") }
                 for name in list
@@ -97,15 +96,15 @@ extension Configuration {
                 }
                 return list
             }
-            exchange = try names(.amqpExchange)?.first ?? ""
-            queue = try names(.amqpQueue)?.first ?? ""
-            topics = try names(.amqpTopics) ?? []
-            priorities = try names(.amqpPriorities) ?? []
+            exchange = try names(.amqpExchange, settings.defaulted(.amqpExchange))[0]
+            queue = try names(.amqpQueue, settings.defaulted(.amqpQueue))[0]
+            topics = try names(.amqpTopics, settings.defaulted(.amqpTopics))
+            priorities = try names(.amqpPriorities, settings.defaulted(.amqpPriorities))
             for (key, value) in [(Key.amqpExchange, exchange), (.amqpQueue, queue)]
             where settings[key].map(Configuration.splitURIs)?.count ?? 1 > 1 {
                 throw ConfigurationError("\(source(key)): one name only (\(Validate.quote(value)) ...)")
             }
-            deadLetterQueueName = try names(.amqpDeadLetterQueue)?.first
+            deadLetterQueueName = try settings.text(.amqpDeadLetterQueue).map { try names(.amqpDeadLetterQueue, $0)[0] }
             let deadLetterQueue = deadLetterQueueName ?? queue + ".dead"
             for (key, name) in [(Key.amqpQueue, queue), (.amqpDeadLetterQueue, deadLetterQueue)] {
                 if name.hasPrefix("amq.") {
@@ -123,7 +122,7 @@ extension Configuration {
             guard deadLetterQueue != queue else {
                 throw ConfigurationError("\(source(.amqpDeadLetterQueue)): the dead-letter queue must not be the queue itself")
             }
-            queueType = try settings.choice(.amqpQueueType).flatMap(QueueType.init(rawValue:)) ?? .quorum
+            queueType = try settings.chosen(.amqpQueueType, as: QueueType.self)
             deliveryLimit = try settings.wholeNumber(.amqpDeliveryLimit)
             if queueType == .classic, settings[.amqpDeliveryLimit] != nil {
                 warn("\(source(.amqpDeliveryLimit)): classic queues have no delivery limit; it applies to queue_type = quorum only")

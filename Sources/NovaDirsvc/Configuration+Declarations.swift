@@ -405,4 +405,19 @@ extension Configuration.Settings {
         guard let word = words.first(where: { $0.lowercased() == wanted }) else { throw refused(key, value) }
         return word
     }
+
+    /// A `.choice` setting declared with a default: the word set, else the default.
+    func chosen(_ key: Configuration.Key, normalized: (String) -> String = { $0 }) throws -> String {
+        guard let word = try choice(key, normalized: normalized) else {
+            preconditionFailure("\(key.rawValue) is declared without a default")
+        }
+        return word
+    }
+
+    /// `chosen`, as the type whose cases the declaration lists (`T.allCases.map(\.rawValue)`).
+    func chosen<T: RawRepresentable<String>>(_ key: Configuration.Key, as _: T.Type) throws -> T {
+        let word = try chosen(key)
+        guard let value = T(rawValue: word) else { preconditionFailure("\(key.rawValue): \(word) is not a \(T.self)") }
+        return value
+    }
 }

@@ -67,7 +67,7 @@ extension Configuration {
                 throw ConfigurationError("\(source(.novaAuthURL)): \"\(url)\" is not an http:// or https:// URL")
             }
             authURL = url
-            authType = try settings.choice(.novaAuthType).flatMap(AuthType.init(rawValue:)) ?? .password
+            authType = try settings.chosen(.novaAuthType, as: AuthType.self)
             username = settings[.novaUsername]
             userID = settings[.novaUserID]
             userDomainName = settings[.novaUserDomainName]
@@ -109,7 +109,7 @@ extension Configuration {
             }
             regionName = settings[.novaRegionName]
             // keystoneauth also takes the catalog's names: publicURL, internalURL, adminURL
-            interface = try settings.choice(.novaInterface, normalized: { $0.lowercased().replacing("url", with: "") }) ?? "public"
+            interface = try settings.chosen(.novaInterface, normalized: { $0.lowercased().replacing("url", with: "") })
             caFile = settings[.novaCAFile]
             insecure = try settings.truth(.novaInsecure)
             pageSize = try settings.wholeNumber(.novaPageSize)

@@ -169,6 +169,29 @@ package final class DirectorySession {
         }
     }
 
+    /// The attributes to read back from an add of `uuid` here (`LDAPConnection.add(_:_:readingBack:)`):
+    /// `nsUniqueId` when the add applies again a write another server took without answering
+    /// (pass the entry to `readded`), else nil (an add costs nothing more).
+    package func readBack(forAddOf uuid: String) -> [String]? {
+        guard let other = unanswered[uuid.lowercased()], other != server else { return nil }
+        return ["nsUniqueId"]
+    }
+
+    /// Remembers, in the ledger, the entries that adds asked to `readBack` made here: settling a
+    /// replication conflict then knows whether the entry left at the DN is this server's.
+    package func readded(_ entries: [(instanceUUID: String, entry: Entry)]) {
+        guard let server else { return }
+        let ids = entries.compactMap { item in item.entry["nsUniqueId"].first.map { (item.instanceUUID.lowercased(), $0) } }
+        guard !ids.isEmpty else { return }
+        // a ledger that cannot be written costs the attribution only (see `inDoubt`)
+        try? configuration.inDoubtLedger.update { items in
+            for (uuid, id) in ids where items[uuid] != nil {
+                items[uuid]?.readdedOn = server
+                items[uuid]?.readdedID = id
+            }
+        }
+    }
+
     /// Who applied an event of `uuid` that had `outcome` here, for the event log: this session's
     /// server, unless a write of the instance went unanswered on another one and here the work
     /// was found done (`unchanged`, `absent`): that one applied it and replication brought it.

@@ -86,10 +86,16 @@ extension EventPath {
                     guard case .register(let record) = batch[index].event else { fatalError("only registers are candidates") }
                     return .add(mapping.dn(for: record.instanceUUID), mapping.attributes(for: record, time: batch[index].origin.time))
                 }
-                try connection.perform(operations) { position, error in
+                // an add applied again after a failover reads back which entry it made
+                var readded: [(instanceUUID: String, entry: Entry)] = []
+                defer { session.readded(readded) }
+                try connection.perform(
+                    operations, readingBack: { session.readBack(forAddOf: batch[pending[$0]].event.instanceUUID) }
+                ) { position, error, entry in
                     if error == nil {
                         added.insert(pending[position])
                         answeredBy[pending[position]] = session.server
+                        if let entry { readded.append((batch[pending[position]].event.instanceUUID, entry)) }
                     }
                 }
             }

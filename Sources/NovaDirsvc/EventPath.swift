@@ -252,8 +252,10 @@ package struct EventPath: Sendable {
         deadline: ContinuousClock.Instant, time: EventTime? = nil
     ) throws -> Registrar.Outcome {
         let outcome = try session.run(before: deadline, touching: [event.instanceUUID]) { connection in
-            try Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN), warn: warn)
-                .apply(event, time: time ?? origin.time)
+            var registrar = Registrar(connection: connection, mapping: EntryMapping(baseDN: configuration.baseDN), warn: warn)
+            registrar.readBack = session.readBack(forAddOf:)
+            registrar.readded = { session.readded([($0, $1)]) }
+            return try registrar.apply(event, time: time ?? origin.time)
         }
         guard case .unregister(let uuid) = event, outcome == .absent else { return outcome }
         // After a failover, "absent" here may only mean this supplier has not received the

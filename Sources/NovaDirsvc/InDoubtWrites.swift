@@ -25,6 +25,12 @@ struct InDoubtLedger {
         var server: String
         /// When (seconds since the epoch).
         var since: Double
+        /// The server that applied the instance's add again, and the `nsUniqueId` of the entry
+        /// that add made (read back in its answer): when both adds were applied, the one entry
+        /// 389-ds keeps at the DN (the add with the earlier CSN) is then known to be this one or
+        /// the other. Nil: no add was applied again (an update, or found done).
+        var readdedOn: String? = nil
+        var readdedID: String? = nil
     }
 
     init(spoolDirectory: String) { path = "\(spoolDirectory)/.in-doubt" }
@@ -44,7 +50,8 @@ struct InDoubtLedger {
             guard let item = value.object, let server = item["server"]?.string,
                 case .number(let since)? = item["since"]
             else { continue }
-            items[uuid] = Item(server: server, since: since)
+            items[uuid] = Item(
+                server: server, since: since, readdedOn: item["readded_on"]?.string, readdedID: item["readded_id"]?.string)
         }
         return items
     }
@@ -58,7 +65,14 @@ struct InDoubtLedger {
         change(&items)
         guard items != before else { return }
         var object: [String: JSONValue] = [:]
-        for (uuid, item) in items { object[uuid] = .object(["server": .string(item.server), "since": .number(item.since)]) }
+        for (uuid, item) in items {
+            var fields: [String: JSONValue] = ["server": .string(item.server), "since": .number(item.since)]
+            if let readdedOn = item.readdedOn, let readdedID = item.readdedID {
+                fields["readded_on"] = .string(readdedOn)
+                fields["readded_id"] = .string(readdedID)
+            }
+            object[uuid] = .object(fields)
+        }
         let bytes = Array((JSONValue.object(object).text + "\n").utf8)
         let temporary = "\(path).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -87,7 +101,8 @@ struct InDoubtLedger {
 ///   is deleted first;
 /// - otherwise replication has not caught up: looked at again later (after `patience`, left to
 ///   reconcile, with a warning).
-/// Each settled or resolved instance gets an event log line naming the server that applied it.
+/// Each settled or resolved instance gets an event log line naming the server that applied it;
+/// for a resolved conflict, the server whose add the entry left at the DN is (`keeper`).
 package struct InDoubtResolver {
     package let configuration: Configuration
     let log: EventLog?
@@ -169,11 +184,12 @@ package struct InDoubtResolver {
                         try Self.resolve(uuid, views[index], on: connection, mapping: mapping)
                     }
                     report.resolved += 1
+                    let kept = Self.keeper(of: views[index], item)
                     record(
-                        uuid, outcome: "conflict-resolved", server: item.server,
+                        uuid, outcome: "conflict-resolved", server: kept,
                         detail: "\(item.server) applied this instance's write without answering and replicated it once back; "
-                            + "it was applied again on another server: \(removed) replication conflict entries removed on \(uri), "
-                            + "the newest values kept")
+                            + "it was applied again on \(item.readdedOn ?? "another server"): \(removed) replication conflict "
+                            + "entries removed on \(uri), the newest values kept in the entry \(kept) added")
                 } else if views.dropFirst().allSatisfy({ $0.signature == views[0].signature }) {
                     let (uri, connection) = connections[0]
                     let zombie = try connection.withDeadline(deadline) {
@@ -195,6 +211,16 @@ package struct InDoubtResolver {
         }
         if !done.isEmpty { try ledger.update { items in for uuid in done { items[uuid] = nil } } }
         return report
+    }
+
+    /// The server whose add is the entry at the DN: the one that added it again, if the entry
+    /// is the one its add made (same `nsUniqueId`), else the one that did not answer (its late
+    /// add, with the earlier CSN, kept the DN; or no add was applied again).
+    static func keeper(of found: Found, _ item: InDoubtLedger.Item) -> String {
+        guard let readdedOn = item.readdedOn, let readdedID = item.readdedID?.lowercased(),
+            found.entry?["nsUniqueId"].first?.lowercased() == readdedID
+        else { return item.server }
+        return readdedOn
     }
 
     private func expire(_ expired: [String: InDoubtLedger.Item], report: inout Report, ledger: InDoubtLedger) throws {

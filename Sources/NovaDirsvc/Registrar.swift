@@ -7,6 +7,10 @@ package struct Registrar {
     package let mapping: EntryMapping
     /// Told what went wrong beside the event without stopping it (a tombstone not written).
     package var warn: ((String) -> Void)?
+    /// What to read back from the add of an instance (`DirectorySession.readBack`), and who is
+    /// told the entry read back.
+    package var readBack: ((_ instanceUUID: String) -> [String]?)? = nil
+    package var readded: ((_ instanceUUID: String, _ entry: Entry) -> Void)? = nil
 
     package init(connection: LDAPConnection, mapping: EntryMapping, warn: ((String) -> Void)? = nil) {
         self.connection = connection
@@ -133,7 +137,12 @@ package struct Registrar {
             if let tombstone, time <= tombstone { return .stale }  // a create of a deleted instance, late
         }
         do {
-            try connection.add(dn, mapping.attributes(for: record, time: time))
+            if let names = readBack?(record.instanceUUID) {
+                let entry = try connection.add(dn, mapping.attributes(for: record, time: time), readingBack: names)
+                if let entry { readded?(record.instanceUUID, entry) }
+            } else {
+                try connection.add(dn, mapping.attributes(for: record, time: time))
+            }
             if tombstone != nil {
                 removeTombstone(record.instanceUUID)  // newer than the delete
             } else if let time, let deleted = try tombstoneTime(record.instanceUUID), time <= deleted {

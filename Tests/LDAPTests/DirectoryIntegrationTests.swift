@@ -129,6 +129,37 @@ struct DirectoryIntegrationTests {
         #expect(try LDAPSearchTool.count(base: container.string, filter: "(objectClass=novaInstance)") == 1000)
     }
 
+    @Test("An add reads back the nsUniqueId the server assigned (post-read control), only where asked")
+    func addReadsBackWhatTheServerAssigned() throws {
+        let container = try TestDirectory.makeContainer("postread")
+        let connection = try TestDirectory.serviceConnection()
+        let first = UUID().uuidString.lowercased()
+        let written = try #require(
+            try connection.add(container.child("cn", first), Self.instanceAttributes(first), readingBack: ["nsUniqueId", "cn"]))
+        let seen = try LDAPSearchTool.search(base: container.child("cn", first).string, scope: "base", attributes: ["nsUniqueId"])
+        #expect(written.dn.string.lowercased() == container.child("cn", first).string.lowercased())
+        #expect(written["nsUniqueId"] == seen.first?["nsUniqueId"])
+        #expect(written["nsUniqueId"].first?.isEmpty == false)
+        #expect(written["cn"] == [first])
+
+        // in a pipelined batch: each asked-for add gets its own entry, the others none
+        let uuids = (0..<6).map { _ in UUID().uuidString.lowercased() }
+        var readBack: [Int: Entry?] = [:]
+        try connection.perform(
+            uuids.map { .add(container.child("cn", $0), Self.instanceAttributes($0)) }, window: 4,
+            readingBack: { $0.isMultiple(of: 2) ? ["nsUniqueId"] : nil }
+        ) { index, error, entry in
+            #expect(error == nil)
+            readBack[index] = entry
+        }
+        #expect(readBack.count == 6)
+        for (index, uuid) in uuids.enumerated() {
+            let id = try LDAPSearchTool.search(base: container.child("cn", uuid).string, scope: "base", attributes: ["nsUniqueId"])
+                .first?["nsUniqueId"]
+            #expect((readBack[index] ?? nil)?["nsUniqueId"] == (index.isMultiple(of: 2) ? id : nil))
+        }
+    }
+
     @Test func oneRefusedOperationDoesNotStopTheOthers() throws {
         let container = try TestDirectory.makeContainer("partial")
         let connection = try TestDirectory.serviceConnection()

@@ -127,7 +127,22 @@ class Proxy(FakeServer):
         # and swallow the later ones; every other answer passes (a supplier that stopped
         # answering in the middle of a pipelined round of adds, after it applied them all)
         self.add_answers = None
+        # forward the first request of each connection (the bind), then hold the rest until
+        # `release()`: the server gets a write only after the client gave up on it (a supplier
+        # that applied a write late, after it was applied again elsewhere)
+        self.hold_requests = False
+        self._held = []  # per held connection: [upstream socket, held chunks, released]
         self._lock = threading.Lock()
+
+    def release(self):
+        """Sends the held requests to the server (without the client's unbind, which would
+        close the connection before they are done); their answers go nowhere."""
+        with self._lock:
+            streams, self._held = self._held, []
+        for stream in streams:
+            stream[2] = True
+            messages, _ = _split_messages(b"".join(stream[1]))
+            stream[0].sendall(b"".join(m for m in messages if _protocol_op(m) != 0x42))
 
     def _forward_answer(self, message):
         if self.add_answers is None or _protocol_op(message) != 0x69:
@@ -146,6 +161,7 @@ class Proxy(FakeServer):
             return
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
         self.held.append(upstream)
+        stream = [upstream, [], False]
 
         def pump(src, dst, answers=False):
             try:
@@ -157,6 +173,14 @@ class Proxy(FakeServer):
                         break
                     if answers and self.lose_answers and forwarded > 0:
                         continue
+                    if answers and stream[2]:
+                        continue  # answers to released requests: the client is gone
+                    if not answers and self.hold_requests and forwarded > 0:
+                        with self._lock:
+                            if not stream[1]:
+                                self._held.append(stream)
+                            stream[1].append(data)
+                        continue
                     forwarded += 1
                     if answers and self.add_answers is not None or pending:
                         messages, pending = _split_messages(pending + data)
@@ -165,7 +189,8 @@ class Proxy(FakeServer):
             except OSError:
                 pass
             finally:
-                for s in (src, dst):
+                # a connection with held requests stays open to the server until `release()`
+                for s in (src, dst) if not stream[1] else (src,) if not answers else ():
                     try:
                         s.shutdown(socket.SHUT_RDWR)
                     except OSError:

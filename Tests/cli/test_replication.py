@@ -242,6 +242,57 @@ def test_a_write_applied_without_an_answer_then_again_on_b_is_settled_without_a_
     assert creators(pair, "A", base) == {uuid: "A"} == creators(pair, "B", base)
 
 
+def test_a_write_a_supplier_applied_late_after_it_was_applied_again_on_b_is_logged_as_b_s(pair, tmp_path):
+    """Issue 22: A gets an add only after the tool gave up on it and applied it on B (a proxy
+    holds the request and hands it to A later: a supplier slow under load). A's add now has the
+    later CSN: 389-ds keeps B's entry at the DN and renames A's. The tool read back the
+    nsUniqueId of the entry B's add made, in B's answer, so the conflict-resolved line names B
+    (the server of the write in doubt, A, would be wrong here), as the entries' CSNs say."""
+    base = pair.container()
+    env = dict(os.environ, NOVA_DIRSVC_SERVER_BACKOFF="0.5", NOVA_DIRSVC_FAILBACK_SETTLE="1")
+    with Proxy(pair.ports["A"]) as proxy:
+        uri_a = f"ldap://127.0.0.1:{proxy.port}"
+        agreements(pair, "disable")
+        try:
+            proxy.hold_requests = True
+            wanted = record()
+            uuid = wanted["instance_uuid"]
+            proc = pair.tool(tmp_path, "register", "--event", "-", uris=(uri_a, "B"), input=json.dumps(wanted), base=base,
+                             timeout="3", env=env)
+            assert proc.returncode == 0, proc.stderr
+            line = last_log(tmp_path)
+            assert line["outcome"] == "added" and line["server"] == pair.uri["B"] and "in doubt" in line["detail"], line
+            on_b = pair.entries("B", f"(novaInstanceUUID={uuid})", base=base, attrs=("nsUniqueId",))
+            item = json.loads((tmp_path / "spool/.in-doubt").read_text())[uuid]
+            assert item["server"] == uri_a and item["readded_on"] == pair.uri["B"], item
+            assert [item["readded_id"]] == [a["nsuniqueid"][0] for a in on_b.values()], (item, on_b)
+            assert not pair.entries("A", f"(novaInstanceUUID={uuid})", base=base)  # held: not applied yet
+            proxy.hold_requests = False
+            time.sleep(1.1)  # A's add gets a CSN of a later second than B's
+            proxy.release()
+            wait_until(lambda: pair.entries("A", f"(novaInstanceUUID={uuid})", base=base), timeout=30, what="A applied it")
+        finally:
+            agreements(pair, "enable")
+        # both adds replicate: 389-ds keeps the earlier (B's) and renames the later (A's)
+        pair.converge(lambda: all(pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
+                                  for name in ("A", "B")))
+        assert creators(pair, "B", base) == {uuid: "B"}
+        time.sleep(1.1)  # past the back-off of the failed A
+        proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
+        assert proc.returncode == 0 and "1 replication conflicts resolved" in proc.stdout, proc.stdout + proc.stderr
+        line = last_log(tmp_path)
+        assert line["action"] == "settle" and line["outcome"] == "conflict-resolved" and line["server"] == pair.uri["B"], line
+
+        def settled():
+            proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
+            assert proc.returncode == 0, proc.stderr
+            return json.loads((tmp_path / "spool/.in-doubt").read_text()) == {}
+        pair.converge(settled)
+    for name in ("A", "B"):
+        assert not pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
+    assert creators(pair, "A", base) == {uuid: "B"} == creators(pair, "B", base)
+
+
 def test_a_write_applied_without_an_answer_and_replicated_is_logged_as_applied_by_a(pair, tmp_path):
     """Issue 19: A applies an add, loses the answer and replicates the entry to B before the tool
     fails over: B finds the work done. The event log names A (not B), and no conflict is left."""
