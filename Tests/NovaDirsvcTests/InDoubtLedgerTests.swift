@@ -8,10 +8,16 @@ import Testing
 /// real suppliers: Tests/cli/test_replication.py).
 @Suite("writes in doubt")
 struct InDoubtLedgerTests {
-    @Test("kept across processes: the first server that did not answer stays; removal empties it")
-    func roundTrip() throws {
+    /// A new empty folder (the spool's), for the caller to remove.
+    static func makeFolder() throws -> String {
         let folder = NSTemporaryDirectory() + "nova-dirsvc-in-doubt-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    @Test("kept across processes: the first server that did not answer stays; removal empties it")
+    func roundTrip() throws {
+        let folder = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let ledger = InDoubtLedger(spoolDirectory: folder)
         #expect(ledger.isEmpty)
@@ -29,8 +35,7 @@ struct InDoubtLedgerTests {
 
     @Test("the add applied again is kept with the entry it made, and names the keeper of the DN")
     func readdedEntry() throws {
-        let folder = NSTemporaryDirectory() + "nova-dirsvc-in-doubt-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let ledger = InDoubtLedger(spoolDirectory: folder)
         let uuid = "2cb805cf-debe-43ae-a555-28a4a5d84694"
@@ -54,8 +59,7 @@ struct InDoubtLedgerTests {
 
     @Test("a damaged ledger reads as empty (a hint: reconcile still finds every conflict)")
     func damaged() throws {
-        let folder = NSTemporaryDirectory() + "nova-dirsvc-in-doubt-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try Self.makeFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try Data("{\"x\": [".utf8).write(to: URL(fileURLWithPath: folder + "/.in-doubt"))
         #expect(InDoubtLedger(spoolDirectory: folder).load().isEmpty)

@@ -196,65 +196,29 @@ def agreements(pair, action):
         pair.dsconf(name, "repl-agmt", action, "--suffix", SUFFIX, "A-to-B" if name == "A" else "B-to-A")
 
 
-def test_a_write_applied_without_an_answer_then_again_on_b_is_settled_without_a_conflict(pair, tmp_path):
+@pytest.mark.parametrize("a_applies", ["at_once", "late"])
+def test_an_add_applied_without_an_answer_then_again_on_b_is_settled_and_logged_as_the_supplier_whose_add_stayed(
+        pair, tmp_path, a_applies):
     """Issue 19: A applies an add and its answer is lost (a proxy forwards the request and
     swallows the answer); the tool fails over and adds it on B. Replication (held back here so
     that the two adds surely cross) then makes a naming conflict: `flush` settles the instance
     it remembered as in doubt: the conflict entry is removed on both suppliers, the entry A
-    wrote stays, and the event log says A applied it."""
+    wrote (the earlier CSN) stays, and the event log says A applied it.
+    Issue 22, `late`: A gets the add only after the tool gave up on it and applied it on B (the
+    proxy holds the request and hands it to A later: a supplier slow under load). A's add then
+    has the later CSN: 389-ds keeps B's entry and renames A's. The tool read back the
+    nsUniqueId of the entry B's add made, in B's answer, so the log names B (the server of the
+    write in doubt, A, would be wrong here), as the entries' CSNs say."""
+    late = a_applies == "late"
+    kept = "B" if late else "A"
     base = pair.container()
     env = dict(os.environ, NOVA_DIRSVC_SERVER_BACKOFF="0.5", NOVA_DIRSVC_FAILBACK_SETTLE="1")
     with Proxy(pair.ports["A"]) as proxy:
         uri_a = f"ldap://127.0.0.1:{proxy.port}"
+        uri = {"A": uri_a, "B": pair.uri["B"]}
         agreements(pair, "disable")
         try:
-            proxy.lose_answers = True
-            wanted = record()
-            uuid = wanted["instance_uuid"]
-            proc = pair.tool(tmp_path, "register", "--event", "-", uris=(uri_a, "B"), input=json.dumps(wanted), base=base,
-                             timeout="3", env=env)
-            assert proc.returncode == 0, proc.stderr
-            line = last_log(tmp_path)
-            assert line["outcome"] == "added" and line["server"] == pair.uri["B"] and "in doubt" in line["detail"], line
-            assert json.loads((tmp_path / "spool/.in-doubt").read_text())[uuid]["server"] == uri_a
-            proxy.lose_answers = False
-            assert pair.entries("A", f"(novaInstanceUUID={uuid})", base=base)  # A did apply it
-        finally:
-            agreements(pair, "enable")
-        # both adds replicate: 389-ds keeps the earlier (A's) and renames the later (B's)
-        pair.converge(lambda: all(pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
-                                  for name in ("A", "B")))
-        time.sleep(1.1)  # past the back-off of the failed A
-        proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
-        assert proc.returncode == 0 and "1 replication conflicts resolved" in proc.stdout, proc.stdout + proc.stderr
-        line = last_log(tmp_path)
-        assert line["action"] == "settle" and line["outcome"] == "conflict-resolved" and line["server"] == uri_a, line
-
-        def settled():
-            proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
-            assert proc.returncode == 0, proc.stderr
-            return json.loads((tmp_path / "spool/.in-doubt").read_text()) == {}
-        pair.converge(settled)
-    assert last_log(tmp_path)["outcome"] == "settled"
-    for name in ("A", "B"):
-        assert not pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
-        assert [a["novaprojectname"] for a in pair.entries(name, base=base).values()] == [[wanted["project_name"]]]
-    assert creators(pair, "A", base) == {uuid: "A"} == creators(pair, "B", base)
-
-
-def test_a_write_a_supplier_applied_late_after_it_was_applied_again_on_b_is_logged_as_b_s(pair, tmp_path):
-    """Issue 22: A gets an add only after the tool gave up on it and applied it on B (a proxy
-    holds the request and hands it to A later: a supplier slow under load). A's add now has the
-    later CSN: 389-ds keeps B's entry at the DN and renames A's. The tool read back the
-    nsUniqueId of the entry B's add made, in B's answer, so the conflict-resolved line names B
-    (the server of the write in doubt, A, would be wrong here), as the entries' CSNs say."""
-    base = pair.container()
-    env = dict(os.environ, NOVA_DIRSVC_SERVER_BACKOFF="0.5", NOVA_DIRSVC_FAILBACK_SETTLE="1")
-    with Proxy(pair.ports["A"]) as proxy:
-        uri_a = f"ldap://127.0.0.1:{proxy.port}"
-        agreements(pair, "disable")
-        try:
-            proxy.hold_requests = True
+            proxy.hold_requests, proxy.lose_answers = late, not late
             wanted = record()
             uuid = wanted["instance_uuid"]
             proc = pair.tool(tmp_path, "register", "--event", "-", uris=(uri_a, "B"), input=json.dumps(wanted), base=base,
@@ -266,31 +230,38 @@ def test_a_write_a_supplier_applied_late_after_it_was_applied_again_on_b_is_logg
             item = json.loads((tmp_path / "spool/.in-doubt").read_text())[uuid]
             assert item["server"] == uri_a and item["readded_on"] == pair.uri["B"], item
             assert [item["readded_id"]] == [a["nsuniqueid"][0] for a in on_b.values()], (item, on_b)
-            assert not pair.entries("A", f"(novaInstanceUUID={uuid})", base=base)  # held: not applied yet
-            proxy.hold_requests = False
-            time.sleep(1.1)  # A's add gets a CSN of a later second than B's
-            proxy.release()
-            wait_until(lambda: pair.entries("A", f"(novaInstanceUUID={uuid})", base=base), timeout=30, what="A applied it")
+            proxy.hold_requests = proxy.lose_answers = False
+            on_a = pair.entries("A", f"(novaInstanceUUID={uuid})", base=base)
+            if late:
+                assert not on_a  # held: not applied yet
+                time.sleep(1.1)  # A's add gets a CSN of a later second than B's
+                proxy.release()
+                wait_until(lambda: pair.entries("A", f"(novaInstanceUUID={uuid})", base=base), timeout=30,
+                           what="A applied it")
+            else:
+                assert on_a  # A did apply it
         finally:
             agreements(pair, "enable")
-        # both adds replicate: 389-ds keeps the earlier (B's) and renames the later (A's)
+        # both adds replicate: 389-ds keeps the earlier and renames the later
         pair.converge(lambda: all(pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
                                   for name in ("A", "B")))
-        assert creators(pair, "B", base) == {uuid: "B"}
+        assert creators(pair, "B", base) == {uuid: kept}
         time.sleep(1.1)  # past the back-off of the failed A
         proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
         assert proc.returncode == 0 and "1 replication conflicts resolved" in proc.stdout, proc.stdout + proc.stderr
         line = last_log(tmp_path)
-        assert line["action"] == "settle" and line["outcome"] == "conflict-resolved" and line["server"] == pair.uri["B"], line
+        assert line["action"] == "settle" and line["outcome"] == "conflict-resolved" and line["server"] == uri[kept], line
 
         def settled():
             proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, env=env)
             assert proc.returncode == 0, proc.stderr
             return json.loads((tmp_path / "spool/.in-doubt").read_text()) == {}
         pair.converge(settled)
+    assert last_log(tmp_path)["outcome"] == "settled"
     for name in ("A", "B"):
         assert not pair.entries(name, f"(novaInstanceUUID={uuid})", subentries=True, base=base)
-    assert creators(pair, "A", base) == {uuid: "B"} == creators(pair, "B", base)
+        assert [a["novaprojectname"] for a in pair.entries(name, base=base).values()] == [[wanted["project_name"]]]
+    assert creators(pair, "A", base) == {uuid: kept} == creators(pair, "B", base)
 
 
 def test_a_write_applied_without_an_answer_and_replicated_is_logged_as_applied_by_a(pair, tmp_path):
