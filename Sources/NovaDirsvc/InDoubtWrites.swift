@@ -125,16 +125,25 @@ package struct InDoubtResolver {
         package var waiting = 0
         /// Left to reconcile after `patience`.
         package var expired = 0
+        /// Not looked at: the round's time budget ran out first (a later round gets to them).
+        package var notLookedAt = 0
         /// The server not answering, when that stopped the round.
         package var waitingFor: String?
-        package var isEmpty: Bool { settled + resolved + waiting + expired == 0 && waitingFor == nil }
+        package var isEmpty: Bool { settled + resolved + waiting + expired + notLookedAt == 0 && waitingFor == nil }
     }
+
+    /// How many instances one pair of searches per server asks about.
+    static let chunkSize = 25
 
     /// Whether anything is in doubt.
     package var hasWork: Bool { configuration.uris.count > 1 && !configuration.inDoubtLedger.isEmpty }
 
-    /// One round, before `deadline`. Throws what stopped it (a server refusing a read or a write
-    /// for a reason other than availability); the ledger then keeps every instance.
+    /// One round, before `deadline`, a chunk of instances at a time: what a chunk settled
+    /// leaves the ledger at once, so a round cut short by its budget (a loaded server: the rest
+    /// is `notLookedAt`) still makes progress, and each round starts at a random place in the
+    /// list, so that a slow part cannot keep the rest from ever being looked at. Throws what
+    /// stopped it (a server refusing a read or a write for a reason other than availability);
+    /// the ledger then keeps every instance not settled yet.
     package func settle(deadline: ContinuousClock.Instant) throws -> Report {
         let ledger = configuration.inDoubtLedger
         let items = ledger.load()
@@ -167,50 +176,67 @@ package struct InDoubtResolver {
             return report
         }
         let mapping = EntryMapping(baseDN: configuration.baseDN)
-        var done: Set<String> = []
-        let uuids = items.keys.sorted()
-        for start in stride(from: 0, to: uuids.count, by: 50) {
-            let chunk = Array(uuids[start..<min(start + 50, uuids.count)])
-            var seen: [[String: Found]] = []
-            for (_, connection) in connections {
-                seen.append(try connection.withDeadline(deadline) { try Self.find(chunk, on: connection, mapping: mapping) })
-            }
-            for uuid in chunk {
-                let item = items[uuid]!
-                let views = seen.map { $0[uuid] ?? Found() }
-                if let index = views.firstIndex(where: { !$0.conflicts.isEmpty }) {
-                    let (uri, connection) = connections[index]
-                    let removed = try connection.withDeadline(deadline) {
-                        try Self.resolve(uuid, views[index], on: connection, mapping: mapping)
-                    }
-                    report.resolved += 1
-                    let kept = Self.keeper(of: views[index], item)
-                    record(
-                        uuid, outcome: "conflict-resolved", server: kept,
-                        detail: "\(item.server) applied this instance's write without answering and replicated it once back; "
-                            + "it was applied again on \(item.readdedOn ?? "another server"): \(removed) replication conflict "
-                            + "entries removed on \(uri), the newest values kept in the entry \(kept) added")
-                } else if views.dropFirst().allSatisfy({ $0.signature == views[0].signature }) {
-                    let (uri, connection) = connections[0]
-                    let zombie = try connection.withDeadline(deadline) {
-                        try Self.removeZombie(uuid, views[0], on: connection, mapping: mapping)
-                    }
-                    done.insert(uuid)
-                    report.settled += 1
-                    record(
-                        uuid, outcome: zombie ? "zombie-deleted" : "settled", server: zombie ? uri : nil,
-                        detail: zombie
-                            ? "its tombstone is newer than the entry another server's late write left: deleted"
-                            : "every server agrees (the write \(item.server) did not answer is settled)")
-                } else if now - item.since > Self.patience {
-                    try expire([uuid: item], report: &report, ledger: ledger)
-                } else {
-                    report.waiting += 1
+        let sorted = items.keys.sorted()
+        let first = Int.random(in: 0..<sorted.count)
+        let uuids = Array(sorted[first...] + sorted[..<first])
+        for start in stride(from: 0, to: uuids.count, by: Self.chunkSize) {
+            let chunk = Array(uuids[start..<min(start + Self.chunkSize, uuids.count)])
+            var done: Set<String> = []
+            var looked = 0
+            do {
+                var seen: [[String: Found]] = []
+                for (_, connection) in connections {
+                    seen.append(try connection.withDeadline(deadline) { try Self.find(chunk, on: connection, mapping: mapping) })
                 }
+                for uuid in chunk {
+                    try look(
+                        at: uuid, items[uuid]!, views: seen.map { $0[uuid] ?? Found() }, connections, deadline: deadline,
+                        now: now, mapping: mapping, report: &report, done: &done)
+                    looked += 1
+                }
+            } catch let error as LDAPError where error.code == .timeout && ContinuousClock.now >= deadline - .milliseconds(1) {
+                report.notLookedAt = uuids.count - start - looked
             }
+            if !done.isEmpty { try ledger.update { items in for uuid in done { items[uuid] = nil } } }
+            if report.notLookedAt > 0 { return report }
         }
-        if !done.isEmpty { try ledger.update { items in for uuid in done { items[uuid] = nil } } }
         return report
+    }
+
+    /// Settles, resolves or leaves one instance, from what each server holds of it (`views`).
+    private func look(
+        at uuid: String, _ item: InDoubtLedger.Item, views: [Found], _ connections: [(uri: String, connection: LDAPConnection)],
+        deadline: ContinuousClock.Instant, now: Double, mapping: EntryMapping, report: inout Report, done: inout Set<String>
+    ) throws {
+        if let index = views.firstIndex(where: { !$0.conflicts.isEmpty }) {
+            let (uri, connection) = connections[index]
+            let removed = try connection.withDeadline(deadline) {
+                try Self.resolve(uuid, views[index], on: connection, mapping: mapping)
+            }
+            report.resolved += 1
+            let kept = Self.keeper(of: views[index], item)
+            record(
+                uuid, outcome: "conflict-resolved", server: kept,
+                detail: "\(item.server) applied this instance's write without answering and replicated it once back; "
+                    + "it was applied again on \(item.readdedOn ?? "another server"): \(removed) replication conflict "
+                    + "entries removed on \(uri), the newest values kept in the entry \(kept) added")
+        } else if views.dropFirst().allSatisfy({ $0.signature == views[0].signature }) {
+            let (uri, connection) = connections[0]
+            let zombie = try connection.withDeadline(deadline) {
+                try Self.removeZombie(uuid, views[0], on: connection, mapping: mapping)
+            }
+            done.insert(uuid)
+            report.settled += 1
+            record(
+                uuid, outcome: zombie ? "zombie-deleted" : "settled", server: zombie ? uri : nil,
+                detail: zombie
+                    ? "its tombstone is newer than the entry another server's late write left: deleted"
+                    : "every server agrees (the write \(item.server) did not answer is settled)")
+        } else if now - item.since > Self.patience {
+            try expire([uuid: item], report: &report, ledger: configuration.inDoubtLedger)
+        } else {
+            report.waiting += 1
+        }
     }
 
     /// The server whose add is the entry at the DN: the one that added it again, if the entry

@@ -262,10 +262,11 @@ package final class DirectoryWriter: @unchecked Sendable {
         guard resolver.hasWork else { return }
         do {
             let report = try resolver.settle(deadline: .now + path.configuration.timeout)
-            if report.settled + report.resolved + report.expired > 0 {
+            if report.settled + report.resolved + report.expired > 0 || report.notLookedAt > 0 {
                 say(
                     "directory: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
-                        + "\(report.expired) left to reconcile, \(report.waiting) waiting for replication")
+                        + "\(report.expired) left to reconcile, \(report.waiting) waiting for replication"
+                        + (report.notLookedAt > 0 ? ", \(report.notLookedAt) not looked at yet (the round's time ran out)" : ""))
             }
         } catch {
             say("directory: the writes in doubt could not be settled now: \(error)")

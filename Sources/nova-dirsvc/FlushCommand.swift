@@ -37,7 +37,8 @@ struct FlushCommand: ParsableCommand {
                 let report = try resolver.settle(deadline: .now + configuration.timeout)
                 print(
                     "flush: writes in doubt: \(report.settled) settled, \(report.resolved) replication conflicts resolved, "
-                        + "\(report.waiting) waiting for replication" + (report.waitingFor.map { ", waiting for \($0)" } ?? ""))
+                        + "\(report.waiting) waiting for replication" + (report.waitingFor.map { ", waiting for \($0)" } ?? "")
+                        + (report.notLookedAt > 0 ? ", \(report.notLookedAt) not looked at yet (the time budget ran out)" : ""))
             } catch {
                 warn("warning: the writes in doubt could not be settled now: \(error)")
             }
