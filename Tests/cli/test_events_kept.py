@@ -302,21 +302,24 @@ def test_flush_stops_at_its_budget_and_the_next_flush_goes_on(tool, container):
     for i in range(1500):
         r = record()
         (tool.spool_dir / f"{i + 1:020d}.event").write_text(json.dumps({"version": 1, "action": "register", "record": r}) + "\n")
-    left, runs = 1500, 0
+    # On a machine loaded enough that connecting takes more than 0.2 s, a flush can apply
+    # nothing: it must then say so (75, the time budget) and leave every event queued.
+    left, runs, stalled = 1500, 0, 0
     while left:
         reference = reference_seconds(1)
         start = time.monotonic()
         proc = tool.run("flush", timeout="0.2")
         assert_within_budget(time.monotonic() - start, 12 * 0.2, reference, "a flush")
         now_left = len(queued(tool))
-        assert now_left < left, f"no progress: {proc.stderr}"
+        assert now_left <= left, proc.stderr
         if now_left:  # stopped by its budget (or by one slow answer, which also leaves the rest queued)
             assert proc.returncode == 75 and ("time budget" in proc.stderr or "no answer within" in proc.stderr), proc.stderr
         else:
             assert proc.returncode == 0, proc.stderr
+        stalled += now_left == left
         left, runs = now_left, runs + 1
-        assert runs < 30
-    assert runs > 1
+        assert runs - stalled < 30 and stalled < 30, f"{runs} flushes, {stalled} without progress: {proc.stderr}"
+    assert runs - stalled > 1
     assert len(managed(container)) == 1500
 
 
