@@ -127,9 +127,10 @@ class Proxy(FakeServer):
         # and swallow the later ones; every other answer passes (a supplier that stopped
         # answering in the middle of a pipelined round of adds, after it applied them all)
         self.add_answers = None
-        # forward the first request of each connection (the bind), then hold the rest until
-        # `release()`: the server gets a write only after the client gave up on it (a supplier
-        # that applied a write late, after it was applied again elsewhere)
+        # forward the first request of each connection (the bind; a number: that many
+        # requests), then hold the rest until `release()`: the server gets a write only after
+        # the client gave up on it (a supplier that applied a write late, after it was applied
+        # again elsewhere), or never answers a read in time
         self.hold_requests = False
         self._held = []  # per held connection: [upstream socket, held chunks, released]
         self._lock = threading.Lock()
@@ -175,7 +176,7 @@ class Proxy(FakeServer):
                         continue
                     if answers and stream[2]:
                         continue  # answers to released requests: the client is gone
-                    if not answers and self.hold_requests and forwarded > 0:
+                    if not answers and self.hold_requests and forwarded >= int(self.hold_requests):
                         with self._lock:
                             if not stream[1]:
                                 self._held.append(stream)

@@ -264,6 +264,37 @@ def test_an_add_applied_without_an_answer_then_again_on_b_is_settled_and_logged_
     assert creators(pair, "A", base) == {uuid: kept} == creators(pair, "B", base)
 
 
+def test_a_settling_round_cut_short_by_its_budget_keeps_what_it_settled(pair, tmp_path):
+    """Issue 22: a round of settling that runs out of time (a loaded server) keeps what it did.
+    30 instances are in doubt and both suppliers agree on them; A (through a proxy) answers
+    the bind and the first chunk's two searches, then nothing more. flush settles the first
+    25 (one chunk), says 5 were not looked at, exits 0, and the ledger keeps only those 5 (a
+    round that saved its work only at its end never emptied a ledger of 120 under load)."""
+    base = pair.container()
+    env = dict(os.environ, NOVA_DIRSVC_SERVER_BACKOFF="0.5", NOVA_DIRSVC_FAILBACK_SETTLE="1")
+    uuids = []
+    for _ in range(30):
+        wanted = record()
+        uuids.append(wanted["instance_uuid"])
+        proc = pair.tool(tmp_path, "register", "--event", "-", uris=("B",), input=json.dumps(wanted), base=base, env=env)
+        assert proc.returncode == 0, proc.stderr
+    pair.converge(lambda: len(pair.entries("A", base=base, attrs=("1.1",))) == 30)
+    with Proxy(pair.ports["A"]) as proxy:
+        uri_a = f"ldap://127.0.0.1:{proxy.port}"
+        ledger = tmp_path / "spool" / ".in-doubt"
+        ledger.write_text(json.dumps({u: {"server": uri_a, "since": time.time()} for u in uuids}))
+        proxy.hold_requests = 3  # the bind, the first chunk's entries and its conflict entries
+        proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, timeout="3", env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert "25 settled" in proc.stdout and "5 not looked at yet" in proc.stdout, proc.stdout + proc.stderr
+        left = json.loads(ledger.read_text())
+        assert len(left) == 5 and set(left) < set(uuids), left
+        proxy.hold_requests = False
+        proc = pair.tool(tmp_path, "flush", uris=(uri_a, "B"), base=base, timeout="3", env=env)
+        assert proc.returncode == 0 and "5 settled" in proc.stdout, proc.stdout + proc.stderr
+        assert json.loads(ledger.read_text()) == {}
+
+
 def test_a_write_applied_without_an_answer_and_replicated_is_logged_as_applied_by_a(pair, tmp_path):
     """Issue 19: A applies an add, loses the answer and replicates the entry to B before the tool
     fails over: B finds the work done. The event log names A (not B), and no conflict is left."""
