@@ -97,15 +97,12 @@ extension LDAPConnection {
             let rc = cldap_post_read_control(arena.stringArray(names), &postRead)
             if rc != LDAP_SUCCESS { throw error(rc, "\(operation.name) (post-read control)", dn: operation.dn.string) }
         }
-        var controlList: [UnsafeMutablePointer<LDAPControl>?] = [postRead, nil]
         let rc: Int32
         switch operation {
         case .add(let dn, let attributes):
             let mods = arena.modifications(attributes.map { (LDAP_MOD_ADD, $0.name, $0.values) })
             rc = try guarded(operation.name, dn: dn.string) {
-                controlList.withUnsafeMutableBufferPointer { controls in
-                    ldap_add_ext(ld, dn.string, mods, postRead == nil ? nil : controls.baseAddress, nil, &msgid)
-                }
+                Self.withControls(postRead) { controls in ldap_add_ext(ld, dn.string, mods, controls, nil, &msgid) }
             }
         case .modify(let dn, let modifications):
             let mods = arena.modifications(
@@ -119,9 +116,7 @@ extension LDAPConnection {
                     return (op, modification.attribute, modification.values)
                 })
             rc = try guarded(operation.name, dn: dn.string) {
-                controlList.withUnsafeMutableBufferPointer { controls in
-                    ldap_modify_ext(ld, dn.string, mods, postRead == nil ? nil : controls.baseAddress, nil, &msgid)
-                }
+                Self.withControls(postRead) { controls in ldap_modify_ext(ld, dn.string, mods, controls, nil, &msgid) }
             }
         case .delete(let dn):
             rc = try guarded(operation.name, dn: dn.string) { ldap_delete_ext(ld, dn.string, nil, nil, &msgid) }
@@ -129,5 +124,16 @@ extension LDAPConnection {
         // libldap has BER-encoded the request by now: the arena may go.
         if rc != LDAP_SUCCESS { throw error(rc, operation.name, dn: operation.dn.string) }
         return msgid
+    }
+
+    /// Calls `body` with a NULL-terminated list holding `control`, or with nil when there is none
+    /// (the common write: no list is built).
+    private static func withControls<R>(
+        _ control: UnsafeMutablePointer<LDAPControl>?,
+        _ body: (UnsafeMutablePointer<UnsafeMutablePointer<LDAPControl>?>?) throws -> R
+    ) rethrows -> R {
+        guard let control else { return try body(nil) }
+        var list: [UnsafeMutablePointer<LDAPControl>?] = [control, nil]
+        return try list.withUnsafeMutableBufferPointer { try body($0.baseAddress) }
     }
 }
