@@ -93,7 +93,7 @@ extension LDAPConnection {
         let arena = CArena()
         var postRead: UnsafeMutablePointer<LDAPControl>? = nil
         defer { ldap_control_free(postRead) }
-        if let names, operation.name != "delete" {
+        if let names, operation.leavesEntry {
             let rc = cldap_post_read_control(arena.stringArray(names), &postRead)
             if rc != LDAP_SUCCESS { throw error(rc, "\(operation.name) (post-read control)", dn: operation.dn.string) }
         }

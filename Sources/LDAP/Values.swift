@@ -46,6 +46,11 @@ package enum WriteOperation: Hashable, Sendable {
         case .delete: return "delete"
         }
     }
+    /// Whether the RFC 4527 post-read control applies (an add or a modify leaves an entry to read).
+    var leavesEntry: Bool {
+        if case .delete = self { return false }
+        return true
+    }
 }
 
 /// An entry read by a search, copied out of libldap's memory.
