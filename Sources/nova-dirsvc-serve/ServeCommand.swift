@@ -148,7 +148,7 @@ struct ServeCommand: ParsableCommand {
                 scheduled?.reconfigure(fresh)
                 return "\(bus?.summary ?? "no bus"); directory \(fresh.uris.joined(separator: " ")) base \(fresh.baseDN)"
                     + (web != nil ? "; http credentials and certificate" : "")
-            }, say: say)
+            }, say: say, caughtBeforeTrap: { EarlySignals.takeHangUp() })
 
         // in the order they start; graceful shutdown goes the other way: the reload and the
         // stats, the intakes (requests and the batch in hand finished), then the writer
@@ -156,10 +156,14 @@ struct ServeCommand: ParsableCommand {
         if let intake { services.append(intake) }
         if let http { services.append(http) }
         if let scheduled { services.append(scheduled) }
-        services += [stats, reloader] as [any Service]
+        services += [stats, reloader, EarlyStopHandover()] as [any Service]
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0, failureTerminationBehavior: .gracefullyShutdownGroup) },
+                services: services.map {
+                    .init(
+                        service: $0, successTerminationBehavior: $0 is EarlyStopHandover ? .gracefullyShutdownGroup : .cancelGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
+                },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: GroupLogHandler.logger(say: say)))
         if EarlySignals.received {
@@ -171,13 +175,6 @@ struct ServeCommand: ParsableCommand {
         Task {
             do { try await group.run() } catch { outcome.error = error }
             done.signal()
-        }
-        Task {
-            // a signal caught while the group was starting, before its own trap was in place
-            for _ in 0..<40 {
-                if EarlySignals.received { return await group.triggerGracefulShutdown() }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
         }
         done.wait()
         say("stopped: \(counters.snapshot.line)")

@@ -154,6 +154,27 @@ def test_sighup_rereads_the_configuration(tmp_path, container):
         assert serve.stop() == 0
 
 
+def test_sighup_while_serve_connects_is_a_reload_not_a_death(tmp_path, container):
+    """A SIGHUP that arrived while serve connected, before its reloader trapped the signal,
+    killed it by the default action (-1: seen when the test above sent it right after "broker:
+    connected" on a loaded machine; `systemctl reload` during a slow start would do the same).
+    It is caught from the start and becomes the reloader's first re-read."""
+    import signal
+    serve = Serve(tmp_path, container)
+    old_queue = serve.queue
+    serve.start(wait_bound=False)
+    try:
+        wait_until(lambda: "serve: starting:" in serve.output(), interval=0.001, what="serve to start")
+        serve.config.write_text(serve.config.read_text().replace(old_queue, old_queue + "-2"))
+        serve.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "SIGHUP: configuration re-read" in serve.output() or serve.proc.poll() is not None,
+                   what="the reload")
+        assert serve.proc.poll() is None, serve.output()
+        wait_until(lambda: queue_depth(old_queue + "-2") == (0, 1), what="the new queue consumed")
+    finally:
+        assert serve.stop() == 0, serve.output()
+
+
 def test_tls_to_the_broker_is_verified(tmp_path, container):
     port, tls_port = free_port(), free_port()
     broker = Broker(tmp_path / "broker", port, tls_port=tls_port)
