@@ -432,19 +432,26 @@ def test_reconcile_shows_a_progress_bar_on_a_terminal(tool, container):
     import pty
     records = [dict(RECORD, instance_uuid=str(uuid.uuid4())) for _ in range(3000)]  # a few seconds of adds
     controller, terminal = pty.openpty()
+    records_file = Path(tool.log_file).parent / "records.json"
+    records_file.write_text(json.dumps(records))
     try:
-        proc = subprocess.run([BIN, "reconcile", "--instances", "-", *tool.connection_args()], input=json.dumps(records).encode(),
-                              stdout=subprocess.PIPE, stderr=terminal)
+        # the terminal is read while the tool runs: a terminal nobody reads fills up and blocks
+        # its writes (the tool redraws the bar in time, so a slow run writes more: on a loaded
+        # machine this test once waited for itself for half an hour)
+        with open(records_file, "rb") as stdin:
+            proc = subprocess.Popen([BIN, "reconcile", "--instances", "-", *tool.connection_args()], stdin=stdin,
+                                    stdout=subprocess.DEVNULL, stderr=terminal)
         os.close(terminal)
         shown = b""
         while True:
             try:
                 chunk = os.read(controller, 65536)
-            except OSError:
+            except OSError:  # EIO: the tool closed its side
                 break
             if not chunk:
                 break
             shown += chunk
+        proc.wait(timeout=600)
     finally:
         os.close(controller)
     assert proc.returncode == 0
