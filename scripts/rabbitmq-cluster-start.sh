@@ -14,8 +14,11 @@ mkdir -p "$D"
 [ -f "$D/cookie" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -dc A-Za-z0-9 > "$D/cookie")
 export RABBITMQ_COOKIE; RABBITMQ_COOKIE=$(cat "$D/cookie")
 first=$1
-for port in "$@"; do "$here/rabbitmq-start.sh" "$D/$port" "$port" > /dev/null & done
-wait
+starting=()
+for port in "$@"; do "$here/rabbitmq-start.sh" "$D/$port" "$port" > /dev/null & starting+=($!); done
+failed=0
+for pid in "${starting[@]}"; do wait "$pid" || failed=1; done   # each node's own words are on stderr
+[ "$failed" -eq 0 ] || { echo "rabbitmq-cluster-start: a node did not start" >&2; exit 1; }
 ctl() {  # ctl PORT args...: rabbitmqctl on that node, with its RABBITMQ_* and HOME (the cookie)
   local port=$1; shift
   # shellcheck disable=SC2046  # one NAME=VALUE word each (paths without spaces)

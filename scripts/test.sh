@@ -39,9 +39,9 @@ amqp_port=$(nd_free_port)
 scripts/rabbitmq-start.sh "$work/rabbitmq" "$amqp_port" > /dev/null
 export NOVA_DIRSVC_TEST_AMQP_PORT=$amqp_port NOVA_DIRSVC_TEST_AMQP_DIR=$work/rabbitmq
 # pytest: a test still running after 300 s gets the stacks of every thread of the test process
-# printed (faulthandler_timeout: a diagnosis, not a failure; 300 s is several times the slowest
-# test on a loaded 2-core machine), so a hang names itself long before CI's limit; --durations
-# lists the slowest tests, for whoever tunes a budget or this timeout.
+# printed (faulthandler_timeout: a diagnosis, not a failure; 300 s is twice the slowest test seen,
+# about 150 s with two other suites and a build beside it), so a hang names itself long before
+# CI's limit; --durations lists the slowest tests, for whoever tunes a budget or this timeout.
 scripts/directory.sh run "$work/dir" -- bash -c '
   set -e
   swift test --skip-build --disable-xctest   # the suites are Swift Testing; no empty XCTest pass

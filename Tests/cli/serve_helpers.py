@@ -94,6 +94,15 @@ def publish_raw(exchange, routing_key, body, port=None, headers=None):
         conn.close()
 
 
+def start_broker(folder, port, env=None):
+    """scripts/rabbitmq-start.sh FOLDER PORT; a broker that does not come up fails the test with
+    the script's words and the broker's last log lines (they are in FOLDER too, kept with tmp_path)."""
+    proc = subprocess.run([str(ROOT / "scripts/rabbitmq-start.sh"), str(folder), str(port)],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, f"the broker in {folder} did not start:\n{proc.stderr}"
+    return proc.stdout
+
+
 class Broker:
     """A RabbitMQ of a test's own (scripts/rabbitmq-start.sh), for tests that stop it."""
 
@@ -103,8 +112,7 @@ class Broker:
 
     def start(self):
         env = dict(os.environ, RABBITMQ_TLS_PORT=str(self.tls_port)) if self.tls_port else None
-        subprocess.run([str(ROOT / "scripts/rabbitmq-start.sh"), str(self.folder), str(self.port)],
-                       check=True, capture_output=True, env=env)
+        start_broker(self.folder, self.port, env)
 
     def stop(self):
         subprocess.run([str(ROOT / "scripts/rabbitmq-stop.sh"), str(self.folder)], check=True, capture_output=True)

@@ -21,7 +21,8 @@ import pytest
 
 from helpers import ROOT, free_port, managed
 from nova_bus import instance_uuids
-from serve_helpers import AMQP_PORT, Nova, Serve, amqp_url, declare_nova_exchange, publish_raw, queue_depth, uuids_left, wait_until
+from serve_helpers import (AMQP_PORT, Nova, Serve, amqp_url, declare_nova_exchange, publish_raw, queue_depth,
+                           start_broker, uuids_left, wait_until)
 
 pytestmark = pytest.mark.skipif(not AMQP_PORT, reason="no test broker: run scripts/test.sh")
 
@@ -262,8 +263,7 @@ class Cluster:
 
     def restart(self, port):
         env = dict(os.environ, RABBITMQ_COOKIE=(self.folder / "cookie").read_text())
-        subprocess.run([str(ROOT / "scripts/rabbitmq-start.sh"), str(self.node_dir(port)), str(port)],
-                       check=True, capture_output=True, env=env)
+        start_broker(self.node_dir(port), port, env)
 
     def ctl(self, port, *args):
         return rabbitmqctl(self.node_dir(port), *args)
