@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from helpers import managed, record
+from helpers import free_port, managed, record
 from openstack_cloud import Cloud
 
 # The README's policy override for the read-only account ("A read-only Nova account").
@@ -109,7 +109,7 @@ def test_password_auth_as_in_nova_conf_keystone_authtoken(cloud, tool, container
 def test_keystone_or_nova_down_69_nothing_deleted(cloud, tool, container, tmp_path):
     kept = record()
     assert tool.run("register", "--event", "-", input=json.dumps(kept)).returncode == 0
-    dead = f"http://127.0.0.1:{cloud.keystone_port + 1 if cloud.keystone_port < 65535 else 1}/v3"
+    dead = f"http://127.0.0.1:{free_port()}/v3"  # nothing listens (keystone_port + 1 may be anybody's)
     proc = reconcile(tool, tmp_path, cloud, cloud.reader, "--grace", "0", auth_url=dead)
     assert proc.returncode == 69, proc.stderr
     cloud.stop("nova")
