@@ -252,7 +252,9 @@ def test_an_unknown_basic_user_costs_what_a_known_one_does(tmp_path, container):
     """Issue 21: with an expensive hash (SHA-512 with 300,000 rounds; yescrypt is the same case)
     a wrong password of a known user took 27-215 ms and any unknown user 3.3 ms (a decoy hash
     of the default cost): the time told which users exist. The decoy is now the configured hash
-    that costs the most. Compared within the run (both medians move together under load)."""
+    that costs the most. Compared within the run, pair by pair: a known and an unknown login back
+    to back see the same load (two batches of seven did not: a build starting between them once
+    made the known batch the fast one); the bug made every pair's ratio about 0.1."""
     import statistics
     import time
     import warnings
@@ -272,9 +274,8 @@ def test_an_unknown_basic_user_costs_what_a_known_one_does(tmp_path, container):
             answer = requests.get(url, auth=(user, "wrong"), timeout=30)
             assert answer.status_code == 401
             return time.monotonic() - start
-        known = statistics.median(login("nova") for _ in range(7))
-        unknown = statistics.median(login("nobody") for _ in range(7))
-        assert unknown >= 0.5 * known, (unknown, known)
+        ratios = [login("nobody") / login("nova") for _ in range(9)]
+        assert statistics.median(ratios) >= 0.5, ratios
     finally:
         assert serve.stop() == 0
 
