@@ -5,7 +5,8 @@
 # write DIR). The node name is derived from PORT (nd<PORT>@localhost), so several brokers can run
 # at once; the Erlang distribution port (rabbitmqctl, clustering) is a free port chosen at each
 # start and recorded in DIR/env, never one derived from PORT: under load such a port was somebody's
-# ephemeral port (dist_port_already_used). A start that loses that race is retried (3 tries). Default user guest/guest (allowed from loopback only... and here from anywhere:
+# ephemeral port (dist_port_already_used). A start that loses that race is retried (3 tries).
+# Default user guest/guest (allowed from loopback only... and here from anywhere:
 # loopback_users = none, since the broker listens on 127.0.0.1 alone). About 6 s.
 # With RABBITMQ_TLS_PORT set: also AMQPS on 127.0.0.1:RABBITMQ_TLS_PORT, with a server
 # certificate for localhost/127.0.0.1 from a CA made for it (DIR/tls/ca.crt).
